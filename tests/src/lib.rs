@@ -1,0 +1,11 @@
+//! Harness for xvrrpd's root-only tests.
+
+/// Fails the calling test loudly unless it runs as root: these tests never skip themselves.
+pub fn require_root() {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    assert_eq!(
+        euid, 0,
+        "this test needs root (BPF, network namespaces): run `sudo -E cargo xtask test`"
+    );
+}

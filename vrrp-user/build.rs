@@ -1,0 +1,44 @@
+//! Builds the XDP program (vrrp-ebpf) for the BPF target and leaves the object in OUT_DIR, where
+//! `dataplane` embeds it: `cargo build` alone yields an `xvrrpd` that carries its XDP program.
+//! Needs the nightly toolchain with rust-src and bpf-linker (`cargo xtask setup` installs both).
+use std::{env, fs, path::PathBuf};
+
+use anyhow::{Context as _, anyhow};
+
+const EBPF_PACKAGE: &str = "vrrp-ebpf";
+const EBPF_BINARY: &str = "vrrp-xdp";
+
+fn main() -> anyhow::Result<()> {
+    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?);
+    let workspace = manifest_dir
+        .parent()
+        .ok_or_else(|| anyhow!("vrrp-user has no parent directory"))?;
+    let ebpf_dir = workspace.join(EBPF_PACKAGE);
+    // aya-build watches the eBPF crate itself; the shared types it compiles in live here.
+    println!(
+        "cargo:rerun-if-changed={}",
+        workspace.join("vrrp-common").display()
+    );
+
+    // For quick host-only work (editing pure modules), AYA_BUILD_SKIP=1 embeds an empty object;
+    // loading it then fails with a clear error instead of the build needing the BPF toolchain.
+    let skip = env::var("AYA_BUILD_SKIP").is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
+    if skip {
+        let out_dir = PathBuf::from(env::var("OUT_DIR")?);
+        fs::write(out_dir.join(EBPF_BINARY), [])
+            .context("writing the placeholder XDP object")?;
+    }
+
+    let ebpf_dir = ebpf_dir
+        .to_str()
+        .ok_or_else(|| anyhow!("non-UTF-8 path {}", ebpf_dir.display()))?;
+    aya_build::build_ebpf(
+        [aya_build::Package {
+            name: EBPF_PACKAGE,
+            root_dir: ebpf_dir,
+            ..Default::default()
+        }],
+        aya_build::Toolchain::default(),
+    )
+    .context("building the XDP program; run `cargo xtask setup` to install its toolchain")
+}

@@ -1,0 +1,10 @@
+//! xvrrpd: a VRRP daemon (RFC 3768, RFC 5798) whose hot path runs in XDP.
+//!
+//! - [`wire`]: VRRP, ARP and NDP encode/decode over byte slices.
+//! - [`fsm`]: the sans-IO RFC 5798 state machine; time is an input.
+//! - [`dataplane`]: the embedded XDP object and its loader.
+//! - [`units`]: the time units VRRP versions disagree on.
+pub mod dataplane;
+pub mod fsm;
+pub mod units;
+pub mod wire;
