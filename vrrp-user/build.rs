@@ -25,8 +25,7 @@ fn main() -> anyhow::Result<()> {
     let skip = env::var("AYA_BUILD_SKIP").is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
     if skip {
         let out_dir = PathBuf::from(env::var("OUT_DIR")?);
-        fs::write(out_dir.join(EBPF_BINARY), [])
-            .context("writing the placeholder XDP object")?;
+        fs::write(out_dir.join(EBPF_BINARY), []).context("writing the placeholder XDP object")?;
     }
 
     let ebpf_dir = ebpf_dir

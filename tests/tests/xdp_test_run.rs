@@ -49,12 +49,36 @@ fn vlan_tagged(mut inner: Vec<u8>) -> Vec<u8> {
 
 fn cases() -> Vec<Case> {
     vec![
-        Case { name: "vrrp over ipv4", frame: ipv4(112), counter: Counter::VrrpV4 },
-        Case { name: "vrrp over ipv6", frame: ipv6(112), counter: Counter::VrrpV6 },
-        Case { name: "vlan-tagged vrrp", frame: vlan_tagged(ipv4(112)), counter: Counter::VrrpV4 },
-        Case { name: "tcp over ipv4", frame: ipv4(6), counter: Counter::Passed },
-        Case { name: "udp over ipv6", frame: ipv6(17), counter: Counter::Passed },
-        Case { name: "arp", frame: ethernet(0x0806), counter: Counter::Arp },
+        Case {
+            name: "vrrp over ipv4",
+            frame: ipv4(112),
+            counter: Counter::VrrpV4,
+        },
+        Case {
+            name: "vrrp over ipv6",
+            frame: ipv6(112),
+            counter: Counter::VrrpV6,
+        },
+        Case {
+            name: "vlan-tagged vrrp",
+            frame: vlan_tagged(ipv4(112)),
+            counter: Counter::VrrpV4,
+        },
+        Case {
+            name: "tcp over ipv4",
+            frame: ipv4(6),
+            counter: Counter::Passed,
+        },
+        Case {
+            name: "udp over ipv6",
+            frame: ipv6(17),
+            counter: Counter::Passed,
+        },
+        Case {
+            name: "arp",
+            frame: ethernet(0x0806),
+            counter: Counter::Arp,
+        },
         // BPF_PROG_TEST_RUN refuses frames shorter than an Ethernet header, as NICs drop them.
         Case {
             name: "802.1q tag cut short",
@@ -92,7 +116,12 @@ fn every_frame_is_passed_untouched_and_counted_by_kind() {
 
         assert_eq!(result.return_value, XDP_PASS, "{}: action", case.name);
         let out_len = result.data_size_out as usize;
-        assert_eq!(&out[..out_len], &case.frame[..], "{}: frame changed", case.name);
+        assert_eq!(
+            &out[..out_len],
+            &case.frame[..],
+            "{}: frame changed",
+            case.name
+        );
 
         let after = totals(&ebpf);
         for counter in Counter::ALL {

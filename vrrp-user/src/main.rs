@@ -6,7 +6,11 @@ use vrrp_common::Counter;
 use vrrp_user::dataplane;
 
 #[derive(Parser)]
-#[command(name = "xvrrpd", version, about = "VRRP daemon with its hot path in XDP")]
+#[command(
+    name = "xvrrpd",
+    version,
+    about = "VRRP daemon with its hot path in XDP"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

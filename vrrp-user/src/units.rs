@@ -34,7 +34,10 @@ mod tests {
     fn conversions_keep_their_unit() {
         assert_eq!(Centiseconds(100).as_duration(), Duration::from_secs(1));
         assert_eq!(Centiseconds(1).as_duration(), Duration::from_millis(10));
-        assert_eq!(Centiseconds::MAX_V3.as_duration(), Duration::from_millis(40_950));
+        assert_eq!(
+            Centiseconds::MAX_V3.as_duration(),
+            Duration::from_millis(40_950)
+        );
         assert_eq!(Seconds(1).as_duration(), Duration::from_secs(1));
         assert_eq!(Seconds(255).as_duration(), Duration::from_secs(255));
     }
