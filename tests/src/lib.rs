@@ -1,4 +1,5 @@
 //! Harness for xvrrpd's root-only tests.
+pub mod xdp;
 
 /// Fails the calling test loudly unless it runs as root: these tests never skip themselves.
 pub fn require_root() {

@@ -1,8 +1,18 @@
 //! Types shared by the XDP program (`vrrp-ebpf`) and the daemon (`vrrp-user`).
 //!
-//! Everything here is `#[repr(C)]` or a plain integer so both sides agree on the layout
-//! without serialisation. The crate is `no_std`; the `user` feature adds `aya::Pod` impls.
+//! Everything here is `#[repr(C)]` with explicit padding (hash-map keys are compared byte by
+//! byte, so no byte may be left undefined) so both sides agree on the layout without
+//! serialisation. The crate is `no_std`; the `user` feature adds `aya::Pod` impls.
+//!
+//! One writer per map: userspace writes [`maps::INSTANCES`], [`maps::VIPS`], [`maps::PEERS`] and
+//! [`maps::HEARTBEAT`]; the XDP program writes [`maps::OBSERVATIONS`], [`maps::COUNTERS`] and
+//! [`maps::EVENTS`].
 #![no_std]
+
+pub mod counters;
+pub mod maps;
+
+pub use counters::Counter;
 
 /// Protocol numbers and addresses the data plane matches on.
 pub mod proto {
@@ -12,44 +22,15 @@ pub mod proto {
     pub const ETH_P_8021Q: u16 = 0x8100;
     /// IANA protocol number of VRRP (RFC 5798 §5.1.1.4).
     pub const IPPROTO_VRRP: u8 = 112;
+    pub const IPPROTO_ICMPV6: u8 = 58;
+    /// RFC 5798 §5.1.1.3 / §5.1.2.3: adverts are sent with TTL / hop limit 255 and a receiver
+    /// discards anything else, so an advert cannot come from off-link.
+    pub const VRRP_TTL: u8 = 255;
 }
 
 /// Name of the XDP program inside the object file.
 pub const XDP_PROGRAM_NAME: &str = "xvrrpd_xdp";
-/// Name of the per-CPU counter array.
-pub const COUNTERS_MAP_NAME: &str = "COUNTERS";
 
-/// Indices into the per-CPU `COUNTERS` array: one slot per reason a frame took a path.
-#[repr(u32)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Counter {
-    /// Frames the program looked at.
-    Frames = 0,
-    /// Frames too short for the header they claim to carry.
-    Truncated = 1,
-    /// IPv4 frames carrying IP protocol 112.
-    VrrpV4 = 2,
-    /// IPv6 frames carrying next header 112.
-    VrrpV6 = 3,
-    /// ARP frames.
-    Arp = 4,
-    /// Everything else, passed untouched.
-    Passed = 5,
-}
-
-impl Counter {
-    /// Number of slots the counter array must have.
-    pub const COUNT: u32 = 6;
-    pub const ALL: [Counter; Self::COUNT as usize] = [
-        Counter::Frames,
-        Counter::Truncated,
-        Counter::VrrpV4,
-        Counter::VrrpV6,
-        Counter::Arp,
-        Counter::Passed,
-    ];
-
-    pub const fn index(self) -> u32 {
-        self as u32
-    }
-}
+/// Address family tags used in map keys (not the kernel's AF_* values, which differ by OS).
+pub const FAMILY_V4: u8 = 4;
+pub const FAMILY_V6: u8 = 6;

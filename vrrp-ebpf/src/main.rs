@@ -1,106 +1,115 @@
-//! xvrrpd's XDP program.
+//! xvrrpd's XDP program: validates and absorbs VRRP adverts, answers ARP and neighbour
+//! solicitations for owned VIPs, and passes everything else after as few instructions as it can,
+//! since it sits in front of all of the host's traffic.
 //!
-//! This first version proves the build → load → BPF_PROG_TEST_RUN path: it classifies each frame,
-//! counts it in a per-CPU array and passes it on. Validation of adverts and ARP/NDP answers build
-//! on the same skeleton: a thin `#[xdp]` entry, `try_*` functions returning `Result`, and every
-//! packet access through the bounds-checked `ptr_at`.
+//! A thin `#[xdp]` entry, `try_*` functions returning `Result`, every packet access through the
+//! bounds-checked `packet::ptr_at`. Map layouts live in `vrrp-common`.
 #![no_std]
 #![no_main]
+
+mod advert;
+mod neighbour;
+mod packet;
 
 use aya_ebpf::{
     bindings::xdp_action,
     macros::{map, xdp},
-    maps::PerCpuArray,
+    maps::{Array, HashMap, PerCpuArray, RingBuf},
     programs::XdpContext,
 };
-use core::mem::size_of;
-use vrrp_common::{Counter, proto};
+use vrrp_common::{
+    Counter,
+    maps::{
+        EVENTS_BYTES, InstanceConfig, InstanceKey, MAX_INSTANCES, MAX_PEERS, MAX_VIPS, Observation,
+        PeerKey, VipKey, VipOwner,
+    },
+    proto,
+};
 
+use crate::packet::{Short, be16_at};
+
+#[map(name = "INSTANCES")]
+static INSTANCES: HashMap<InstanceKey, InstanceConfig> =
+    HashMap::with_max_entries(MAX_INSTANCES, 0);
+#[map(name = "OBSERVATIONS")]
+static OBSERVATIONS: HashMap<InstanceKey, Observation> =
+    HashMap::with_max_entries(MAX_INSTANCES, 0);
+#[map(name = "VIPS")]
+static VIPS: HashMap<VipKey, VipOwner> = HashMap::with_max_entries(MAX_VIPS, 0);
+#[map(name = "PEERS")]
+static PEERS: HashMap<PeerKey, u8> = HashMap::with_max_entries(MAX_PEERS, 0);
+#[map(name = "HEARTBEAT")]
+static HEARTBEAT: Array<u64> = Array::with_max_entries(1, 0);
 #[map(name = "COUNTERS")]
 static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(Counter::COUNT, 0);
+#[map(name = "EVENTS")]
+static EVENTS: RingBuf = RingBuf::with_byte_size(EVENTS_BYTES, 0);
 
 const ETH_HDR_LEN: usize = 14;
 const VLAN_HDR_LEN: usize = 4;
-/// Offset of the protocol byte in an IPv4 header.
-const IPV4_PROTO_OFFSET: usize = 9;
-/// Offset of the next-header byte in an IPv6 header.
-const IPV6_NEXT_HEADER_OFFSET: usize = 6;
+const IPV4_TTL: usize = 8;
+const IPV6_NEXT_HEADER: usize = 6;
 
 #[xdp]
 pub fn xvrrpd_xdp(ctx: XdpContext) -> u32 {
-    // Any frame we cannot classify is the stack's business, never ours to drop.
+    // A frame we cannot read far enough is the stack's business, never ours to drop.
     try_xvrrpd_xdp(&ctx).unwrap_or(xdp_action::XDP_PASS)
 }
 
 #[inline(always)]
-fn try_xvrrpd_xdp(ctx: &XdpContext) -> Result<u32, ()> {
-    count(Counter::Frames);
-    let (ethertype, l3) = match ethertype(ctx) {
-        Ok(found) => found,
-        Err(()) => {
-            count(Counter::Truncated);
-            return Ok(xdp_action::XDP_PASS);
+fn try_xvrrpd_xdp(ctx: &XdpContext) -> Result<u32, Short> {
+    let (ethertype, l3, vlan) = ethertype(ctx)?;
+    match ethertype {
+        proto::ETH_P_IPV4 => {
+            // TTL and protocol share a 16-bit word: one 2-byte read (single-byte checks are
+            // rewritten by LLVM into a form the verifier does not credit).
+            if be16_at(ctx, l3 + IPV4_TTL)? as u8 != proto::IPPROTO_VRRP {
+                return Ok(xdp_action::XDP_PASS);
+            }
+            Ok(verdict(
+                advert::locate_v4(ctx, l3, vlan).and_then(|at| advert::handle(ctx, &at)),
+            ))
         }
-    };
-    let counter = match ethertype {
-        proto::ETH_P_IPV4 => match read_u8(ctx, l3 + IPV4_PROTO_OFFSET) {
-            Ok(proto::IPPROTO_VRRP) => Counter::VrrpV4,
-            Ok(_) => Counter::Passed,
-            Err(()) => Counter::Truncated,
+        // Payload length's low byte is skipped: next header and hop limit share a word.
+        proto::ETH_P_IPV6 => match (be16_at(ctx, l3 + IPV6_NEXT_HEADER)? >> 8) as u8 {
+            proto::IPPROTO_VRRP => Ok(verdict(
+                advert::locate_v6(ctx, l3, vlan).and_then(|at| advert::handle(ctx, &at)),
+            )),
+            proto::IPPROTO_ICMPV6 => neighbour::solicitation(ctx, l3, vlan),
+            _ => Ok(xdp_action::XDP_PASS),
         },
-        proto::ETH_P_IPV6 => match read_u8(ctx, l3 + IPV6_NEXT_HEADER_OFFSET) {
-            Ok(proto::IPPROTO_VRRP) => Counter::VrrpV6,
-            Ok(_) => Counter::Passed,
-            Err(()) => Counter::Truncated,
-        },
-        proto::ETH_P_ARP => Counter::Arp,
-        _ => Counter::Passed,
-    };
-    count(counter);
-    Ok(xdp_action::XDP_PASS)
+        proto::ETH_P_ARP => neighbour::arp(ctx, l3, vlan),
+        _ => Ok(xdp_action::XDP_PASS),
+    }
 }
 
-/// The ethertype after at most one 802.1Q tag, and the offset of the layer-3 header.
+/// An invalid advert is counted under its reason and dropped (RFC 5798 §7.1: "MUST discard").
 #[inline(always)]
-fn ethertype(ctx: &XdpContext) -> Result<(u16, usize), ()> {
-    let outer = read_be16(ctx, ETH_HDR_LEN - 2)?;
+fn verdict(result: Result<u32, Counter>) -> u32 {
+    result.unwrap_or_else(|reason| {
+        count(reason);
+        xdp_action::XDP_DROP
+    })
+}
+
+/// The ethertype after at most one 802.1Q tag, the layer-3 offset, and the VLAN id (0 if none).
+#[inline(always)]
+fn ethertype(ctx: &XdpContext) -> Result<(u16, usize, u16), Short> {
+    let outer = be16_at(ctx, ETH_HDR_LEN - 2)?;
     if outer == proto::ETH_P_8021Q {
-        let inner = read_be16(ctx, ETH_HDR_LEN + VLAN_HDR_LEN - 2)?;
-        return Ok((inner, ETH_HDR_LEN + VLAN_HDR_LEN));
+        let vlan = be16_at(ctx, ETH_HDR_LEN)? & 0x0fff;
+        let inner = be16_at(ctx, ETH_HDR_LEN + VLAN_HDR_LEN - 2)?;
+        return Ok((inner, ETH_HDR_LEN + VLAN_HDR_LEN, vlan));
     }
-    Ok((outer, ETH_HDR_LEN))
+    Ok((outer, ETH_HDR_LEN, 0))
 }
 
 #[inline(always)]
 fn count(counter: Counter) {
     if let Some(slot) = COUNTERS.get_ptr_mut(counter.index()) {
-        // Per-CPU slot: no other writer can race with this increment.
+        // SAFETY: a per-CPU slot: no other writer can race with this increment.
         unsafe { *slot += 1 };
     }
-}
-
-/// A pointer to a `T` at `offset` into the frame, or `Err` when the frame is too short.
-/// The explicit comparison against `data_end` is what the verifier needs to see.
-#[inline(always)]
-fn ptr_at<T>(ctx: &XdpContext, offset: usize) -> Result<*const T, ()> {
-    let start = ctx.data();
-    let end = ctx.data_end();
-    if start + offset + size_of::<T>() > end {
-        return Err(());
-    }
-    Ok((start + offset) as *const T)
-}
-
-#[inline(always)]
-fn read_u8(ctx: &XdpContext, offset: usize) -> Result<u8, ()> {
-    Ok(unsafe { *ptr_at::<u8>(ctx, offset)? })
-}
-
-#[inline(always)]
-fn read_be16(ctx: &XdpContext, offset: usize) -> Result<u16, ()> {
-    // Frame data carries no alignment guarantee.
-    let raw = unsafe { core::ptr::read_unaligned(ptr_at::<u16>(ctx, offset)?) };
-    Ok(u16::from_be(raw))
 }
 
 #[cfg(not(test))]

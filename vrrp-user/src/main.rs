@@ -2,8 +2,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use vrrp_common::Counter;
-use vrrp_user::dataplane;
+use vrrp_user::dataplane::{self, XdpDataplane};
 
 #[derive(Parser)]
 #[command(
@@ -38,13 +37,12 @@ fn main() -> ExitCode {
 }
 
 fn check_xdp() -> anyhow::Result<()> {
-    let ebpf = dataplane::load()?;
-    let counters = dataplane::counters(&ebpf)?;
-    let slots = Counter::ALL.len();
-    dataplane::counter_total(&counters, Counter::Frames)?;
+    let dataplane = XdpDataplane::load()?;
+    let counters = dataplane.counters()?;
     println!(
-        "XDP program verified by the kernel ({} bytes, {slots} counters)",
-        dataplane::XDP_OBJECT.len()
+        "XDP program verified by the kernel ({} bytes, {} counters readable)",
+        dataplane::XDP_OBJECT.len(),
+        counters.0.len()
     );
     Ok(())
 }

@@ -1,0 +1,168 @@
+//! A harness for the XDP program under BPF_PROG_TEST_RUN: a freshly loaded program per fixture,
+//! map contents in, frames through, action, output frame, counters and events out.
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use aya::programs::{TestRun, TestRunOptions};
+use vrrp_common::{
+    Counter, FAMILY_V4, FAMILY_V6,
+    maps::{AdvertEvent, InstanceConfig, InstanceKey, InstanceState, PeerKey, VipKey, VipOwner},
+};
+use vrrp_user::dataplane::{CounterTotals, XdpDataplane, address16, monotonic_now_ns, parse_event};
+
+pub const XDP_ABORTED: u32 = 0;
+pub const XDP_DROP: u32 = 1;
+pub const XDP_PASS: u32 = 2;
+pub const XDP_TX: u32 = 3;
+
+/// BPF_PROG_TEST_RUN without a context runs on the loopback device's queue: ifindex 1.
+pub const TEST_IFINDEX: u32 = 1;
+/// The MAC we answer ARP / NS with in the fixtures.
+pub const OUR_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x0a];
+
+/// What one run of the program did.
+pub struct Outcome {
+    pub action: u32,
+    pub frame: Vec<u8>,
+    /// Counter deltas caused by this run.
+    pub counters: CounterTotals,
+}
+
+pub struct XdpLab {
+    pub dataplane: XdpDataplane,
+    events: aya::maps::RingBuf<aya::maps::MapData>,
+}
+
+impl XdpLab {
+    /// A freshly loaded program: empty maps, zero counters, fresh heartbeat.
+    pub fn new() -> XdpLab {
+        crate::require_root();
+        let mut dataplane = XdpDataplane::load().expect("load the XDP program");
+        let events = dataplane.take_events().expect("event ring buffer");
+        let mut lab = XdpLab { dataplane, events };
+        lab.heartbeat_fresh();
+        lab
+    }
+
+    pub fn heartbeat_fresh(&mut self) {
+        self.dataplane
+            .heartbeat(monotonic_now_ns())
+            .expect("heartbeat");
+    }
+
+    /// A heartbeat ten seconds old: longer than any fixture's ownership bound.
+    pub fn heartbeat_stale(&mut self) {
+        let stale = monotonic_now_ns() - 10_000_000_000;
+        self.dataplane.heartbeat(stale).expect("heartbeat");
+    }
+
+    pub fn instance(&mut self, key: InstanceKey, config: InstanceConfig) {
+        self.dataplane.set_instance(key, config).expect("instance");
+    }
+
+    pub fn own(&mut self, vlan: u16, vip: IpAddr) {
+        let key = vip_key(vlan, vip);
+        let owner = VipOwner {
+            mac: OUR_MAC,
+            vrid: 51,
+            _pad: 0,
+            heartbeat_max_age_ns: 1_000_000_000,
+        };
+        self.dataplane.own_vip(key, owner).expect("own VIP");
+    }
+
+    pub fn allow_peer(&mut self, instance: InstanceKey, peer: IpAddr) {
+        let key = PeerKey {
+            instance,
+            address: address16(peer),
+        };
+        self.dataplane.allow_peer(key).expect("peer");
+    }
+
+    /// Runs the program once on `frame` (repeat 1: rewriting paths change the input buffer).
+    pub fn run(&mut self, frame: &[u8]) -> Outcome {
+        let before = self.dataplane.counters().expect("counters");
+        // Room for the program to grow the frame (an NS without options becomes a longer NA).
+        let mut out = vec![0u8; frame.len() + 256];
+        let result = self
+            .dataplane
+            .program_mut()
+            .expect("program")
+            .test_run(TestRunOptions {
+                data_in: Some(frame),
+                data_out: Some(&mut out),
+                repeat: 1,
+                ..Default::default()
+            })
+            .expect("BPF_PROG_TEST_RUN");
+        out.truncate(result.data_size_out as usize);
+        let after = self.dataplane.counters().expect("counters");
+        let mut counters = CounterTotals::default();
+        for counter in Counter::ALL {
+            counters.0[counter.index() as usize] = after.get(counter) - before.get(counter);
+        }
+        Outcome {
+            action: result.return_value,
+            frame: out,
+            counters,
+        }
+    }
+
+    /// Events pushed since the last call.
+    pub fn events(&mut self) -> Vec<AdvertEvent> {
+        let mut events = Vec::new();
+        while let Some(item) = self.events.next() {
+            events.push(parse_event(&item).expect("an AdvertEvent record"));
+        }
+        events
+    }
+}
+
+impl Default for XdpLab {
+    fn default() -> Self {
+        XdpLab::new()
+    }
+}
+
+pub fn instance_key(vlan: u16, vrid: u8, family: u8) -> InstanceKey {
+    InstanceKey {
+        ifindex: TEST_IFINDEX,
+        vlan,
+        vrid,
+        family,
+    }
+}
+
+pub fn vip_key(vlan: u16, vip: IpAddr) -> VipKey {
+    VipKey {
+        ifindex: TEST_IFINDEX,
+        vlan,
+        family: match vip {
+            IpAddr::V4(_) => FAMILY_V4,
+            IpAddr::V6(_) => FAMILY_V6,
+        },
+        _pad: 0,
+        address: address16(vip),
+    }
+}
+
+/// A backup instance of `version` with no auth, no allow-list, a long silence bound.
+pub fn backup_config(version: u8) -> InstanceConfig {
+    InstanceConfig {
+        state: InstanceState::Backup as u8,
+        priority: 100,
+        version,
+        flags: 0,
+        _pad: [0; 4],
+        auth_data: [0; 8],
+        silence_ns: 60_000_000_000,
+    }
+}
+
+pub const PEER_V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 11);
+pub const PEER_V6: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0x11);
+pub const VIP_V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
+pub const VIP_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x100);
+pub const CLIENT_V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 50);
+pub const CLIENT_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x50);
+pub const CLIENT_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x50];
+pub const PEER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x11];

@@ -1,0 +1,710 @@
+//! The XDP program, fixture by fixture, under BPF_PROG_TEST_RUN: frame and map contents in;
+//! action, output frame, counter deltas and ring-buffer events out. Frames are built, and
+//! replies checked, with the `wire` module. Root only; fails loudly otherwise.
+use std::net::{IpAddr, Ipv6Addr};
+
+use tests::xdp::*;
+use vrrp_common::{
+    Counter, FAMILY_V4, FAMILY_V6,
+    maps::{InstanceState, event_reasons, instance_flags},
+};
+use vrrp_user::{
+    units::{Centiseconds, Seconds},
+    wire::{
+        self, AuthType, ChecksumMode, EthernetRepr, FrameInfo, IpInfo, MacAddr, NdpRepr, V2Advert,
+        V3Advert, VipList, VlanTag, VrrpRepr, arp, ndp,
+    },
+};
+
+fn v2(priority: u8, auth_type: AuthType, password: &[u8; 8]) -> VrrpRepr {
+    VrrpRepr::V2(V2Advert {
+        vrid: 51,
+        priority,
+        adver_int: Seconds(1),
+        auth_type,
+        auth_data: *password,
+        addresses: vec![VIP_V4],
+    })
+}
+
+fn v3_v4(priority: u8) -> VrrpRepr {
+    VrrpRepr::V3(V3Advert {
+        vrid: 51,
+        priority,
+        max_adver_int: Centiseconds(100),
+        addresses: VipList::V4(vec![VIP_V4, CLIENT_V4]),
+    })
+}
+
+fn v3_v6(priority: u8) -> VrrpRepr {
+    VrrpRepr::V3(V3Advert {
+        vrid: 51,
+        priority,
+        max_adver_int: Centiseconds(10),
+        addresses: VipList::V6(vec![VIP_V6]),
+    })
+}
+
+fn frame_v4(advert: &VrrpRepr, mode: ChecksumMode) -> Vec<u8> {
+    let info = FrameInfo::multicast_v4(MacAddr(PEER_MAC), PEER_V4, 7);
+    wire::emit_advert_frame(&info, advert, mode).expect("emit advert")
+}
+
+fn frame_v6(advert: &VrrpRepr) -> Vec<u8> {
+    let info = FrameInfo::multicast_v6(MacAddr(PEER_MAC), PEER_V6, 0);
+    wire::emit_advert_frame(&info, advert, ChecksumMode::PseudoHeader).expect("emit advert")
+}
+
+fn with_vlan(mut info: FrameInfo, vid: u16) -> FrameInfo {
+    info.vlan = Some(VlanTag {
+        pcp: 0,
+        dei: false,
+        vid,
+    });
+    info
+}
+
+fn with_ttl(advert: &VrrpRepr, ttl: u8) -> Vec<u8> {
+    let mut info = FrameInfo::multicast_v4(MacAddr(PEER_MAC), PEER_V4, 7);
+    if let IpInfo::V4 { ttl: t, .. } = &mut info.ip {
+        *t = ttl;
+    }
+    wire::emit_advert_frame(&info, advert, ChecksumMode::PseudoHeader).expect("emit advert")
+}
+
+/// Asserts that exactly `expected` counters moved, by the given amounts.
+fn assert_counters(name: &str, outcome: &Outcome, expected: &[(Counter, u64)]) {
+    for counter in Counter::ALL {
+        let want = expected
+            .iter()
+            .find(|(c, _)| *c == counter)
+            .map_or(0, |(_, n)| *n);
+        assert_eq!(
+            outcome.counters.get(counter),
+            want,
+            "{name}: counter {}",
+            counter.name()
+        );
+    }
+}
+
+/// A valid advert for a configured instance: consumed, recorded, one event on first sight.
+fn assert_absorbed(name: &str, lab: &mut XdpLab, frame: &[u8], family: u8, vlan: u16) {
+    let outcome = lab.run(frame);
+    assert_eq!(outcome.action, XDP_DROP, "{name}: action");
+    assert_counters(
+        name,
+        &outcome,
+        &[(Counter::AdvertAccepted, 1), (Counter::AdvertEvent, 1)],
+    );
+    let events = lab.events();
+    assert_eq!(events.len(), 1, "{name}: events");
+    assert_eq!(events[0].instance, instance_key(vlan, 51, family), "{name}");
+    assert_eq!(events[0].reasons, event_reasons::NEW_MASTER, "{name}");
+    let observation = lab
+        .dataplane
+        .observation(instance_key(vlan, 51, family))
+        .unwrap()
+        .expect("observation");
+    assert_eq!(observation.adverts, 1, "{name}");
+    assert!(observation.last_advert_ns > 0, "{name}");
+}
+
+#[test]
+fn valid_adverts_of_each_kind_are_absorbed_and_recorded() {
+    let mut lab = XdpLab::new();
+    lab.instance(instance_key(0, 51, FAMILY_V4), backup_config(2));
+    let frame = frame_v4(
+        &v2(150, AuthType::None, &[0; 8]),
+        ChecksumMode::PseudoHeader,
+    );
+    assert_absorbed("v2", &mut lab, &frame, FAMILY_V4, 0);
+    let observation = lab
+        .dataplane
+        .observation(instance_key(0, 51, FAMILY_V4))
+        .unwrap()
+        .unwrap();
+    assert_eq!(observation.priority, 150);
+    assert_eq!(
+        observation.interval_cs, 100,
+        "v2 seconds are recorded as centiseconds"
+    );
+    assert_eq!(observation.source, dataplane_address(PEER_V4.into()));
+
+    let mut lab = XdpLab::new();
+    lab.instance(instance_key(0, 51, FAMILY_V4), backup_config(3));
+    let frame = frame_v4(&v3_v4(150), ChecksumMode::PseudoHeader);
+    assert_absorbed("v3 ipv4", &mut lab, &frame, FAMILY_V4, 0);
+
+    let mut lab = XdpLab::new();
+    let mut config = backup_config(3);
+    config.flags = instance_flags::V3_CHECKSUM_NO_PSEUDO_HEADER;
+    lab.instance(instance_key(0, 51, FAMILY_V4), config);
+    let frame = frame_v4(&v3_v4(150), ChecksumMode::VrrpOnly);
+    assert_absorbed("v3 ipv4, RFC 9568 checksum", &mut lab, &frame, FAMILY_V4, 0);
+
+    let mut lab = XdpLab::new();
+    lab.instance(instance_key(0, 51, FAMILY_V6), backup_config(3));
+    let frame = frame_v6(&v3_v6(150));
+    assert_absorbed("v3 ipv6", &mut lab, &frame, FAMILY_V6, 0);
+    let observation = lab
+        .dataplane
+        .observation(instance_key(0, 51, FAMILY_V6))
+        .unwrap()
+        .unwrap();
+    assert_eq!(observation.interval_cs, 10);
+
+    let mut lab = XdpLab::new();
+    lab.instance(instance_key(42, 51, FAMILY_V4), backup_config(3));
+    let info = with_vlan(FrameInfo::multicast_v4(MacAddr(PEER_MAC), PEER_V4, 7), 42);
+    let frame = wire::emit_advert_frame(&info, &v3_v4(150), ChecksumMode::PseudoHeader).unwrap();
+    assert_absorbed("802.1q-tagged v3", &mut lab, &frame, FAMILY_V4, 42);
+}
+
+fn dataplane_address(address: IpAddr) -> [u8; 16] {
+    vrrp_user::dataplane::address16(address)
+}
+
+#[test]
+fn adverts_for_vrids_we_do_not_run_are_counted_and_passed_untouched() {
+    let mut lab = XdpLab::new();
+    lab.instance(instance_key(0, 52, FAMILY_V4), backup_config(3));
+    // Same VRID on another VLAN is another instance.
+    lab.instance(instance_key(42, 51, FAMILY_V4), backup_config(3));
+    let frame = frame_v4(&v3_v4(150), ChecksumMode::PseudoHeader);
+    let outcome = lab.run(&frame);
+    assert_eq!(outcome.action, XDP_PASS);
+    assert_eq!(outcome.frame, frame);
+    assert_counters("unknown vrid", &outcome, &[(Counter::AdvertUnknownVrid, 1)]);
+    assert!(lab.events().is_empty());
+}
+
+#[test]
+fn an_instance_may_ask_for_its_adverts_to_be_passed_on() {
+    let mut lab = XdpLab::new();
+    let mut config = backup_config(3);
+    config.flags = instance_flags::PASS_ADVERTS;
+    lab.instance(instance_key(0, 51, FAMILY_V4), config);
+    let frame = frame_v4(&v3_v4(150), ChecksumMode::PseudoHeader);
+    let outcome = lab.run(&frame);
+    assert_eq!(outcome.action, XDP_PASS);
+    assert_eq!(outcome.frame, frame);
+    assert_counters(
+        "pass adverts",
+        &outcome,
+        &[(Counter::AdvertAccepted, 1), (Counter::AdvertEvent, 1)],
+    );
+}
+
+/// Each kind of invalid advert is dropped under its own counter, and wakes nobody.
+#[test]
+fn invalid_adverts_are_dropped_and_counted_by_reason() {
+    let valid_v3 = frame_v4(&v3_v4(150), ChecksumMode::PseudoHeader);
+    let vrrp_at = 14 + 20;
+    let patched = |offset: usize, value: u8| {
+        let mut frame = valid_v3.clone();
+        frame[offset] = value;
+        frame
+    };
+    let mut ihl_4 = valid_v3.clone();
+    ihl_4[14] = 0x44;
+    let mut fragment = valid_v3.clone();
+    fragment[14 + 6] = 0x20; // more fragments
+    let mut long_total_length = valid_v3.clone();
+    long_total_length[14 + 3] += 8;
+    let cases: Vec<(&str, u8, u8, Vec<u8>, Counter)> = vec![
+        (
+            "ttl 254",
+            3,
+            0,
+            with_ttl(&v3_v4(150), 254),
+            Counter::DropTtl,
+        ),
+        ("ttl 1", 3, 0, with_ttl(&v3_v4(150), 1), Counter::DropTtl),
+        (
+            "v2 advert to a v3 instance",
+            3,
+            0,
+            frame_v4(
+                &v2(150, AuthType::None, &[0; 8]),
+                ChecksumMode::PseudoHeader,
+            ),
+            Counter::DropVersion,
+        ),
+        (
+            "v3 advert to a v2 instance",
+            2,
+            0,
+            valid_v3.clone(),
+            Counter::DropVersion,
+        ),
+        (
+            "version 4",
+            3,
+            0,
+            patched(vrrp_at, 0x41),
+            Counter::DropVersion,
+        ),
+        ("type 2", 3, 0, patched(vrrp_at, 0x32), Counter::DropType),
+        (
+            "count too high",
+            3,
+            0,
+            patched(vrrp_at + 3, 3),
+            Counter::DropAddressCount,
+        ),
+        (
+            "count too low",
+            3,
+            0,
+            patched(vrrp_at + 3, 1),
+            Counter::DropAddressCount,
+        ),
+        (
+            "checksum",
+            3,
+            0,
+            patched(vrrp_at + 7, valid_v3[vrrp_at + 7] ^ 0x01),
+            Counter::DropChecksum,
+        ),
+        (
+            "pseudo-header checksum to an RFC 9568 instance",
+            3,
+            instance_flags::V3_CHECKSUM_NO_PSEUDO_HEADER,
+            valid_v3.clone(),
+            Counter::DropChecksum,
+        ),
+        (
+            "RFC 9568 checksum to a default instance",
+            3,
+            0,
+            frame_v4(&v3_v4(150), ChecksumMode::VrrpOnly),
+            Counter::DropChecksum,
+        ),
+        ("IHL 4", 3, 0, ihl_4, Counter::DropIpHeader),
+        ("fragment", 3, 0, fragment, Counter::DropIpHeader),
+        (
+            "IP length beyond the frame",
+            3,
+            0,
+            long_total_length,
+            Counter::DropTruncated,
+        ),
+        (
+            "frame cut inside the address list",
+            3,
+            0,
+            valid_v3[..valid_v3.len() - 2].to_vec(),
+            Counter::DropTruncated,
+        ),
+    ];
+    for (name, version, flags, frame, counter) in cases {
+        let mut lab = XdpLab::new();
+        let mut config = backup_config(version);
+        config.flags = flags;
+        lab.instance(instance_key(0, 51, FAMILY_V4), config);
+        let outcome = lab.run(&frame);
+        assert_eq!(outcome.action, XDP_DROP, "{name}: action");
+        assert_counters(name, &outcome, &[(counter, 1)]);
+        assert!(lab.events().is_empty(), "{name}: no event");
+        assert!(
+            lab.dataplane
+                .observation(instance_key(0, 51, FAMILY_V4))
+                .unwrap()
+                .is_none(),
+            "{name}: nothing recorded"
+        );
+    }
+}
+
+#[test]
+fn ipv4_options_are_skipped() {
+    // IHL 6: one word of options (four NOPs) between the header and the advert.
+    let valid = frame_v4(&v3_v4(150), ChecksumMode::PseudoHeader);
+    let mut frame = valid[..14 + 20].to_vec();
+    frame.extend_from_slice(&[1, 1, 1, 1]);
+    frame.extend_from_slice(&valid[14 + 20..]);
+    frame[14] = 0x46;
+    let total = u16::from_be_bytes([frame[16], frame[17]]) + 4;
+    frame[16..18].copy_from_slice(&total.to_be_bytes());
+    frame[24..26].copy_from_slice(&[0, 0]);
+    let checksum = wire::checksum::finish(&[wire::checksum::data(&frame[14..14 + 24])]);
+    frame[24..26].copy_from_slice(&checksum.to_be_bytes());
+    let mut lab = XdpLab::new();
+    lab.instance(instance_key(0, 51, FAMILY_V4), backup_config(3));
+    assert_absorbed("IHL 6", &mut lab, &frame, FAMILY_V4, 0);
+}
+
+#[test]
+fn v2_simple_text_authentication_must_match() {
+    let password = *b"secret12";
+    let mut config = backup_config(2);
+    config.flags = instance_flags::AUTH_PASS;
+    config.auth_data = password;
+    let cases = [
+        (
+            "right password",
+            v2(150, AuthType::SimpleText, &password),
+            None,
+        ),
+        (
+            "wrong password",
+            v2(150, AuthType::SimpleText, b"secret13"),
+            Some(Counter::DropAuth),
+        ),
+        (
+            "no authentication",
+            v2(150, AuthType::None, &[0; 8]),
+            Some(Counter::DropAuth),
+        ),
+    ];
+    for (name, advert, drop) in cases {
+        let mut lab = XdpLab::new();
+        lab.instance(instance_key(0, 51, FAMILY_V4), config);
+        let frame = frame_v4(&advert, ChecksumMode::PseudoHeader);
+        match drop {
+            None => assert_absorbed(name, &mut lab, &frame, FAMILY_V4, 0),
+            Some(counter) => {
+                let outcome = lab.run(&frame);
+                assert_eq!(outcome.action, XDP_DROP, "{name}");
+                assert_counters(name, &outcome, &[(counter, 1)]);
+            }
+        }
+    }
+    // An instance without authentication refuses adverts that carry a password.
+    let mut lab = XdpLab::new();
+    lab.instance(instance_key(0, 51, FAMILY_V4), backup_config(2));
+    let outcome = lab.run(&frame_v4(
+        &v2(150, AuthType::SimpleText, &password),
+        ChecksumMode::PseudoHeader,
+    ));
+    assert_counters(
+        "password to an open instance",
+        &outcome,
+        &[(Counter::DropAuth, 1)],
+    );
+}
+
+#[test]
+fn with_an_allow_list_only_listed_peers_are_heard() {
+    let key = instance_key(0, 51, FAMILY_V4);
+    let mut config = backup_config(3);
+    config.flags = instance_flags::REQUIRE_PEER;
+    let frame = frame_v4(&v3_v4(150), ChecksumMode::PseudoHeader);
+
+    let mut lab = XdpLab::new();
+    lab.instance(key, config);
+    lab.allow_peer(key, "192.0.2.99".parse().unwrap());
+    let outcome = lab.run(&frame);
+    assert_eq!(outcome.action, XDP_DROP);
+    assert_counters("unlisted peer", &outcome, &[(Counter::DropPeer, 1)]);
+
+    let mut lab = XdpLab::new();
+    lab.instance(key, config);
+    lab.allow_peer(key, PEER_V4.into());
+    assert_absorbed("listed peer", &mut lab, &frame, FAMILY_V4, 0);
+
+    // keepalived's unicast adverts may leave with the default TTL / hop limit; the allow-list
+    // replaces the TTL check, as in keepalived.
+    let mut lab = XdpLab::new();
+    lab.instance(key, config);
+    lab.allow_peer(key, PEER_V4.into());
+    assert_absorbed(
+        "listed peer, ttl 64",
+        &mut lab,
+        &with_ttl(&v3_v4(150), 64),
+        FAMILY_V4,
+        0,
+    );
+}
+
+#[test]
+fn repeats_from_a_steady_master_wake_nobody_but_changes_do() {
+    let key = instance_key(0, 51, FAMILY_V4);
+    let mut lab = XdpLab::new();
+    lab.instance(key, backup_config(3));
+    let steady = frame_v4(&v3_v4(150), ChecksumMode::PseudoHeader);
+    assert_absorbed("first", &mut lab, &steady, FAMILY_V4, 0);
+    for _ in 0..3 {
+        let outcome = lab.run(&steady);
+        assert_eq!(outcome.action, XDP_DROP);
+        assert_counters("repeat", &outcome, &[(Counter::AdvertAccepted, 1)]);
+    }
+    assert!(lab.events().is_empty(), "repeats make no event");
+    assert_eq!(lab.dataplane.observation(key).unwrap().unwrap().adverts, 4);
+
+    let expect_event = |lab: &mut XdpLab, frame: &[u8], reasons: u8, what: &str| {
+        let outcome = lab.run(frame);
+        assert_counters(
+            what,
+            &outcome,
+            &[(Counter::AdvertAccepted, 1), (Counter::AdvertEvent, 1)],
+        );
+        let events = lab.events();
+        assert_eq!(events.len(), 1, "{what}");
+        assert_eq!(events[0].reasons, reasons, "{what}: reasons");
+    };
+    expect_event(
+        &mut lab,
+        &frame_v4(&v3_v4(120), ChecksumMode::PseudoHeader),
+        event_reasons::PRIORITY_CHANGED,
+        "priority change",
+    );
+    expect_event(
+        &mut lab,
+        &frame_v4(&v3_v4(0), ChecksumMode::PseudoHeader),
+        event_reasons::PRIORITY_CHANGED | event_reasons::PRIORITY_ZERO,
+        "priority 0",
+    );
+    let other_master = FrameInfo::multicast_v4(MacAddr(PEER_MAC), "192.0.2.12".parse().unwrap(), 1);
+    let frame =
+        wire::emit_advert_frame(&other_master, &v3_v4(0), ChecksumMode::PseudoHeader).unwrap();
+    expect_event(
+        &mut lab,
+        &frame,
+        event_reasons::NEW_MASTER | event_reasons::PRIORITY_ZERO,
+        "new master",
+    );
+    let mut slower = v3_v4(0);
+    if let VrrpRepr::V3(advert) = &mut slower {
+        advert.max_adver_int = Centiseconds(200);
+    }
+    let frame =
+        wire::emit_advert_frame(&other_master, &slower, ChecksumMode::PseudoHeader).unwrap();
+    expect_event(
+        &mut lab,
+        &frame,
+        event_reasons::INTERVAL_CHANGED | event_reasons::PRIORITY_ZERO,
+        "interval change",
+    );
+
+    // While we are master every advert matters to the state machine.
+    let mut master = backup_config(3);
+    master.state = InstanceState::Master as u8;
+    lab.instance(key, master);
+    expect_event(
+        &mut lab,
+        &frame,
+        event_reasons::WHILE_MASTER | event_reasons::PRIORITY_ZERO,
+        "while master",
+    );
+
+    // After the configured silence, an unchanged advert is news again.
+    let mut lab = XdpLab::new();
+    let mut config = backup_config(3);
+    config.silence_ns = 0;
+    lab.instance(key, config);
+    assert_absorbed("first", &mut lab, &steady, FAMILY_V4, 0);
+    expect_event(
+        &mut lab,
+        &steady,
+        event_reasons::AFTER_SILENCE,
+        "after silence",
+    );
+}
+
+fn arp_request(target: std::net::Ipv4Addr, vlan: Option<VlanTag>) -> Vec<u8> {
+    let request = wire::ArpRepr {
+        operation: wire::ArpOperation::Request,
+        sender_mac: MacAddr(CLIENT_MAC),
+        sender_ip: CLIENT_V4,
+        target_mac: MacAddr([0; 6]),
+        target_ip: target,
+    };
+    arp::emit_frame(MacAddr(CLIENT_MAC), MacAddr::BROADCAST, vlan, &request).unwrap()
+}
+
+#[test]
+fn arp_requests_for_owned_vips_are_answered_in_place() {
+    for vlan in [
+        None,
+        Some(VlanTag {
+            pcp: 0,
+            dei: false,
+            vid: 42,
+        }),
+    ] {
+        let vid = vlan.map_or(0, |tag| tag.vid);
+        let mut lab = XdpLab::new();
+        lab.own(vid, VIP_V4.into());
+        let request = arp_request(VIP_V4, vlan);
+        let outcome = lab.run(&request);
+        assert_eq!(outcome.action, XDP_TX, "vlan {vid}");
+        assert_counters("arp reply", &outcome, &[(Counter::ArpReply, 1)]);
+        let expected = arp::answer_request(&request, MacAddr(OUR_MAC))
+            .unwrap()
+            .expect("a request has an answer");
+        assert_eq!(outcome.frame, expected, "vlan {vid}: exact reply bytes");
+        let (ethernet, reply) = arp::parse_frame(&outcome.frame).unwrap();
+        assert_eq!(ethernet.dst, MacAddr(CLIENT_MAC));
+        assert_eq!(ethernet.src, MacAddr(OUR_MAC));
+        assert_eq!(ethernet.vlan, vlan);
+        assert_eq!(reply.operation, wire::ArpOperation::Reply);
+        assert_eq!(
+            (reply.sender_mac, reply.sender_ip),
+            (MacAddr(OUR_MAC), VIP_V4)
+        );
+        assert_eq!(
+            (reply.target_mac, reply.target_ip),
+            (MacAddr(CLIENT_MAC), CLIENT_V4)
+        );
+    }
+}
+
+#[test]
+fn arp_not_for_us_is_left_alone() {
+    let mut lab = XdpLab::new();
+    lab.own(0, VIP_V4.into());
+    let gratuitous = arp::gratuitous_frame(MacAddr(PEER_MAC), VIP_V4, None).unwrap();
+    let other_vip = arp_request("192.0.2.101".parse().unwrap(), None);
+    let tagged_elsewhere = arp_request(
+        VIP_V4,
+        Some(VlanTag {
+            pcp: 0,
+            dei: false,
+            vid: 7,
+        }),
+    );
+    let mut reply = arp_request(VIP_V4, None);
+    reply[14 + 7] = 2;
+    for (name, frame) in [
+        ("gratuitous ARP for our VIP", gratuitous),
+        ("request for a VIP we do not own", other_vip),
+        ("request on another VLAN", tagged_elsewhere),
+        ("a reply", reply),
+    ] {
+        let outcome = lab.run(&frame);
+        assert_eq!(outcome.action, XDP_PASS, "{name}");
+        assert_eq!(outcome.frame, frame, "{name}: untouched");
+        assert_counters(name, &outcome, &[]);
+    }
+}
+
+#[test]
+fn a_stale_heartbeat_ends_ownership() {
+    let mut lab = XdpLab::new();
+    lab.own(0, VIP_V4.into());
+    lab.own(0, VIP_V6.into());
+    lab.heartbeat_stale();
+    for (name, frame) in [
+        ("arp", arp_request(VIP_V4, None)),
+        ("ns", solicitation(VIP_V6, CLIENT_V6)),
+    ] {
+        let outcome = lab.run(&frame);
+        assert_eq!(outcome.action, XDP_PASS, "{name}");
+        assert_eq!(outcome.frame, frame, "{name}: untouched");
+        assert_counters(name, &outcome, &[(Counter::OwnershipStale, 1)]);
+    }
+    lab.heartbeat_fresh();
+    assert_eq!(lab.run(&arp_request(VIP_V4, None)).action, XDP_TX);
+}
+
+fn solicitation(target: Ipv6Addr, source: Ipv6Addr) -> Vec<u8> {
+    let solicited_node = {
+        let t = target.octets();
+        Ipv6Addr::new(
+            0xff02,
+            0,
+            0,
+            0,
+            0,
+            1,
+            0xff00 | u16::from(t[13]),
+            u16::from_be_bytes([t[14], t[15]]),
+        )
+    };
+    let ethernet = EthernetRepr {
+        src: MacAddr(CLIENT_MAC),
+        dst: MacAddr::ipv6_multicast(solicited_node),
+        vlan: None,
+        ethertype: 0x86dd,
+    };
+    let from_unspecified = source.is_unspecified();
+    let ns = NdpRepr::NeighborSolicit {
+        target,
+        source_lladdr: (!from_unspecified).then_some(MacAddr(CLIENT_MAC)),
+    };
+    ndp::emit_frame(&ethernet, source, solicited_node, &ns).unwrap()
+}
+
+#[test]
+fn solicitations_for_owned_vips_become_advertisements() {
+    for source in [CLIENT_V6, Ipv6Addr::UNSPECIFIED] {
+        let mut lab = XdpLab::new();
+        lab.own(0, VIP_V6.into());
+        let request = solicitation(VIP_V6, source);
+        let outcome = lab.run(&request);
+        assert_eq!(outcome.action, XDP_TX, "from {source}");
+        assert_counters("na reply", &outcome, &[(Counter::NaReply, 1)]);
+        let expected = ndp::answer_solicitation(&request, MacAddr(OUR_MAC), false)
+            .unwrap()
+            .expect("an NS has an answer");
+        assert_eq!(outcome.frame, expected, "from {source}: exact reply bytes");
+        // parse_frame verifies the ICMPv6 checksum.
+        let (ethernet, ip, na) = ndp::parse_frame(&outcome.frame).expect("a valid NA");
+        assert_eq!(ip.src, VIP_V6);
+        assert_eq!(ip.hop_limit, 255);
+        assert_eq!(ethernet.src, MacAddr(OUR_MAC));
+        let NdpRepr::NeighborAdvert {
+            flags,
+            target,
+            target_lladdr,
+        } = na
+        else {
+            panic!("not an NA: {na:?}");
+        };
+        assert_eq!(target, VIP_V6);
+        assert_eq!(target_lladdr, Some(MacAddr(OUR_MAC)));
+        assert!(flags.override_);
+        assert_eq!(flags.solicited, !source.is_unspecified());
+    }
+}
+
+#[test]
+fn solicitations_not_for_us_are_left_alone() {
+    let mut lab = XdpLab::new();
+    lab.own(0, VIP_V6.into());
+    let mut bad_checksum = solicitation(VIP_V6, CLIENT_V6);
+    bad_checksum[14 + 40 + 3] ^= 0xff;
+    let mut hop_limit_64 = solicitation(VIP_V6, CLIENT_V6);
+    hop_limit_64[14 + 7] = 64;
+    for (name, frame) in [
+        (
+            "VIP we do not own",
+            solicitation("2001:db8::101".parse().unwrap(), CLIENT_V6),
+        ),
+        ("bad checksum", bad_checksum),
+        ("hop limit 64", hop_limit_64),
+    ] {
+        let outcome = lab.run(&frame);
+        assert_eq!(outcome.action, XDP_PASS, "{name}");
+        assert_eq!(outcome.frame, frame, "{name}: untouched");
+        assert_counters(name, &outcome, &[]);
+    }
+}
+
+#[test]
+fn other_traffic_passes_untouched_and_uncounted() {
+    let mut lab = XdpLab::new();
+    lab.instance(instance_key(0, 51, FAMILY_V4), backup_config(3));
+    lab.own(0, VIP_V4.into());
+    let mut tcp = frame_v4(&v3_v4(150), ChecksumMode::PseudoHeader);
+    tcp[14 + 9] = 6;
+    let mut udp6 = frame_v6(&v3_v6(150));
+    udp6[14 + 6] = 17;
+    let mut icmp6_echo = solicitation(VIP_V6, CLIENT_V6);
+    icmp6_echo[14 + 40] = 128;
+    let mut lldp = tcp.clone();
+    lldp[12..14].copy_from_slice(&0x88ccu16.to_be_bytes());
+    for (name, frame) in [
+        ("tcp to a VIP", tcp),
+        ("udp over ipv6", udp6),
+        ("icmpv6 echo", icmp6_echo),
+        ("lldp", lldp),
+    ] {
+        let outcome = lab.run(&frame);
+        assert_eq!(outcome.action, XDP_PASS, "{name}");
+        assert_eq!(outcome.frame, frame, "{name}: untouched");
+        assert_counters(name, &outcome, &[]);
+    }
+}

@@ -1,0 +1,330 @@
+//! VRRP adverts: validate (RFC 5798 §7.1, RFC 3768 §7.1), record, and wake userspace only when
+//! the state machine needs to know.
+//!
+//! ```text
+//!  VRRPv3 (RFC 5798 §5.1)                  VRRPv2 (RFC 3768 §5.1)
+//!  0                   1                   2                   3
+//!  0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! |Version| Type  | Virtual Rtr ID|   Priority    |Count IPvX Addr|
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! |(rsvd) |     Max Adver Int     |          Checksum             |  v3
+//! |   Auth Type   |   Adver Int   |          Checksum             |  v2
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! |                 IPvX Address(es) (4 or 16 bytes each)         |
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! |             Authentication Data (8 bytes, v2 only)            |
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! ```
+use aya_ebpf::{bindings::xdp_action, helpers::bpf_ktime_get_ns, programs::XdpContext};
+use vrrp_common::{
+    Counter, FAMILY_V4, FAMILY_V6,
+    maps::{
+        AdvertEvent, InstanceConfig, InstanceKey, InstanceState, Observation, PeerKey,
+        event_reasons, instance_flags,
+    },
+    proto::{IPPROTO_VRRP, VRRP_TTL},
+};
+
+use crate::{
+    EVENTS, INSTANCES, OBSERVATIONS, PEERS, count,
+    packet::{MAX_CHECKSUMMED, Short, bytes_at, fold, len, sum_address, sum_be32, sum_words},
+};
+
+const VRRP_HEADER_LEN: usize = 8;
+const V2_AUTH_LEN: usize = 8;
+const ADVERTISEMENT: u8 = 1;
+const AUTH_NONE: u8 = 0;
+const AUTH_PASS: u8 = 1;
+
+/// Where the VRRP message sits in the frame, and what the IP header said about it.
+pub struct Located {
+    pub family: u8,
+    pub vlan: u16,
+    pub ttl: u8,
+    /// Offset of the VRRP header.
+    pub offset: usize,
+    /// VRRP message length according to the IP header.
+    pub len: usize,
+    pub source: [u8; 16],
+    pub destination: [u8; 16],
+}
+
+/// IPv4 header at `l3` whose protocol is VRRP.
+#[inline(always)]
+pub fn locate_v4(ctx: &XdpContext, l3: usize, vlan: u16) -> Result<Located, Counter> {
+    // One bounds check for the fixed header, then fields come from the copy.
+    let header: [u8; 20] = bytes_at(ctx, l3).map_err(truncated)?;
+    let header_len = usize::from(header[0] & 0x0f) * 4;
+    let total_len = usize::from(u16::from_be_bytes([header[2], header[3]]));
+    let fragment = u16::from_be_bytes([header[6], header[7]]) & 0x3fff;
+    if header[0] >> 4 != 4 || header_len < 20 || fragment != 0 || total_len < header_len {
+        return Err(Counter::DropIpHeader);
+    }
+    if l3 + total_len > len(ctx) {
+        return Err(Counter::DropTruncated);
+    }
+    let mut source = [0u8; 16];
+    let mut destination = [0u8; 16];
+    source[..4].copy_from_slice(&header[12..16]);
+    destination[..4].copy_from_slice(&header[16..20]);
+    Ok(Located {
+        family: FAMILY_V4,
+        vlan,
+        ttl: header[8],
+        offset: l3 + header_len,
+        len: total_len - header_len,
+        source,
+        destination,
+    })
+}
+
+/// IPv6 header at `l3` whose next header is VRRP (no extension headers: VRRP sends none).
+#[inline(always)]
+pub fn locate_v6(ctx: &XdpContext, l3: usize, vlan: u16) -> Result<Located, Counter> {
+    const IPV6_HEADER_LEN: usize = 40;
+    let header: [u8; IPV6_HEADER_LEN] = bytes_at(ctx, l3).map_err(truncated)?;
+    let payload_len = usize::from(u16::from_be_bytes([header[4], header[5]]));
+    if l3 + IPV6_HEADER_LEN + payload_len > len(ctx) {
+        return Err(Counter::DropTruncated);
+    }
+    let mut source = [0u8; 16];
+    let mut destination = [0u8; 16];
+    source.copy_from_slice(&header[8..24]);
+    destination.copy_from_slice(&header[24..40]);
+    Ok(Located {
+        family: FAMILY_V6,
+        vlan,
+        ttl: header[7],
+        offset: l3 + IPV6_HEADER_LEN,
+        len: payload_len,
+        source,
+        destination,
+    })
+}
+
+fn truncated(_: Short) -> Counter {
+    Counter::DropTruncated
+}
+
+/// Validates and records the advert located at `at`; returns the XDP action.
+#[inline(always)]
+pub fn handle(ctx: &XdpContext, at: &Located) -> Result<u32, Counter> {
+    let header: [u8; VRRP_HEADER_LEN] = bytes_at(ctx, at.offset).map_err(truncated)?;
+    let key = InstanceKey {
+        ifindex: ctx.ingress_ifindex() as u32,
+        vlan: at.vlan,
+        vrid: header[1],
+        family: at.family,
+    };
+    // SAFETY: the value is only read; userspace replaces whole entries.
+    let Some(config) = (unsafe { INSTANCES.get(key) }) else {
+        // Another VRRP speaker on this host may run this VRID: not ours to judge.
+        count(Counter::AdvertUnknownVrid);
+        return Ok(xdp_action::XDP_PASS);
+    };
+    let advert = validate(ctx, at, &header, config)?;
+    if config.flags & instance_flags::REQUIRE_PEER != 0 {
+        let peer = PeerKey {
+            instance: key,
+            address: at.source,
+        };
+        // SAFETY: read-only presence check.
+        if unsafe { PEERS.get(peer) }.is_none() {
+            return Err(Counter::DropPeer);
+        }
+    }
+    count(Counter::AdvertAccepted);
+    record(&key, config, at, &advert);
+    if config.flags & instance_flags::PASS_ADVERTS != 0 {
+        Ok(xdp_action::XDP_PASS)
+    } else {
+        Ok(xdp_action::XDP_DROP)
+    }
+}
+
+struct Advert {
+    priority: u8,
+    interval_cs: u16,
+}
+
+#[inline(always)]
+fn validate(
+    ctx: &XdpContext,
+    at: &Located,
+    header: &[u8; VRRP_HEADER_LEN],
+    config: &InstanceConfig,
+) -> Result<Advert, Counter> {
+    // RFC 5798 §7.1 / RFC 3768 §7.1, in the RFC's order. In unicast mode the allow-list
+    // stands in for the TTL check, as in keepalived, whose unicast IPv6 adverts leave with the
+    // default hop limit (64) rather than 255.
+    let unicast = config.flags & instance_flags::REQUIRE_PEER != 0;
+    if at.ttl != VRRP_TTL && !unicast {
+        return Err(Counter::DropTtl);
+    }
+    let version_type = header[0];
+    let version = version_type >> 4;
+    if version != config.version || (version == 2 && at.family != FAMILY_V4) {
+        return Err(Counter::DropVersion);
+    }
+    if version_type & 0x0f != ADVERTISEMENT {
+        return Err(Counter::DropType);
+    }
+    let priority = header[2];
+    let addresses = usize::from(header[3]);
+    let address_len = if at.family == FAMILY_V4 { 4 } else { 16 };
+    let auth_len = if version == 2 { V2_AUTH_LEN } else { 0 };
+    let expected = VRRP_HEADER_LEN + addresses * address_len + auth_len;
+    if at.len != expected || expected > MAX_CHECKSUMMED {
+        return Err(Counter::DropAddressCount);
+    }
+    verify_checksum(ctx, at, version, config)?;
+    let interval_cs = if version == 2 {
+        check_auth(ctx, header[4], at.offset + expected - V2_AUTH_LEN, config)?;
+        // VRRPv2 advertises whole seconds; the maps speak centiseconds.
+        u16::from(header[5]) * 100
+    } else {
+        u16::from_be_bytes([header[4], header[5]]) & 0x0fff
+    };
+    Ok(Advert {
+        priority,
+        interval_cs,
+    })
+}
+
+/// v2: over the VRRP message (RFC 3768 §5.3.8). v3: with the IP pseudo-header (RFC 5798 §5.2.8),
+/// which IPv4 peers following RFC 9568's erratum may leave out when so configured.
+#[inline(always)]
+fn verify_checksum(
+    ctx: &XdpContext,
+    at: &Located,
+    version: u8,
+    config: &InstanceConfig,
+) -> Result<(), Counter> {
+    let no_pseudo = version == 2
+        || (at.family == FAMILY_V4
+            && config.flags & instance_flags::V3_CHECKSUM_NO_PSEUDO_HEADER != 0);
+    let seed = if no_pseudo {
+        0
+    } else if at.family == FAMILY_V4 {
+        sum_address(&at.source)
+            + sum_address(&at.destination)
+            + sum_be32((u32::from(IPPROTO_VRRP) << 16) | at.len as u32)
+    } else {
+        sum_address(&at.source)
+            + sum_address(&at.destination)
+            + sum_be32(at.len as u32)
+            + sum_be32(u32::from(IPPROTO_VRRP))
+    };
+    let sum = sum_words(ctx, at.offset, at.len, seed).map_err(truncated)?;
+    if fold(sum) != 0xffff {
+        return Err(Counter::DropChecksum);
+    }
+    Ok(())
+}
+
+/// RFC 3768 §7.1: the auth type must match ours, and with simple text the 8 bytes too.
+#[inline(always)]
+fn check_auth(
+    ctx: &XdpContext,
+    auth_type: u8,
+    auth_data: usize,
+    config: &InstanceConfig,
+) -> Result<(), Counter> {
+    if config.flags & instance_flags::AUTH_PASS == 0 {
+        return if auth_type == AUTH_NONE {
+            Ok(())
+        } else {
+            Err(Counter::DropAuth)
+        };
+    }
+    // Opaque to LLVM: otherwise it checks the message's end and reads 8 bytes *before* that
+    // pointer, a negative offset the verifier refuses.
+    let data: [u8; 8] = bytes_at(ctx, core::hint::black_box(auth_data)).map_err(truncated)?;
+    if auth_type != AUTH_PASS || u64::from_ne_bytes(data) != u64::from_ne_bytes(config.auth_data) {
+        return Err(Counter::DropAuth);
+    }
+    Ok(())
+}
+
+/// Updates the observation and pushes an event when something the state machine acts on
+/// changed. A steady master's repeats only move the timestamp: a backup is not woken per advert.
+#[inline(always)]
+fn record(key: &InstanceKey, config: &InstanceConfig, at: &Located, advert: &Advert) {
+    // SAFETY: bpf_ktime_get_ns has no preconditions.
+    let now = unsafe { bpf_ktime_get_ns() };
+    let mut reasons = 0u8;
+    match OBSERVATIONS.get_ptr_mut(key) {
+        Some(observation) => {
+            // SAFETY: a live map value; concurrent receive queues may interleave field writes,
+            // which at worst makes one extra or one missed "changed" event for a racing pair.
+            let observation = unsafe { &mut *observation };
+            if !same_address(&observation.source, &at.source) {
+                reasons |= event_reasons::NEW_MASTER;
+            }
+            if observation.priority != advert.priority {
+                reasons |= event_reasons::PRIORITY_CHANGED;
+            }
+            if observation.interval_cs != advert.interval_cs {
+                reasons |= event_reasons::INTERVAL_CHANGED;
+            }
+            if now.saturating_sub(observation.last_advert_ns) > config.silence_ns {
+                reasons |= event_reasons::AFTER_SILENCE;
+            }
+            observation.last_advert_ns = now;
+            observation.adverts += 1;
+            observation.source = at.source;
+            observation.priority = advert.priority;
+            observation.interval_cs = advert.interval_cs;
+        }
+        None => {
+            let observation = Observation {
+                last_advert_ns: now,
+                adverts: 1,
+                source: at.source,
+                priority: advert.priority,
+                interval_cs: advert.interval_cs,
+                ..Observation::default()
+            };
+            // A full map only loses the observation; the event below still goes out.
+            let _ = OBSERVATIONS.insert(key, observation, 0);
+            reasons |= event_reasons::NEW_MASTER;
+        }
+    }
+    if advert.priority == 0 {
+        reasons |= event_reasons::PRIORITY_ZERO;
+    }
+    // While we are master any advert matters: a higher priority (or an equal one from a higher
+    // address) preempts us, a lower one must be answered with our own advert (RFC 5798 §6.4.3).
+    if config.state == InstanceState::Master as u8 {
+        reasons |= event_reasons::WHILE_MASTER;
+    }
+    if reasons == 0 {
+        return;
+    }
+    let event = AdvertEvent {
+        ktime_ns: now,
+        instance: *key,
+        reasons,
+        priority: advert.priority,
+        interval_cs: advert.interval_cs,
+        source: at.source,
+        _pad: [0; 4],
+    };
+    match EVENTS.output::<AdvertEvent>(&event, 0) {
+        Ok(()) => count(Counter::AdvertEvent),
+        Err(_) => count(Counter::EventLost),
+    }
+}
+
+#[inline(always)]
+fn same_address(a: &[u8; 16], b: &[u8; 16]) -> bool {
+    let halves = |x: &[u8; 16]| {
+        let mut high = [0u8; 8];
+        let mut low = [0u8; 8];
+        high.copy_from_slice(&x[..8]);
+        low.copy_from_slice(&x[8..]);
+        (u64::from_ne_bytes(high), u64::from_ne_bytes(low))
+    };
+    halves(a) == halves(b)
+}

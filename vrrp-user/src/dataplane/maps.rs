@@ -1,0 +1,161 @@
+//! Typed access to the XDP program's maps. Userspace writes configuration, ownership, peers and
+//! the heartbeat; it only reads observations and counters, which the program writes.
+use std::net::IpAddr;
+
+use anyhow::Context as _;
+use aya::maps::{Array, HashMap, MapData, MapError, PerCpuArray, RingBuf};
+use vrrp_common::{
+    Counter,
+    maps::{
+        self, AdvertEvent, InstanceConfig, InstanceKey, Observation, PeerKey, VipKey, VipOwner,
+    },
+};
+
+use super::XdpDataplane;
+
+/// Every counter summed over CPUs, indexed by [`Counter::index`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CounterTotals(pub [u64; Counter::COUNT as usize]);
+
+impl CounterTotals {
+    pub fn get(&self, counter: Counter) -> u64 {
+        self.0[counter.index() as usize]
+    }
+}
+
+impl XdpDataplane {
+    pub fn set_instance(&mut self, key: InstanceKey, config: InstanceConfig) -> anyhow::Result<()> {
+        self.hash_map::<InstanceKey, InstanceConfig>(maps::INSTANCES)?
+            .insert(key, config, 0)
+            .with_context(|| format!("writing instance {key:?}"))
+    }
+
+    pub fn remove_instance(&mut self, key: InstanceKey) -> anyhow::Result<()> {
+        ignore_missing(
+            self.hash_map::<InstanceKey, InstanceConfig>(maps::INSTANCES)?
+                .remove(&key),
+        )
+        .with_context(|| format!("removing instance {key:?}"))
+    }
+
+    /// What the program last saw of the instance's master, if it saw any advert.
+    pub fn observation(&self, key: InstanceKey) -> anyhow::Result<Option<Observation>> {
+        let map = self
+            .ebpf()
+            .map(maps::OBSERVATIONS)
+            .context("no OBSERVATIONS map")?;
+        let map = HashMap::<_, InstanceKey, Observation>::try_from(map)?;
+        match map.get(&key, 0) {
+            Ok(observation) => Ok(Some(observation)),
+            Err(MapError::KeyNotFound) => Ok(None),
+            Err(err) => Err(err).context("reading an observation"),
+        }
+    }
+
+    /// Claims a VIP: the program answers ARP / NS for it while the heartbeat is fresh.
+    pub fn own_vip(&mut self, key: VipKey, owner: VipOwner) -> anyhow::Result<()> {
+        self.hash_map::<VipKey, VipOwner>(maps::VIPS)?
+            .insert(key, owner, 0)
+            .with_context(|| format!("claiming VIP {key:?}"))
+    }
+
+    pub fn disown_vip(&mut self, key: VipKey) -> anyhow::Result<()> {
+        ignore_missing(self.hash_map::<VipKey, VipOwner>(maps::VIPS)?.remove(&key))
+            .with_context(|| format!("releasing VIP {key:?}"))
+    }
+
+    pub fn allow_peer(&mut self, key: PeerKey) -> anyhow::Result<()> {
+        self.hash_map::<PeerKey, u8>(maps::PEERS)?
+            .insert(key, 1, 0)
+            .with_context(|| format!("allowing peer {key:?}"))
+    }
+
+    pub fn forbid_peer(&mut self, key: PeerKey) -> anyhow::Result<()> {
+        ignore_missing(self.hash_map::<PeerKey, u8>(maps::PEERS)?.remove(&key))
+            .with_context(|| format!("removing peer {key:?}"))
+    }
+
+    /// Records that the daemon is alive at `now_ns` (CLOCK_MONOTONIC, the program's clock).
+    pub fn heartbeat(&mut self, now_ns: u64) -> anyhow::Result<()> {
+        let map = self
+            .ebpf_mut()
+            .map_mut(maps::HEARTBEAT)
+            .context("no HEARTBEAT map")?;
+        Array::<_, u64>::try_from(map)?
+            .set(0, now_ns, 0)
+            .context("writing the heartbeat")
+    }
+
+    pub fn counters(&self) -> anyhow::Result<CounterTotals> {
+        let map = self.ebpf().map(maps::COUNTERS).context("no COUNTERS map")?;
+        let map = PerCpuArray::<_, u64>::try_from(map)?;
+        let mut totals = CounterTotals::default();
+        for counter in Counter::ALL {
+            let per_cpu = map
+                .get(&counter.index(), 0)
+                .with_context(|| format!("reading counter {}", counter.name()))?;
+            totals.0[counter.index() as usize] = per_cpu.iter().sum();
+        }
+        Ok(totals)
+    }
+
+    /// The event ring buffer; it can be taken once (the reader owns it).
+    pub fn take_events(&mut self) -> anyhow::Result<RingBuf<MapData>> {
+        let map = self
+            .ebpf_mut()
+            .take_map(maps::EVENTS)
+            .context("the EVENTS ring buffer was already taken")?;
+        Ok(RingBuf::try_from(map)?)
+    }
+
+    fn hash_map<K: aya::Pod, V: aya::Pod>(
+        &mut self,
+        name: &str,
+    ) -> anyhow::Result<HashMap<&mut MapData, K, V>> {
+        let map = self
+            .ebpf_mut()
+            .map_mut(name)
+            .with_context(|| format!("no {name} map"))?;
+        Ok(HashMap::try_from(map)?)
+    }
+}
+
+/// Removing what is not there is not an error: the caller's intent holds.
+fn ignore_missing(result: Result<(), MapError>) -> Result<(), MapError> {
+    match result {
+        Err(MapError::KeyNotFound) => Ok(()),
+        other => other,
+    }
+}
+
+/// An event record from the ring buffer, or `None` if it is not one (wrong size).
+pub fn parse_event(bytes: &[u8]) -> Option<AdvertEvent> {
+    if bytes.len() != std::mem::size_of::<AdvertEvent>() {
+        return None;
+    }
+    // SAFETY: the length matches and AdvertEvent is plain old data valid for any bytes.
+    Some(unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<AdvertEvent>()) })
+}
+
+/// An address in the maps' 16-byte form: IPv4 in the first four bytes, the rest zero.
+pub fn address16(address: IpAddr) -> [u8; 16] {
+    match address {
+        IpAddr::V4(v4) => {
+            let mut bytes = [0u8; 16];
+            bytes[..4].copy_from_slice(&v4.octets());
+            bytes
+        }
+        IpAddr::V6(v6) => v6.octets(),
+    }
+}
+
+/// CLOCK_MONOTONIC in nanoseconds: the clock bpf_ktime_get_ns() reads.
+pub fn monotonic_now_ns() -> u64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid timespec to write; CLOCK_MONOTONIC always exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64
+}
