@@ -1,0 +1,297 @@
+//! Backup (RFC 5798 §6.4.2, RFC 3768 §6.4.2).
+use super::*;
+
+/// v3, priority 100, 100 cs: Master_Down_Interval 3.609375 s.
+const DOWN: u64 = 3_609_375;
+
+fn v3_backup(c: Clock) -> VirtualRouter {
+    started_backup(config(v3(100), 100), c.s(0), us(DOWN))
+}
+
+#[test]
+fn silence_makes_the_backup_master() {
+    // §6.4.2: "If the Master_Down_Timer fires": send an advert, announce, set the Adver_Timer.
+    for interval in [v2(1), v3(100)] {
+        let c = Clock::new();
+        let vr = master_after_silence(config(interval, 100), c.s(0), us(DOWN));
+        assert_eq!(vr.state(), State::Master);
+        assert_eq!(vr.timer(Timer::MasterDown), None);
+        assert_eq!(vr.timer(Timer::Advert), Some(c.us(DOWN + 1_000_000)));
+    }
+}
+
+#[test]
+fn an_early_or_repeated_timer_event_is_stale() {
+    let c = Clock::new();
+    let mut vr = v3_backup(c);
+    assert_eq!(vr.handle(down_fired(None), c.us(DOWN - 1)), vec![]);
+    assert_eq!(vr.handle(Event::AdvertTimerFired, c.s(3)), vec![]);
+    assert_eq!(vr.handle(delay_fired(None), c.s(3)), vec![]);
+    assert_eq!(vr.state(), State::Backup);
+    // Re-armed by an advert at 1 s; the old deadline's fire arriving now is stale.
+    vr.handle(advert(HIGHER_V4, 200, v3(100)), c.s(1));
+    assert_eq!(vr.handle(down_fired(None), c.us(DOWN)), vec![]);
+    assert_eq!(vr.timer(Timer::MasterDown), Some(c.us(1_000_000 + DOWN)));
+}
+
+#[test]
+fn higher_or_equal_priority_adverts_reset_the_master_down_timer() {
+    // §6.4.2: "Reset the Master_Down_Timer to Master_Down_Interval".
+    for (interval, down) in [(v3(100), DOWN), (v2(1), DOWN), (v2(2), 6_609_375)] {
+        let c = Clock::new();
+        let mut vr = started_backup(config(interval, 100), c.s(0), us(down));
+        for (at, priority) in [(1_000_000, 200), (1_500_000, 100), (2_250_000, 255)] {
+            assert_eq!(
+                vr.handle(advert(HIGHER_V4, priority, interval), c.us(at)),
+                vec![arm(Timer::MasterDown, c.us(at + down))]
+            );
+            assert_eq!(vr.current_master(), Some((HIGHER_V4, priority)));
+        }
+        // An equal-priority Master with a lower address is still honoured by a Backup.
+        assert_eq!(
+            vr.handle(advert(LOWER_V4, 100, interval), c.s(3)),
+            vec![arm(Timer::MasterDown, c.us(3_000_000 + down))]
+        );
+    }
+}
+
+#[test]
+fn v3_backup_adopts_the_masters_interval() {
+    // §6.4.2: "Set Master_Adver_Interval to Adver Interval contained in the ADVERTISEMENT",
+    // recompute Skew_Time = 156 × 0.5 s / 256 = 304.6875 ms and Master_Down = 1.8046875 s.
+    let c = Clock::new();
+    let mut vr = v3_backup(c);
+    assert_eq!(
+        vr.handle(advert(HIGHER_V4, 200, v3(50)), c.s(1)),
+        vec![arm(Timer::MasterDown, c.ns(2_804_687_500))]
+    );
+    assert_eq!(vr.master_adver_interval(), v3(50));
+    assert_eq!(vr.skew_time(), ns(304_687_500));
+    assert_eq!(vr.master_down_interval(), ns(1_804_687_500));
+    // And back to a slower Master: 4 × 3 s + 156 × 4 s / 256 = 12 s + 2.4375 s.
+    assert_eq!(
+        vr.handle(advert(HIGHER_V4, 200, v3(400)), c.s(2)),
+        vec![arm(Timer::MasterDown, c.us(16_437_500))]
+    );
+}
+
+#[test]
+fn v3_backup_without_preempt_adopts_a_lower_masters_interval_too() {
+    let c = Clock::new();
+    let mut vr = started_backup(
+        Config {
+            preempt: false,
+            ..config(v3(100), 100)
+        },
+        c.s(0),
+        us(DOWN),
+    );
+    assert_eq!(
+        vr.handle(advert(LOWER_V4, 50, v3(50)), c.s(1)),
+        vec![arm(Timer::MasterDown, c.ns(2_804_687_500))]
+    );
+    assert_eq!(vr.master_adver_interval(), v3(50));
+}
+
+#[test]
+fn v2_advert_with_another_interval_is_dropped() {
+    // RFC 3768 §7.1: the Adver Interval MUST be the locally configured one, else discard.
+    let c = Clock::new();
+    let mut vr = started_backup(config(v2(1), 100), c.s(0), us(DOWN));
+    assert_eq!(
+        vr.handle(advert(HIGHER_V4, 200, v2(2)), c.s(1)),
+        vec![Action::Dropped(DropReason::IntervalMismatch {
+            ours: v2(1),
+            theirs: v2(2),
+        })]
+    );
+    // Priority 0 with a wrong interval is dropped as well: validation comes first.
+    assert_eq!(
+        vr.handle(advert(HIGHER_V4, 0, v2(3)), c.s(1)),
+        vec![Action::Dropped(DropReason::IntervalMismatch {
+            ours: v2(1),
+            theirs: v2(3),
+        })]
+    );
+    assert_eq!(vr.timer(Timer::MasterDown), Some(c.us(DOWN)));
+    assert_eq!(vr.master_adver_interval(), v2(1));
+    assert_eq!(vr.current_master(), None);
+}
+
+#[test]
+fn malformed_or_foreign_adverts_are_dropped() {
+    let c = Clock::new();
+    let mut vr = v3_backup(c);
+    let cases = [
+        (
+            advert(HIGHER_V4, 200, v2(1)),
+            DropReason::VersionMismatch {
+                ours: Version::V3,
+                theirs: Version::V2,
+            },
+        ),
+        (
+            advert(HIGHER_V4, 200, v3(0)),
+            DropReason::InvalidInterval(v3(0)),
+        ),
+        (
+            advert(HIGHER_V4, 200, v3(4096)),
+            DropReason::InvalidInterval(v3(4096)),
+        ),
+        (
+            advert(HIGHER_V6, 200, v3(100)),
+            DropReason::AddressFamilyMismatch,
+        ),
+        (advert(OURS_V4, 200, v3(100)), DropReason::OwnAddress),
+    ];
+    for (event, reason) in cases {
+        assert_eq!(vr.handle(event, c.s(1)), vec![Action::Dropped(reason)]);
+    }
+    assert_eq!(vr.timer(Timer::MasterDown), Some(c.us(DOWN)));
+}
+
+#[test]
+fn priority_zero_sets_the_timer_to_skew_time_and_then_takes_over() {
+    // §6.4.2: "If the Priority in the ADVERTISEMENT is zero, then: Set the Master_Down_Timer to
+    // Skew_Time". v3 priority 100 at 100 cs: 609.375 ms; v2 priority 200: 56/256 s = 218.75 ms.
+    for (interval, priority, skew) in [(v3(100), 100, 609_375), (v2(1), 200, 218_750)] {
+        let c = Clock::new();
+        let down = 3_000_000 + skew;
+        let mut vr = started_backup(config(interval, priority), c.s(0), us(down));
+        vr.handle(advert(HIGHER_V4, 250, interval), c.s(1));
+        assert_eq!(
+            vr.handle(advert(HIGHER_V4, 0, interval), c.s(2)),
+            vec![arm(Timer::MasterDown, c.us(2_000_000 + skew))]
+        );
+        assert_eq!(vr.current_master(), None);
+        // The kernel saw the priority-0 advert itself just before: it must not postpone anything.
+        let at = c.us(2_000_000 + skew);
+        assert_eq!(
+            vr.handle(down_fired(Some(c.ms(1_999))), at),
+            becomes_master(
+                State::Backup,
+                Reason::PriorityZeroReceived { source: HIGHER_V4 },
+                priority,
+                at,
+                interval.as_duration(),
+            )
+        );
+    }
+}
+
+#[test]
+fn priority_zero_skew_uses_the_adopted_interval() {
+    // After adopting 50 cs: 156 × 0.5 s / 256 = 304.6875 ms.
+    let c = Clock::new();
+    let mut vr = v3_backup(c);
+    vr.handle(advert(HIGHER_V4, 200, v3(50)), c.s(1));
+    assert_eq!(
+        vr.handle(advert(HIGHER_V4, 0, v3(50)), c.s(2)),
+        vec![arm(Timer::MasterDown, c.ns(2_304_687_500))]
+    );
+}
+
+#[test]
+fn a_new_master_after_priority_zero_is_honoured_again() {
+    let c = Clock::new();
+    let mut vr = v3_backup(c);
+    vr.handle(advert(HIGHER_V4, 200, v3(100)), c.s(1));
+    vr.handle(advert(HIGHER_V4, 0, v3(100)), c.s(2));
+    // A faster Backup (higher priority, smaller skew) took over and is reported as a new Master.
+    assert_eq!(
+        vr.handle(advert(LOWER_V4, 150, v3(100)), c.ms(2_300)),
+        vec![arm(Timer::MasterDown, c.us(2_300_000 + DOWN))]
+    );
+    assert_eq!(vr.current_master(), Some((LOWER_V4, 150)));
+}
+
+#[test]
+fn a_recent_kernel_seen_advert_rearms_instead_of_taking_over() {
+    // The Master's repeats are not reported; the timer fires at the deadline set by the last
+    // reported advert, and the kernel says it saw one 109.375 ms ago.
+    let c = Clock::new();
+    let mut vr = v3_backup(c);
+    vr.handle(advert(HIGHER_V4, 200, v3(100)), c.ms(500));
+    let fire = c.us(500_000 + DOWN);
+    assert_eq!(
+        vr.handle(down_fired(Some(c.ms(4_000))), fire),
+        vec![arm(Timer::MasterDown, c.us(4_000_000 + DOWN))]
+    );
+    assert_eq!(vr.state(), State::Backup);
+    // One nanosecond of margin is enough to re-arm ...
+    let fire = c.us(4_000_000 + DOWN);
+    assert_eq!(
+        vr.handle(down_fired(Some(c.ns(4_000_000_001))), fire),
+        vec![arm(Timer::MasterDown, c.ns(4_000_000_001 + DOWN * 1_000))]
+    );
+    // ... while an advert exactly Master_Down_Interval old means the Master is down.
+    let fire = c.ns(4_000_000_001 + DOWN * 1_000);
+    assert_eq!(
+        vr.handle(down_fired(Some(c.ns(4_000_000_001))), fire),
+        becomes_master(
+            State::Backup,
+            Reason::MasterDown {
+                silent_for: us(DOWN)
+            },
+            100,
+            fire,
+            Duration::from_secs(1),
+        )
+    );
+}
+
+#[test]
+fn a_late_wake_up_delays_but_never_fakes_a_takeover() {
+    // The daemon was starved and sees the timer 6 s late; the Master kept advertising.
+    let c = Clock::new();
+    let mut vr = v3_backup(c);
+    vr.handle(advert(HIGHER_V4, 200, v3(100)), c.ms(500));
+    assert_eq!(
+        vr.handle(down_fired(Some(c.ms(9_500))), c.s(10)),
+        vec![arm(Timer::MasterDown, c.us(9_500_000 + DOWN))]
+    );
+    assert_eq!(vr.state(), State::Backup);
+}
+
+#[test]
+fn adverts_seen_before_any_was_reported_postpone_the_takeover() {
+    // Nothing reported since startup: whatever the kernel saw counts (never a false takeover).
+    let c = Clock::new();
+    let mut vr = v3_backup(c);
+    assert_eq!(
+        vr.handle(down_fired(Some(c.s(3))), c.us(DOWN)),
+        vec![arm(Timer::MasterDown, c.us(3_000_000 + DOWN))]
+    );
+    // Then silence: the Master has been gone since 3 s.
+    let fire = c.us(3_000_000 + DOWN);
+    assert_eq!(
+        vr.handle(down_fired(Some(c.s(3))), fire),
+        becomes_master(
+            State::Backup,
+            Reason::MasterDown {
+                silent_for: us(DOWN)
+            },
+            100,
+            fire,
+            Duration::from_secs(1),
+        )
+    );
+}
+
+#[test]
+fn priority_change_in_backup_recomputes_skew_for_the_next_reset() {
+    // Both versions' skew depends on the priority; the running timer is left alone.
+    for interval in [v2(1), v3(100)] {
+        let c = Clock::new();
+        let mut vr = started_backup(config(interval, 100), c.s(0), us(DOWN));
+        vr.handle(advert(HIGHER_V4, 250, interval), c.s(1));
+        assert_eq!(vr.handle(Event::PriorityChanged(200), c.s(2)), vec![]);
+        assert_eq!(vr.priority(), 200);
+        assert_eq!(vr.skew_time(), us(218_750));
+        assert_eq!(vr.timer(Timer::MasterDown), Some(c.us(1_000_000 + DOWN)));
+        assert_eq!(
+            vr.handle(advert(HIGHER_V4, 250, interval), c.s(3)),
+            vec![arm(Timer::MasterDown, c.us(6_218_750))]
+        );
+    }
+}
