@@ -6,7 +6,8 @@ use std::{env, fs, path::PathBuf};
 use anyhow::{Context as _, anyhow};
 
 const EBPF_PACKAGE: &str = "vrrp-ebpf";
-const EBPF_BINARY: &str = "vrrp-xdp";
+/// The binaries of the eBPF crate, embedded by `dataplane::xdp`.
+const EBPF_BINARIES: [&str; 2] = ["vrrp-xdp", "vrrp-xdp-baseline"];
 
 fn main() -> anyhow::Result<()> {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?);
@@ -25,7 +26,9 @@ fn main() -> anyhow::Result<()> {
     let skip = env::var("AYA_BUILD_SKIP").is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
     if skip {
         let out_dir = PathBuf::from(env::var("OUT_DIR")?);
-        fs::write(out_dir.join(EBPF_BINARY), []).context("writing the placeholder XDP object")?;
+        for binary in EBPF_BINARIES {
+            fs::write(out_dir.join(binary), []).context("writing a placeholder XDP object")?;
+        }
     }
 
     let ebpf_dir = ebpf_dir

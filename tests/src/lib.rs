@@ -1,4 +1,7 @@
 //! Harness for xvrrpd's root-only tests.
+pub mod frames;
+pub mod netns;
+pub mod packet;
 pub mod xdp;
 
 /// Fails the calling test loudly unless it runs as root: these tests never skip themselves.

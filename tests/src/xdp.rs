@@ -166,3 +166,22 @@ pub const CLIENT_V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 50);
 pub const CLIENT_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x50);
 pub const CLIENT_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x50];
 pub const PEER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x11];
+
+/// Attaches the do-nothing XDP_PASS program to `ifindex` in the calling thread's namespace.
+/// A veth delivers frames that its peer sends with XDP_TX only when it runs XDP itself (its
+/// receive path then uses NAPI); real NICs have no such need. Detached when the handle drops.
+pub fn attach_pass_program(ifindex: u32) -> aya::Ebpf {
+    use aya::programs::{Xdp, XdpMode};
+    let mut ebpf =
+        aya::Ebpf::load(vrrp_user::dataplane::XDP_BASELINE_OBJECT).expect("load baseline");
+    let program: &mut Xdp = ebpf
+        .program_mut(vrrp_common::XDP_PROGRAM_NAME)
+        .expect("baseline program")
+        .try_into()
+        .expect("an XDP program");
+    program.load().expect("verify baseline");
+    program
+        .attach_to_if_index(ifindex, XdpMode::Driver)
+        .expect("attach baseline");
+    ebpf
+}

@@ -3,74 +3,15 @@
 //! replies checked, with the `wire` module. Root only; fails loudly otherwise.
 use std::net::{IpAddr, Ipv6Addr};
 
-use tests::xdp::*;
+use tests::{frames::*, xdp::*};
 use vrrp_common::{
     Counter, FAMILY_V4, FAMILY_V6,
     maps::{InstanceState, event_reasons, instance_flags},
 };
 use vrrp_user::{
-    units::{Centiseconds, Seconds},
-    wire::{
-        self, AuthType, ChecksumMode, EthernetRepr, FrameInfo, IpInfo, MacAddr, NdpRepr, V2Advert,
-        V3Advert, VipList, VlanTag, VrrpRepr, arp, ndp,
-    },
+    units::Centiseconds,
+    wire::{self, AuthType, ChecksumMode, FrameInfo, MacAddr, NdpRepr, VrrpRepr, arp, ndp},
 };
-
-fn v2(priority: u8, auth_type: AuthType, password: &[u8; 8]) -> VrrpRepr {
-    VrrpRepr::V2(V2Advert {
-        vrid: 51,
-        priority,
-        adver_int: Seconds(1),
-        auth_type,
-        auth_data: *password,
-        addresses: vec![VIP_V4],
-    })
-}
-
-fn v3_v4(priority: u8) -> VrrpRepr {
-    VrrpRepr::V3(V3Advert {
-        vrid: 51,
-        priority,
-        max_adver_int: Centiseconds(100),
-        addresses: VipList::V4(vec![VIP_V4, CLIENT_V4]),
-    })
-}
-
-fn v3_v6(priority: u8) -> VrrpRepr {
-    VrrpRepr::V3(V3Advert {
-        vrid: 51,
-        priority,
-        max_adver_int: Centiseconds(10),
-        addresses: VipList::V6(vec![VIP_V6]),
-    })
-}
-
-fn frame_v4(advert: &VrrpRepr, mode: ChecksumMode) -> Vec<u8> {
-    let info = FrameInfo::multicast_v4(MacAddr(PEER_MAC), PEER_V4, 7);
-    wire::emit_advert_frame(&info, advert, mode).expect("emit advert")
-}
-
-fn frame_v6(advert: &VrrpRepr) -> Vec<u8> {
-    let info = FrameInfo::multicast_v6(MacAddr(PEER_MAC), PEER_V6, 0);
-    wire::emit_advert_frame(&info, advert, ChecksumMode::PseudoHeader).expect("emit advert")
-}
-
-fn with_vlan(mut info: FrameInfo, vid: u16) -> FrameInfo {
-    info.vlan = Some(VlanTag {
-        pcp: 0,
-        dei: false,
-        vid,
-    });
-    info
-}
-
-fn with_ttl(advert: &VrrpRepr, ttl: u8) -> Vec<u8> {
-    let mut info = FrameInfo::multicast_v4(MacAddr(PEER_MAC), PEER_V4, 7);
-    if let IpInfo::V4 { ttl: t, .. } = &mut info.ip {
-        *t = ttl;
-    }
-    wire::emit_advert_frame(&info, advert, ChecksumMode::PseudoHeader).expect("emit advert")
-}
 
 /// Asserts that exactly `expected` counters moved, by the given amounts.
 fn assert_counters(name: &str, outcome: &Outcome, expected: &[(Counter, u64)]) {
@@ -156,7 +97,8 @@ fn valid_adverts_of_each_kind_are_absorbed_and_recorded() {
 
     let mut lab = XdpLab::new();
     lab.instance(instance_key(42, 51, FAMILY_V4), backup_config(3));
-    let info = with_vlan(FrameInfo::multicast_v4(MacAddr(PEER_MAC), PEER_V4, 7), 42);
+    let mut info = FrameInfo::multicast_v4(MacAddr(PEER_MAC), PEER_V4, 7);
+    info.vlan = Some(vlan(42));
     let frame = wire::emit_advert_frame(&info, &v3_v4(150), ChecksumMode::PseudoHeader).unwrap();
     assert_absorbed("802.1q-tagged v3", &mut lab, &frame, FAMILY_V4, 42);
 }
@@ -503,27 +445,9 @@ fn repeats_from_a_steady_master_wake_nobody_but_changes_do() {
     );
 }
 
-fn arp_request(target: std::net::Ipv4Addr, vlan: Option<VlanTag>) -> Vec<u8> {
-    let request = wire::ArpRepr {
-        operation: wire::ArpOperation::Request,
-        sender_mac: MacAddr(CLIENT_MAC),
-        sender_ip: CLIENT_V4,
-        target_mac: MacAddr([0; 6]),
-        target_ip: target,
-    };
-    arp::emit_frame(MacAddr(CLIENT_MAC), MacAddr::BROADCAST, vlan, &request).unwrap()
-}
-
 #[test]
 fn arp_requests_for_owned_vips_are_answered_in_place() {
-    for vlan in [
-        None,
-        Some(VlanTag {
-            pcp: 0,
-            dei: false,
-            vid: 42,
-        }),
-    ] {
+    for vlan in [None, Some(vlan(42))] {
         let vid = vlan.map_or(0, |tag| tag.vid);
         let mut lab = XdpLab::new();
         lab.own(vid, VIP_V4.into());
@@ -557,14 +481,7 @@ fn arp_not_for_us_is_left_alone() {
     lab.own(0, VIP_V4.into());
     let gratuitous = arp::gratuitous_frame(MacAddr(PEER_MAC), VIP_V4, None).unwrap();
     let other_vip = arp_request("192.0.2.101".parse().unwrap(), None);
-    let tagged_elsewhere = arp_request(
-        VIP_V4,
-        Some(VlanTag {
-            pcp: 0,
-            dei: false,
-            vid: 7,
-        }),
-    );
+    let tagged_elsewhere = arp_request(VIP_V4, Some(vlan(7)));
     let mut reply = arp_request(VIP_V4, None);
     reply[14 + 7] = 2;
     for (name, frame) in [
@@ -597,34 +514,6 @@ fn a_stale_heartbeat_ends_ownership() {
     }
     lab.heartbeat_fresh();
     assert_eq!(lab.run(&arp_request(VIP_V4, None)).action, XDP_TX);
-}
-
-fn solicitation(target: Ipv6Addr, source: Ipv6Addr) -> Vec<u8> {
-    let solicited_node = {
-        let t = target.octets();
-        Ipv6Addr::new(
-            0xff02,
-            0,
-            0,
-            0,
-            0,
-            1,
-            0xff00 | u16::from(t[13]),
-            u16::from_be_bytes([t[14], t[15]]),
-        )
-    };
-    let ethernet = EthernetRepr {
-        src: MacAddr(CLIENT_MAC),
-        dst: MacAddr::ipv6_multicast(solicited_node),
-        vlan: None,
-        ethertype: 0x86dd,
-    };
-    let from_unspecified = source.is_unspecified();
-    let ns = NdpRepr::NeighborSolicit {
-        target,
-        source_lladdr: (!from_unspecified).then_some(MacAddr(CLIENT_MAC)),
-    };
-    ndp::emit_frame(&ethernet, source, solicited_node, &ns).unwrap()
 }
 
 #[test]

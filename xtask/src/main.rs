@@ -1,7 +1,10 @@
 //! Developer tasks. Every task runs `setup` first, so a fresh machine needs no manual step.
+mod bench;
 mod setup;
 mod shell;
 mod test;
+
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
@@ -18,13 +21,28 @@ enum Task {
     Setup,
     /// fmt check, clippy with warnings denied, unit tests and root-only tests.
     Test,
+    /// Benchmarks (root): figures next to a baseline measured in the same run.
+    Bench {
+        /// One benchmark (`xdp`); all when omitted.
+        which: Option<String>,
+    },
 }
 
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     setup::run_setup()?;
     match cli.task {
         Task::Setup => Ok(()),
         Task::Test => test::run_all(),
+        Task::Bench { which } => bench::run_bench(which.as_deref()),
     }
 }

@@ -1,109 +1,104 @@
-//! The data plane: the XDP program embedded at build time, its maps, and its attachment.
+//! The data plane: where adverts are received and validated, and who answers ARP / NS for the
+//! VIPs. Two backends behind one trait:
+//!
+//! - [`xdp`]: the XDP program (native mode, or generic skb mode when the driver lacks it);
+//! - [`socket`]: a raw IPPROTO 112 socket and the kernel's own ARP, for hosts without BPF.
+//!
+//! Both report the same [`AdvertEvent`]s, only when the state machine needs to know, on a
+//! channel the daemon reads; both keep per-instance [`Observation`]s the master-down timer
+//! consults before taking over.
 mod maps;
+pub mod socket;
+pub mod xdp;
 
 use std::fmt;
 
-use anyhow::{Context as _, bail};
-use aya::{
-    Ebpf,
-    programs::{Xdp, XdpMode},
+use tokio::sync::mpsc;
+use vrrp_common::maps::{
+    AdvertEvent, InstanceConfig, InstanceKey, Observation, PeerKey, VipKey, VipOwner,
 };
-use vrrp_common::XDP_PROGRAM_NAME;
 
 pub use maps::{CounterTotals, address16, monotonic_now_ns, parse_event};
+pub use xdp::{AttachMode, AttachRequest, XDP_BASELINE_OBJECT, XDP_OBJECT, XdpDataplane};
 
-/// The XDP object built from `vrrp-ebpf` by this crate's build script.
-pub static XDP_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/vrrp-xdp"));
-
-/// How the XDP program runs on an interface.
+/// How adverts are received on this host.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AttachMode {
-    /// In the driver, before any socket buffer exists: the fast path.
+pub enum Mode {
+    /// XDP in the driver.
     Native,
-    /// Generic XDP in the stack, for drivers without native support.
+    /// Generic XDP in the stack.
     Skb,
+    /// No BPF: a raw socket, and the kernel answers ARP.
+    Socket,
 }
 
-impl fmt::Display for AttachMode {
+impl fmt::Display for Mode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            AttachMode::Native => "native",
-            AttachMode::Skb => "skb",
+            Mode::Native => "native",
+            Mode::Skb => "skb",
+            Mode::Socket => "socket",
         })
     }
 }
 
-/// What the configuration asks for (`xdp = "auto" | "native" | "skb"`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AttachRequest {
-    /// Native, falling back to generic.
+/// The configuration's `xdp = "auto" | "native" | "skb" | "off"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Request {
+    /// XDP native, then generic; socket-only (with a warning) if BPF is unavailable.
+    #[default]
     Auto,
-    Only(AttachMode),
+    Xdp(AttachRequest),
+    Off,
 }
 
-/// The loaded XDP program and its maps. Dropping it detaches the program from every interface:
-/// links are not pinned, so a daemon that dies leaves nothing behind in the kernel.
-pub struct XdpDataplane {
-    ebpf: Ebpf,
+/// Events are delivered on a bounded channel; when the daemon falls behind, the backend drops
+/// the oldest and counts it, never blocks the receive path.
+pub const EVENT_QUEUE: usize = 4096;
+
+/// What the daemon needs of a data plane. Map-like calls are synchronous and cheap.
+pub trait Dataplane: Send {
+    /// How adverts are received, for status and logs. With XDP, the mode of the last attach.
+    fn mode(&self) -> Mode;
+    /// Starts receiving on an interface.
+    fn add_interface(&mut self, name: &str, ifindex: u32) -> anyhow::Result<Mode>;
+    fn set_instance(&mut self, key: InstanceKey, config: InstanceConfig) -> anyhow::Result<()>;
+    fn remove_instance(&mut self, key: InstanceKey) -> anyhow::Result<()>;
+    /// Claims a VIP (XDP answers ARP / NS for it). The socket backend leaves this to the kernel.
+    fn own_vip(&mut self, key: VipKey, owner: VipOwner) -> anyhow::Result<()>;
+    fn disown_vip(&mut self, key: VipKey) -> anyhow::Result<()>;
+    fn allow_peer(&mut self, key: PeerKey) -> anyhow::Result<()>;
+    fn forbid_peer(&mut self, key: PeerKey) -> anyhow::Result<()>;
+    /// Tells the data plane the daemon is alive; VIP ownership lapses without it.
+    fn heartbeat(&mut self) -> anyhow::Result<()>;
+    /// What was last seen of the instance's master.
+    fn observation(&self, key: InstanceKey) -> anyhow::Result<Option<Observation>>;
+    fn counters(&self) -> anyhow::Result<CounterTotals>;
 }
 
-impl XdpDataplane {
-    /// Loads the object and has the kernel verify the program (not attached anywhere yet).
-    pub fn load() -> anyhow::Result<Self> {
-        if XDP_OBJECT.is_empty() {
-            bail!("this xvrrpd was built with AYA_BUILD_SKIP and carries no XDP program");
+/// Opens the data plane the configuration asks for. Must run inside a tokio runtime: the
+/// event reader is a task. Events arrive on the returned receiver.
+pub fn open(request: Request) -> anyhow::Result<(Box<dyn Dataplane>, mpsc::Receiver<AdvertEvent>)> {
+    let (sender, receiver) = mpsc::channel(EVENT_QUEUE);
+    let attach = match request {
+        Request::Off => {
+            tracing::warn!(
+                "xdp = \"off\": adverts are received on a raw socket and the kernel answers ARP"
+            );
+            return Ok((Box::new(socket::SocketDataplane::open(sender)?), receiver));
         }
-        let mut ebpf = Ebpf::load(XDP_OBJECT).context("loading the XDP object")?;
-        program(&mut ebpf)?
-            .load()
-            .context("the kernel refused the XDP program")?;
-        Ok(XdpDataplane { ebpf })
-    }
-
-    /// The program, e.g. for BPF_PROG_TEST_RUN.
-    pub fn program_mut(&mut self) -> anyhow::Result<&mut Xdp> {
-        program(&mut self.ebpf)
-    }
-
-    /// Attaches to `ifindex` (named `interface` in errors) and returns the mode it runs in.
-    pub fn attach(
-        &mut self,
-        interface: &str,
-        ifindex: u32,
-        request: AttachRequest,
-    ) -> anyhow::Result<AttachMode> {
-        let modes: &[AttachMode] = match request {
-            AttachRequest::Auto => &[AttachMode::Native, AttachMode::Skb],
-            AttachRequest::Only(AttachMode::Native) => &[AttachMode::Native],
-            AttachRequest::Only(AttachMode::Skb) => &[AttachMode::Skb],
-        };
-        let program = self.program_mut()?;
-        let mut refusals = Vec::new();
-        for &mode in modes {
-            let flags = match mode {
-                AttachMode::Native => XdpMode::Driver,
-                AttachMode::Skb => XdpMode::Skb,
-            };
-            match program.attach_to_if_index(ifindex, flags) {
-                Ok(_link) => return Ok(mode),
-                Err(err) => refusals.push(format!("{mode}: {err}")),
-            }
+        Request::Auto => AttachRequest::Auto,
+        Request::Xdp(attach) => attach,
+    };
+    match xdp::XdpBackend::open(attach, sender.clone()) {
+        Ok(backend) => Ok((Box::new(backend), receiver)),
+        Err(err) if request == Request::Auto => {
+            tracing::warn!(
+                "XDP is unavailable ({err:#}); falling back to socket mode: adverts reach the \
+                 daemon through the stack and the kernel answers ARP"
+            );
+            Ok((Box::new(socket::SocketDataplane::open(sender)?), receiver))
         }
-        bail!("cannot attach XDP to {interface}: {}", refusals.join("; "))
+        Err(err) => Err(err),
     }
-
-    pub(crate) fn ebpf(&self) -> &Ebpf {
-        &self.ebpf
-    }
-
-    pub(crate) fn ebpf_mut(&mut self) -> &mut Ebpf {
-        &mut self.ebpf
-    }
-}
-
-fn program(ebpf: &mut Ebpf) -> anyhow::Result<&mut Xdp> {
-    ebpf.program_mut(XDP_PROGRAM_NAME)
-        .with_context(|| format!("the XDP object has no program {XDP_PROGRAM_NAME}"))?
-        .try_into()
-        .context("the program is not an XDP program")
 }

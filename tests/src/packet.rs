@@ -1,0 +1,30 @@
+//! Sending raw Ethernet frames from inside a test namespace.
+use socket2::{Domain, SockAddr, Socket, Type};
+
+/// Sends each frame out of `ifindex` through an AF_PACKET socket. Call it from a thread that
+/// has entered the namespace the interface lives in (`Netns::enter`).
+pub fn send_frames(ifindex: u32, frames: &[Vec<u8>]) {
+    let socket = Socket::new(Domain::PACKET, Type::RAW, None).expect("AF_PACKET socket");
+    // SAFETY: sockaddr_ll is plain data; all-zero is a valid starting value.
+    let mut address: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    address.sll_family = libc::AF_PACKET as u16;
+    address.sll_ifindex = ifindex as i32;
+    address.sll_halen = 6;
+    // SAFETY: the storage is large enough for a sockaddr_ll and the length says so.
+    let address = unsafe {
+        SockAddr::try_init(|storage, len| {
+            std::ptr::copy_nonoverlapping(
+                (&address as *const libc::sockaddr_ll).cast::<u8>(),
+                storage.cast::<u8>(),
+                std::mem::size_of::<libc::sockaddr_ll>(),
+            );
+            *len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+            Ok(())
+        })
+    }
+    .expect("sockaddr_ll")
+    .1;
+    for frame in frames {
+        socket.send_to(frame, &address).expect("send frame");
+    }
+}

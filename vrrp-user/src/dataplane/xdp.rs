@@ -1,0 +1,228 @@
+//! The XDP backend: the program embedded at build time, its attachment, and the task that
+//! turns ring-buffer records into events.
+use std::fmt;
+
+use anyhow::{Context as _, bail};
+use aya::{
+    Ebpf,
+    maps::{MapData, RingBuf},
+    programs::{Xdp, XdpMode},
+};
+use tokio::{
+    io::{Interest, unix::AsyncFd},
+    sync::mpsc,
+};
+use vrrp_common::{
+    XDP_PROGRAM_NAME,
+    maps::{AdvertEvent, InstanceConfig, InstanceKey, Observation, PeerKey, VipKey, VipOwner},
+};
+
+use super::{CounterTotals, Dataplane, Mode, monotonic_now_ns, parse_event};
+
+/// The XDP object built from `vrrp-ebpf` by this crate's build script.
+pub static XDP_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/vrrp-xdp"));
+
+/// An XDP program that only returns XDP_PASS: the benchmarks' baseline.
+pub static XDP_BASELINE_OBJECT: &[u8] =
+    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/vrrp-xdp-baseline"));
+
+/// How the XDP program runs on an interface.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttachMode {
+    /// In the driver, before any socket buffer exists: the fast path.
+    Native,
+    /// Generic XDP in the stack, for drivers without native support.
+    Skb,
+}
+
+impl fmt::Display for AttachMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AttachMode::Native => "native",
+            AttachMode::Skb => "skb",
+        })
+    }
+}
+
+/// What the configuration asks for (`xdp = "auto" | "native" | "skb"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttachRequest {
+    /// Native, falling back to generic.
+    Auto,
+    Only(AttachMode),
+}
+
+/// The loaded XDP program and its maps. Dropping it detaches the program from every interface:
+/// links are not pinned, so a daemon that dies leaves nothing behind in the kernel.
+pub struct XdpDataplane {
+    ebpf: Ebpf,
+}
+
+impl XdpDataplane {
+    /// Loads the object and has the kernel verify the program (not attached anywhere yet).
+    pub fn load() -> anyhow::Result<Self> {
+        if XDP_OBJECT.is_empty() {
+            bail!("this xvrrpd was built with AYA_BUILD_SKIP and carries no XDP program");
+        }
+        let mut ebpf = Ebpf::load(XDP_OBJECT).context("loading the XDP object")?;
+        program(&mut ebpf)?
+            .load()
+            .context("the kernel refused the XDP program")?;
+        Ok(XdpDataplane { ebpf })
+    }
+
+    /// The program, e.g. for BPF_PROG_TEST_RUN.
+    pub fn program_mut(&mut self) -> anyhow::Result<&mut Xdp> {
+        program(&mut self.ebpf)
+    }
+
+    /// Attaches to `ifindex` (named `interface` in errors) and returns the mode it runs in.
+    pub fn attach(
+        &mut self,
+        interface: &str,
+        ifindex: u32,
+        request: AttachRequest,
+    ) -> anyhow::Result<AttachMode> {
+        let modes: &[AttachMode] = match request {
+            AttachRequest::Auto => &[AttachMode::Native, AttachMode::Skb],
+            AttachRequest::Only(AttachMode::Native) => &[AttachMode::Native],
+            AttachRequest::Only(AttachMode::Skb) => &[AttachMode::Skb],
+        };
+        let program = self.program_mut()?;
+        let mut refusals = Vec::new();
+        for &mode in modes {
+            let flags = match mode {
+                AttachMode::Native => XdpMode::Driver,
+                AttachMode::Skb => XdpMode::Skb,
+            };
+            match program.attach_to_if_index(ifindex, flags) {
+                Ok(_link) => return Ok(mode),
+                Err(err) => refusals.push(format!("{mode}: {err}")),
+            }
+        }
+        bail!("cannot attach XDP to {interface}: {}", refusals.join("; "))
+    }
+
+    pub(crate) fn ebpf(&self) -> &Ebpf {
+        &self.ebpf
+    }
+
+    pub(crate) fn ebpf_mut(&mut self) -> &mut Ebpf {
+        &mut self.ebpf
+    }
+}
+
+fn program(ebpf: &mut Ebpf) -> anyhow::Result<&mut Xdp> {
+    ebpf.program_mut(XDP_PROGRAM_NAME)
+        .with_context(|| format!("the XDP object has no program {XDP_PROGRAM_NAME}"))?
+        .try_into()
+        .context("the program is not an XDP program")
+}
+
+/// [`XdpDataplane`] as the daemon's [`Dataplane`], with its ring buffer drained by a task.
+pub struct XdpBackend {
+    dataplane: XdpDataplane,
+    attach: AttachRequest,
+    mode: Mode,
+}
+
+impl XdpBackend {
+    /// Loads the program and starts the event reader (inside a tokio runtime).
+    pub fn open(attach: AttachRequest, events: mpsc::Sender<AdvertEvent>) -> anyhow::Result<Self> {
+        let mut dataplane = XdpDataplane::load()?;
+        let ring = dataplane.take_events()?;
+        // SAFETY: the RingBuf owns its map's file descriptor for its whole lifetime and always
+        // returns that same descriptor; it moves into the AsyncFd and is dropped with it.
+        let ring = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }
+            .map_err(std::io::Error::from)
+            .context("registering the event ring buffer with tokio")?;
+        tokio::spawn(forward_events(ring, events));
+        let mode = match attach {
+            AttachRequest::Only(AttachMode::Skb) => Mode::Skb,
+            _ => Mode::Native,
+        };
+        Ok(XdpBackend {
+            dataplane,
+            attach,
+            mode,
+        })
+    }
+}
+
+/// Moves records from the ring buffer to the daemon's channel until the daemon goes away.
+async fn forward_events(mut ring: AsyncFd<RingBuf<MapData>>, events: mpsc::Sender<AdvertEvent>) {
+    loop {
+        let mut ready = match ring.readable_mut().await {
+            Ok(ready) => ready,
+            Err(err) => {
+                tracing::error!("event ring buffer failed: {err}; no more XDP events");
+                return;
+            }
+        };
+        let ring = ready.get_inner_mut();
+        while let Some(record) = ring.next() {
+            let Some(event) = parse_event(&record) else {
+                tracing::warn!("ignoring a {}-byte ring-buffer record", record.len());
+                continue;
+            };
+            if events.try_send(event).is_err() && events.is_closed() {
+                return;
+            }
+        }
+        ready.clear_ready();
+    }
+}
+
+impl Dataplane for XdpBackend {
+    fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    fn add_interface(&mut self, name: &str, ifindex: u32) -> anyhow::Result<Mode> {
+        let mode = match self.dataplane.attach(name, ifindex, self.attach)? {
+            AttachMode::Native => Mode::Native,
+            AttachMode::Skb => {
+                tracing::warn!("{name}: native XDP refused, running generic (skb) XDP");
+                Mode::Skb
+            }
+        };
+        self.mode = mode;
+        Ok(mode)
+    }
+
+    fn set_instance(&mut self, key: InstanceKey, config: InstanceConfig) -> anyhow::Result<()> {
+        self.dataplane.set_instance(key, config)
+    }
+
+    fn remove_instance(&mut self, key: InstanceKey) -> anyhow::Result<()> {
+        self.dataplane.remove_instance(key)
+    }
+
+    fn own_vip(&mut self, key: VipKey, owner: VipOwner) -> anyhow::Result<()> {
+        self.dataplane.own_vip(key, owner)
+    }
+
+    fn disown_vip(&mut self, key: VipKey) -> anyhow::Result<()> {
+        self.dataplane.disown_vip(key)
+    }
+
+    fn allow_peer(&mut self, key: PeerKey) -> anyhow::Result<()> {
+        self.dataplane.allow_peer(key)
+    }
+
+    fn forbid_peer(&mut self, key: PeerKey) -> anyhow::Result<()> {
+        self.dataplane.forbid_peer(key)
+    }
+
+    fn heartbeat(&mut self) -> anyhow::Result<()> {
+        self.dataplane.heartbeat(monotonic_now_ns())
+    }
+
+    fn observation(&self, key: InstanceKey) -> anyhow::Result<Option<Observation>> {
+        self.dataplane.observation(key)
+    }
+
+    fn counters(&self) -> anyhow::Result<CounterTotals> {
+        self.dataplane.counters()
+    }
+}
