@@ -152,7 +152,8 @@ pub fn backup_config(version: u8) -> InstanceConfig {
         priority: 100,
         version,
         flags: 0,
-        _pad: [0; 4],
+        slot: 0,
+        generation: 0,
         auth_data: [0; 8],
         silence_ns: 60_000_000_000,
     }

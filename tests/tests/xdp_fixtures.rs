@@ -597,3 +597,27 @@ fn other_traffic_passes_untouched_and_uncounted() {
         assert_counters(name, &outcome, &[]);
     }
 }
+
+#[test]
+fn observations_survive_config_updates_but_not_removal() {
+    let key = instance_key(0, 51, FAMILY_V4);
+    let mut lab = XdpLab::new();
+    lab.instance(key, backup_config(3));
+    let frame = frame_v4(&v3_v4(150), ChecksumMode::PseudoHeader);
+    assert_absorbed("first", &mut lab, &frame, FAMILY_V4, 0);
+
+    // A new effective priority is a config update: the master is not forgotten.
+    let mut config = backup_config(3);
+    config.priority = 90;
+    lab.instance(key, config);
+    lab.run(&frame);
+    assert!(lab.events().is_empty(), "same master after a config update");
+    assert_eq!(lab.dataplane.observation(key).unwrap().unwrap().adverts, 2);
+
+    // Removed and added again, the instance starts from nothing, although its slot is reused.
+    lab.dataplane.remove_instance(key).unwrap();
+    assert!(lab.dataplane.observation(key).unwrap().is_none());
+    lab.instance(key, backup_config(3));
+    assert!(lab.dataplane.observation(key).unwrap().is_none());
+    assert_absorbed("after re-adding", &mut lab, &frame, FAMILY_V4, 0);
+}

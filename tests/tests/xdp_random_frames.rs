@@ -7,7 +7,7 @@ use vrrp_common::{FAMILY_V4, FAMILY_V6};
 use vrrp_user::wire::{ArpOperation, MacAddr, NdpRepr, arp, ndp};
 
 const FRAMES: usize = 100_000;
-const SEED: u64 = 0x5eed_0f_c0ffee;
+const SEED: u64 = 0x5eed_0fc0_ffee;
 
 /// xorshift64*: deterministic, so a failure names a reproducible frame.
 struct Rng(u64);

@@ -5,7 +5,8 @@
 
 /// Userspace → XDP: per-instance configuration, keyed by [`InstanceKey`].
 pub const INSTANCES: &str = "INSTANCES";
-/// XDP → userspace: what the program saw of each instance's master, keyed by [`InstanceKey`].
+/// XDP → userspace: what the program saw of each instance's master: an array indexed by
+/// [`InstanceConfig::slot`], so the advert path costs one hash lookup, not two.
 pub const OBSERVATIONS: &str = "OBSERVATIONS";
 /// Userspace → XDP: VIPs this host answers ARP / NS for, keyed by [`VipKey`].
 pub const VIPS: &str = "VIPS";
@@ -73,7 +74,11 @@ pub struct InstanceConfig {
     pub version: u8,
     /// [`instance_flags`].
     pub flags: u8,
-    pub _pad: [u8; 4],
+    /// Index of the instance's entry in the OBSERVATIONS array (assigned by userspace).
+    pub slot: u16,
+    /// Changes whenever a slot is given to a new instance; an observation written under
+    /// another generation is stale and reads as "nothing seen yet". Never 0 for a live slot.
+    pub generation: u16,
     /// VRRPv2 PASS authentication data, zero-padded to 8 bytes as on the wire.
     pub auth_data: [u8; 8],
     /// An advert after this much silence is pushed to userspace even if nothing changed.
@@ -94,7 +99,9 @@ pub struct Observation {
     pub _pad: u8,
     /// Advertised interval in centiseconds (VRRPv2's seconds × 100).
     pub interval_cs: u16,
-    pub _pad2: [u8; 4],
+    /// The [`InstanceConfig::generation`] this was written under.
+    pub generation: u16,
+    pub _pad2: [u8; 2],
 }
 
 /// A VIP on an interface (and VLAN).

@@ -20,8 +20,8 @@ use aya_ebpf::{bindings::xdp_action, helpers::bpf_ktime_get_ns, programs::XdpCon
 use vrrp_common::{
     Counter, FAMILY_V4, FAMILY_V6,
     maps::{
-        AdvertEvent, InstanceConfig, InstanceKey, InstanceState, Observation, PeerKey,
-        event_reasons, instance_flags,
+        AdvertEvent, InstanceConfig, InstanceKey, InstanceState, PeerKey, event_reasons,
+        instance_flags,
     },
     proto::{IPPROTO_VRRP, VRRP_TTL},
 };
@@ -253,44 +253,38 @@ fn check_auth(
 fn record(key: &InstanceKey, config: &InstanceConfig, at: &Located, advert: &Advert) {
     // SAFETY: bpf_ktime_get_ns has no preconditions.
     let now = unsafe { bpf_ktime_get_ns() };
+    let Some(observation) = OBSERVATIONS.get_ptr_mut(u32::from(config.slot)) else {
+        // A slot beyond the array is a userspace bug; the advert is still valid.
+        return;
+    };
+    // SAFETY: a live array element; concurrent receive queues may interleave field writes,
+    // which at worst makes one extra or one missed "changed" event for a racing pair.
+    let observation = unsafe { &mut *observation };
     let mut reasons = 0u8;
-    match OBSERVATIONS.get_ptr_mut(key) {
-        Some(observation) => {
-            // SAFETY: a live map value; concurrent receive queues may interleave field writes,
-            // which at worst makes one extra or one missed "changed" event for a racing pair.
-            let observation = unsafe { &mut *observation };
-            if !same_address(&observation.source, &at.source) {
-                reasons |= event_reasons::NEW_MASTER;
-            }
-            if observation.priority != advert.priority {
-                reasons |= event_reasons::PRIORITY_CHANGED;
-            }
-            if observation.interval_cs != advert.interval_cs {
-                reasons |= event_reasons::INTERVAL_CHANGED;
-            }
-            if now.saturating_sub(observation.last_advert_ns) > config.silence_ns {
-                reasons |= event_reasons::AFTER_SILENCE;
-            }
-            observation.last_advert_ns = now;
-            observation.adverts += 1;
-            observation.source = at.source;
-            observation.priority = advert.priority;
-            observation.interval_cs = advert.interval_cs;
-        }
-        None => {
-            let observation = Observation {
-                last_advert_ns: now,
-                adverts: 1,
-                source: at.source,
-                priority: advert.priority,
-                interval_cs: advert.interval_cs,
-                ..Observation::default()
-            };
-            // A full map only loses the observation; the event below still goes out.
-            let _ = OBSERVATIONS.insert(key, observation, 0);
+    if observation.generation != config.generation {
+        // First advert since userspace gave this slot to the instance.
+        reasons |= event_reasons::NEW_MASTER;
+        observation.generation = config.generation;
+        observation.adverts = 0;
+    } else {
+        if !same_address(&observation.source, &at.source) {
             reasons |= event_reasons::NEW_MASTER;
         }
+        if observation.priority != advert.priority {
+            reasons |= event_reasons::PRIORITY_CHANGED;
+        }
+        if observation.interval_cs != advert.interval_cs {
+            reasons |= event_reasons::INTERVAL_CHANGED;
+        }
+        if now.saturating_sub(observation.last_advert_ns) > config.silence_ns {
+            reasons |= event_reasons::AFTER_SILENCE;
+        }
     }
+    observation.last_advert_ns = now;
+    observation.adverts += 1;
+    observation.source = at.source;
+    observation.priority = advert.priority;
+    observation.interval_cs = advert.interval_cs;
     if advert.priority == 0 {
         reasons |= event_reasons::PRIORITY_ZERO;
     }

@@ -32,8 +32,7 @@ use crate::packet::{Short, be16_at};
 static INSTANCES: HashMap<InstanceKey, InstanceConfig> =
     HashMap::with_max_entries(MAX_INSTANCES, 0);
 #[map(name = "OBSERVATIONS")]
-static OBSERVATIONS: HashMap<InstanceKey, Observation> =
-    HashMap::with_max_entries(MAX_INSTANCES, 0);
+static OBSERVATIONS: Array<Observation> = Array::with_max_entries(MAX_INSTANCES, 0);
 #[map(name = "VIPS")]
 static VIPS: HashMap<VipKey, VipOwner> = HashMap::with_max_entries(MAX_VIPS, 0);
 #[map(name = "PEERS")]

@@ -1,9 +1,9 @@
 //! Typed access to the XDP program's maps. Userspace writes configuration, ownership, peers and
 //! the heartbeat; it only reads observations and counters, which the program writes.
-use std::net::IpAddr;
+use std::{collections::HashMap, net::IpAddr};
 
 use anyhow::Context as _;
-use aya::maps::{Array, HashMap, MapData, MapError, PerCpuArray, RingBuf};
+use aya::maps::{Array, HashMap as BpfHashMap, MapData, MapError, PerCpuArray, RingBuf};
 use vrrp_common::{
     Counter,
     maps::{
@@ -24,7 +24,17 @@ impl CounterTotals {
 }
 
 impl XdpDataplane {
-    pub fn set_instance(&mut self, key: InstanceKey, config: InstanceConfig) -> anyhow::Result<()> {
+    /// Publishes an instance's configuration. The instance keeps its observation slot across
+    /// updates (a state change must not forget the master); `config.slot` and
+    /// `config.generation` are filled in here.
+    pub fn set_instance(
+        &mut self,
+        key: InstanceKey,
+        mut config: InstanceConfig,
+    ) -> anyhow::Result<()> {
+        let (slot, generation) = self.slots.assign(key)?;
+        config.slot = slot;
+        config.generation = generation;
         self.hash_map::<InstanceKey, InstanceConfig>(maps::INSTANCES)?
             .insert(key, config, 0)
             .with_context(|| format!("writing instance {key:?}"))
@@ -35,21 +45,24 @@ impl XdpDataplane {
             self.hash_map::<InstanceKey, InstanceConfig>(maps::INSTANCES)?
                 .remove(&key),
         )
-        .with_context(|| format!("removing instance {key:?}"))
+        .with_context(|| format!("removing instance {key:?}"))?;
+        self.slots.release(key);
+        Ok(())
     }
 
     /// What the program last saw of the instance's master, if it saw any advert.
     pub fn observation(&self, key: InstanceKey) -> anyhow::Result<Option<Observation>> {
+        let Some((slot, generation)) = self.slots.get(key) else {
+            return Ok(None);
+        };
         let map = self
             .ebpf()
             .map(maps::OBSERVATIONS)
             .context("no OBSERVATIONS map")?;
-        let map = HashMap::<_, InstanceKey, Observation>::try_from(map)?;
-        match map.get(&key, 0) {
-            Ok(observation) => Ok(Some(observation)),
-            Err(MapError::KeyNotFound) => Ok(None),
-            Err(err) => Err(err).context("reading an observation"),
-        }
+        let observation = Array::<_, Observation>::try_from(map)?
+            .get(&u32::from(slot), 0)
+            .context("reading an observation")?;
+        Ok((observation.generation == generation).then_some(observation))
     }
 
     /// Claims a VIP: the program answers ARP / NS for it while the heartbeat is fresh.
@@ -111,12 +124,51 @@ impl XdpDataplane {
     fn hash_map<K: aya::Pod, V: aya::Pod>(
         &mut self,
         name: &str,
-    ) -> anyhow::Result<HashMap<&mut MapData, K, V>> {
+    ) -> anyhow::Result<BpfHashMap<&mut MapData, K, V>> {
         let map = self
             .ebpf_mut()
             .map_mut(name)
             .with_context(|| format!("no {name} map"))?;
-        Ok(HashMap::try_from(map)?)
+        Ok(BpfHashMap::try_from(map)?)
+    }
+}
+
+/// Observation slots of the instances: userspace hands them out, XDP writes the entries.
+#[derive(Debug, Default)]
+pub(crate) struct Slots {
+    assigned: HashMap<InstanceKey, (u16, u16)>,
+    free: Vec<u16>,
+    next: u16,
+    generation: u16,
+}
+
+impl Slots {
+    fn assign(&mut self, key: InstanceKey) -> anyhow::Result<(u16, u16)> {
+        if let Some(&assigned) = self.assigned.get(&key) {
+            return Ok(assigned);
+        }
+        let slot = match self.free.pop() {
+            Some(slot) => slot,
+            None if u32::from(self.next) < maps::MAX_INSTANCES => {
+                self.next += 1;
+                self.next - 1
+            }
+            None => anyhow::bail!("more than {} instances", maps::MAX_INSTANCES),
+        };
+        // Generation 0 is what an untouched array entry holds: never hand it out.
+        self.generation = self.generation.wrapping_add(1).max(1);
+        self.assigned.insert(key, (slot, self.generation));
+        Ok((slot, self.generation))
+    }
+
+    fn release(&mut self, key: InstanceKey) {
+        if let Some((slot, _)) = self.assigned.remove(&key) {
+            self.free.push(slot);
+        }
+    }
+
+    fn get(&self, key: InstanceKey) -> Option<(u16, u16)> {
+        self.assigned.get(&key).copied()
     }
 }
 

@@ -17,7 +17,7 @@ use vrrp_common::{
     maps::{AdvertEvent, InstanceConfig, InstanceKey, Observation, PeerKey, VipKey, VipOwner},
 };
 
-use super::{CounterTotals, Dataplane, Mode, monotonic_now_ns, parse_event};
+use super::{CounterTotals, Dataplane, Mode, maps::Slots, monotonic_now_ns, parse_event};
 
 /// The XDP object built from `vrrp-ebpf` by this crate's build script.
 pub static XDP_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/vrrp-xdp"));
@@ -56,6 +56,7 @@ pub enum AttachRequest {
 /// links are not pinned, so a daemon that dies leaves nothing behind in the kernel.
 pub struct XdpDataplane {
     ebpf: Ebpf,
+    pub(super) slots: Slots,
 }
 
 impl XdpDataplane {
@@ -68,7 +69,10 @@ impl XdpDataplane {
         program(&mut ebpf)?
             .load()
             .context("the kernel refused the XDP program")?;
-        Ok(XdpDataplane { ebpf })
+        Ok(XdpDataplane {
+            ebpf,
+            slots: Slots::default(),
+        })
     }
 
     /// The program, e.g. for BPF_PROG_TEST_RUN.

@@ -214,17 +214,26 @@ impl Ancillary {
             ..Ancillary::default()
         };
         let header_len = cmsg_align(mem::size_of::<libc::cmsghdr>());
+        // `at` never exceeds `control.len()`, so `at + header_len` cannot overflow; the
+        // lengths the buffer claims are only used through checked arithmetic.
         let mut at = 0usize;
         while let Some(header) = control.get(at..at + header_len) {
             let (len, level, kind) = cmsg_header(header);
             if len < header_len {
                 break;
             }
-            let Some(data) = control.get(at + header_len..at + len) else {
+            let Some(data) = at
+                .checked_add(len)
+                .and_then(|end| control.get(at + header_len..end))
+            else {
                 break;
             };
             ancillary.take(level, kind, data);
-            match at.checked_add(cmsg_align(len)) {
+            // The data fit the buffer, so the aligned length only overflows in theory.
+            match len
+                .checked_next_multiple_of(CMSG_ALIGN)
+                .and_then(|space| at.checked_add(space))
+            {
                 Some(next) => at = next,
                 None => break,
             }
@@ -271,9 +280,10 @@ impl Ancillary {
 
 /// `CMSG_ALIGN`: control messages start on `size_t` boundaries.
 const fn cmsg_align(len: usize) -> usize {
-    let align = mem::size_of::<usize>();
-    (len + align - 1) & !(align - 1)
+    len.next_multiple_of(CMSG_ALIGN)
 }
+
+const CMSG_ALIGN: usize = mem::size_of::<usize>();
 
 /// `cmsg_len` (a `size_t` in the kernel's layout), `cmsg_level`, `cmsg_type`.
 fn cmsg_header(header: &[u8]) -> (usize, libc::c_int, libc::c_int) {

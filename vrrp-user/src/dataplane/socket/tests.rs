@@ -447,16 +447,10 @@ fn peer() {
 #[test]
 fn version() {
     let mut tables = tables();
-    // v2 for a v3 instance.
-    let bytes = valid_v4(PEER_V4, &v2(100, AuthType::None, [0; 8]));
-    let mut tables_v2_on_51 = tables;
-    let mut wrong = bytes.clone();
-    wrong[21] = 51;
-    assert_eq!(
-        rejected(&mut tables_v2_on_51, &v4(&wrong)),
-        Counter::DropVersion
-    );
-    tables = tables_v2_on_51;
+    // v2 for a v3 instance (VRID 52's v2 advert, renumbered to 51).
+    let mut bytes = valid_v4(PEER_V4, &v2(100, AuthType::None, [0; 8]));
+    bytes[21] = 51;
+    assert_eq!(rejected(&mut tables, &v4(&bytes)), Counter::DropVersion);
     // v3 for the v2 instance.
     let bytes = valid_v4(PEER_V4, &v3(52, 100, 100));
     assert_eq!(rejected(&mut tables, &v4(&bytes)), Counter::DropVersion);
@@ -598,16 +592,68 @@ fn checks_run_in_the_rfc_order() {
 }
 
 #[test]
-fn removed_instances_keep_their_last_observation() {
+fn updates_keep_the_observation_and_removal_forgets_it() {
     let mut tables = tables();
     let bytes = valid_v4(PEER_V4, &v3(51, 120, 100));
     accepted(&mut tables, &v4(&bytes), T0);
+    // A state change is an update: the master is not forgotten.
+    let mut master = config(3, 0);
+    master.state = InstanceState::Master as u8;
+    tables.set_instance(key(51, FAMILY_V4), master).unwrap();
+    assert_eq!(tables.observation(&key(51, FAMILY_V4)).unwrap().adverts, 1);
+    assert_eq!(
+        accepted(&mut tables, &v4(&bytes), T0 + 1),
+        event_reasons::WHILE_MASTER
+    );
     tables.remove_instance(&key(51, FAMILY_V4));
+    assert_eq!(tables.observation(&key(51, FAMILY_V4)), None);
     assert_eq!(
         rejected(&mut tables, &v4(&bytes)),
         Counter::AdvertUnknownVrid
     );
-    assert!(tables.observation(&key(51, FAMILY_V4)).is_some());
+    // Re-added, it starts over as XDP's new generation does.
+    tables
+        .set_instance(key(51, FAMILY_V4), config(3, 0))
+        .unwrap();
+    assert_eq!(tables.observation(&key(51, FAMILY_V4)), None);
+    assert_eq!(
+        accepted(&mut tables, &v4(&bytes), T0 + 2),
+        event_reasons::NEW_MASTER
+    );
+    assert_eq!(tables.observation(&key(51, FAMILY_V4)).unwrap().adverts, 1);
+}
+
+#[test]
+fn tables_are_bounded_like_the_maps() {
+    let mut tables = Tables::default();
+    for vrid in 0..=255u8 {
+        for family in [FAMILY_V4, FAMILY_V6] {
+            for ifindex in 0..2 {
+                let key = InstanceKey {
+                    ifindex,
+                    vlan: 0,
+                    vrid,
+                    family,
+                };
+                tables.set_instance(key, config(3, 0)).unwrap();
+            }
+        }
+    }
+    let one_more = InstanceKey {
+        ifindex: 2,
+        vlan: 0,
+        vrid: 1,
+        family: FAMILY_V4,
+    };
+    assert!(tables.set_instance(one_more, config(3, 0)).is_err());
+    // Updating an existing one still works.
+    let existing = InstanceKey {
+        ifindex: 1,
+        vlan: 0,
+        vrid: 1,
+        family: FAMILY_V4,
+    };
+    tables.set_instance(existing, config(2, 0)).unwrap();
 }
 
 /// Builds one control message the way the kernel lays it out (`CMSG_LEN`, `CMSG_SPACE`).
@@ -680,9 +726,18 @@ fn malformed_ancillary_data_stops_the_walk() {
     tiny[..size_of::<usize>()].copy_from_slice(&1usize.to_ne_bytes());
     assert_eq!(Ancillary::parse(&tiny, false).hop_limit, None);
     assert_eq!(Ancillary::parse(&good[..10], false), Ancillary::default());
-    let mut huge = good;
+    let mut huge = good.clone();
     huge[..size_of::<usize>()].copy_from_slice(&usize::MAX.to_ne_bytes());
     assert_eq!(Ancillary::parse(&huge, false).hop_limit, None);
+    // The same after a good message: the end offset would overflow.
+    let mut second = good.clone();
+    second.extend_from_slice(&huge);
+    assert_eq!(Ancillary::parse(&second, false).hop_limit, Some(255));
+    let mut almost = good.clone();
+    almost.extend_from_slice(&good);
+    let at = good.len();
+    almost[at..at + size_of::<usize>()].copy_from_slice(&(usize::MAX - 3).to_ne_bytes());
+    assert_eq!(Ancillary::parse(&almost, false).hop_limit, Some(255));
 }
 
 proptest! {

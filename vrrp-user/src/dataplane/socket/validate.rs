@@ -81,7 +81,9 @@ pub enum Verdict {
 }
 
 /// The socket backend's version of the XDP maps: what userspace configured (interfaces,
-/// instances, peers) and what was observed. Sizes are bounded like the maps'.
+/// instances, peers) and what was observed of each configured instance (XDP's OBSERVATIONS
+/// slots). Sizes are bounded like the maps'. The `slot` and `generation` of an
+/// [`InstanceConfig`] are XDP bookkeeping and ignored here.
 #[derive(Debug, Default)]
 pub struct Tables {
     interfaces: HashSet<u32>,
@@ -109,10 +111,12 @@ impl Tables {
         insert_bounded(&mut self.instances, key, config, MAX_INSTANCES, "instance")
     }
 
-    /// Forgets the configuration only: like the XDP program's OBSERVATIONS map, the last
-    /// observation stays (the program never deletes one, so neither does this).
+    /// Forgets the instance and what was seen of its master: under XDP its observation slot
+    /// is released and a re-added instance starts a new generation, whose first advert is a
+    /// NEW_MASTER. Updating an instance with [`set_instance`](Self::set_instance) keeps it.
     pub fn remove_instance(&mut self, key: &InstanceKey) {
         self.instances.remove(key);
+        self.observations.remove(key);
     }
 
     pub fn allow_peer(&mut self, key: PeerKey) -> Result<(), Full> {
@@ -201,14 +205,8 @@ impl Tables {
             interval_cs: advert.interval_cs,
             ..previous.unwrap_or_default()
         };
-        // A full map only loses the observation; the event still goes out (as in XDP).
-        let _ = insert_bounded(
-            &mut self.observations,
-            key,
-            observation,
-            MAX_INSTANCES,
-            "observation",
-        );
+        // Bounded by the instances table: only configured instances get here.
+        self.observations.insert(key, observation);
         (reasons != 0).then_some(AdvertEvent {
             ktime_ns: now_ns,
             instance: key,
