@@ -17,7 +17,10 @@ use vrrp_common::{
     },
 };
 use vrrp_user::{
-    dataplane::{self, CounterTotals, Dataplane, Mode, Request, address16, monotonic_now_ns},
+    dataplane::{
+        self, CounterTotals, Dataplane, Mode, Request, address16, monotonic_now_ns,
+        socket::SocketDataplane,
+    },
     units::{Centiseconds, Seconds},
     wire::{
         self, AuthType, ChecksumMode, FrameInfo, IpInfo, MacAddr, V2Advert, V3Advert, VipList,
@@ -348,10 +351,10 @@ fn raw_sockets_validate_adverts_like_xdp() {
     });
 }
 
-/// An interface without IPv6 still receives IPv4 adverts: the IPv6 group join failing is a
-/// warning, not an error.
+/// An interface with IPv6 disabled is added and receives IPv4 adverts, and a full event queue
+/// loses events, counted, without blocking the receive task.
 #[test]
-fn an_interface_without_ipv6_still_receives_ipv4() {
+fn ipv4_only_interface_and_a_full_event_queue() {
     let a = Netns::new("sock4-a");
     let b = Netns::new("sock4-b");
     veth(&a, "va", &b, "vb");
@@ -371,8 +374,12 @@ fn an_interface_without_ipv6_still_receives_ipv4() {
     };
     a.enter(|| {
         run(|| async {
-            let (dataplane, events) = dataplane::open(Request::Off).expect("socket data plane");
-            let mut rx = Receiver { dataplane, events };
+            let (events_in, events) = mpsc::channel(1);
+            let dataplane = SocketDataplane::open(events_in).expect("socket data plane");
+            let mut rx = Receiver {
+                dataplane: Box::new(dataplane),
+                events,
+            };
             assert_eq!(rx.dataplane.add_interface("va", va).unwrap(), Mode::Socket);
             rx.dataplane
                 .set_instance(key(va, 51, FAMILY_V4), config(3, 0))
@@ -381,6 +388,23 @@ fn an_interface_without_ipv6_still_receives_ipv4() {
                 .expect_event(&sender, &sender.frame_v4(&v3_v4(51, 100), 255))
                 .await;
             assert_eq!(event.reasons, event_reasons::NEW_MASTER);
+
+            // Nobody reads: the second change fills the queue, the third is lost.
+            for priority in [110, 120] {
+                let before = rx.counters().get(Counter::AdvertAccepted);
+                sender.send(&sender.frame_v4(&v3_v4(51, priority), 255));
+                rx.counted(Counter::AdvertAccepted, before).await;
+            }
+            let totals = rx.counters();
+            assert_eq!(totals.get(Counter::AdvertAccepted), 3);
+            assert_eq!(totals.get(Counter::AdvertEvent), 2);
+            assert_eq!(totals.get(Counter::EventLost), 1);
+            let queued = rx.events.try_recv().expect("the queued event");
+            assert_eq!(queued.priority, 110);
+            rx.assert_no_event("after the lost one");
+            // The observation kept up all the same.
+            let seen = rx.dataplane.observation(key(va, 51, FAMILY_V4)).unwrap();
+            assert_eq!(seen.expect("observation").priority, 120);
         });
     });
 }

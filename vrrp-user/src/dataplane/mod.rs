@@ -53,7 +53,7 @@ pub enum Request {
 }
 
 /// Events are delivered on a bounded channel; when the daemon falls behind, the backend drops
-/// the oldest and counts it, never blocks the receive path.
+/// the newest and counts it (`EventLost`): the receive path never blocks.
 pub const EVENT_QUEUE: usize = 4096;
 
 /// What the daemon needs of a data plane. Map-like calls are synchronous and cheap.

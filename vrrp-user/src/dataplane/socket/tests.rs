@@ -600,7 +600,10 @@ fn updates_keep_the_observation_and_removal_forgets_it() {
     let mut master = config(3, 0);
     master.state = InstanceState::Master as u8;
     tables.set_instance(key(51, FAMILY_V4), master).unwrap();
-    assert_eq!(tables.observation(&key(51, FAMILY_V4)).unwrap().adverts, 1);
+    let observation = tables.observation(&key(51, FAMILY_V4)).unwrap();
+    assert_eq!(observation.adverts, 1);
+    let generation = observation.generation;
+    assert_ne!(generation, 0);
     assert_eq!(
         accepted(&mut tables, &v4(&bytes), T0 + 1),
         event_reasons::WHILE_MASTER
@@ -620,7 +623,10 @@ fn updates_keep_the_observation_and_removal_forgets_it() {
         accepted(&mut tables, &v4(&bytes), T0 + 2),
         event_reasons::NEW_MASTER
     );
-    assert_eq!(tables.observation(&key(51, FAMILY_V4)).unwrap().adverts, 1);
+    let observation = tables.observation(&key(51, FAMILY_V4)).unwrap();
+    assert_eq!(observation.adverts, 1);
+    assert_ne!(observation.generation, generation);
+    assert_ne!(observation.generation, 0);
 }
 
 #[test]
@@ -775,4 +781,35 @@ proptest! {
     ) {
         let _ = Ancillary::parse(&bytes, truncated);
     }
+}
+
+#[test]
+fn socket_errors_back_off_up_to_a_second() {
+    use std::time::Duration;
+    assert_eq!(super::backoff(1), Duration::from_millis(10));
+    assert_eq!(super::backoff(2), Duration::from_millis(20));
+    assert_eq!(super::backoff(7), Duration::from_millis(640));
+    assert_eq!(super::backoff(8), Duration::from_secs(1));
+    assert_eq!(super::backoff(u32::MAX), Duration::from_secs(1));
+}
+
+#[test]
+fn counters_sum_per_slot() {
+    let counters = super::Counters::new();
+    counters.add(Counter::DropTtl);
+    counters.add(Counter::DropTtl);
+    counters.add(Counter::EventLost);
+    let totals = counters.totals();
+    assert_eq!(totals.get(Counter::DropTtl), 2);
+    assert_eq!(totals.get(Counter::EventLost), 1);
+    assert_eq!(totals.0.iter().sum::<u64>(), 3);
+}
+
+#[test]
+fn opening_outside_a_runtime_is_an_error_not_a_panic() {
+    let (sender, _receiver) = tokio::sync::mpsc::channel(1);
+    let err = super::SocketDataplane::open(sender)
+        .err()
+        .expect("an error");
+    assert!(err.to_string().contains("tokio runtime"), "{err:#}");
 }

@@ -82,14 +82,18 @@ pub enum Verdict {
 
 /// The socket backend's version of the XDP maps: what userspace configured (interfaces,
 /// instances, peers) and what was observed of each configured instance (XDP's OBSERVATIONS
-/// slots). Sizes are bounded like the maps'. The `slot` and `generation` of an
-/// [`InstanceConfig`] are XDP bookkeeping and ignored here.
+/// slots). Sizes are bounded like the maps'.
+///
+/// Observations are keyed by instance, so an [`InstanceConfig`]'s `slot` is not used; its
+/// `generation` is handed out as XDP's userspace does (per new instance, never 0) and stamped
+/// on observations, so that an observation reads the same from either data plane.
 #[derive(Debug, Default)]
 pub struct Tables {
     interfaces: HashSet<u32>,
     instances: HashMap<InstanceKey, InstanceConfig>,
     observations: HashMap<InstanceKey, Observation>,
     peers: HashSet<PeerKey>,
+    generation: u16,
 }
 
 /// A table is at its map's size limit (the XDP map would answer E2BIG).
@@ -107,8 +111,19 @@ impl Tables {
         self.interfaces.contains(&ifindex)
     }
 
-    pub fn set_instance(&mut self, key: InstanceKey, config: InstanceConfig) -> Result<(), Full> {
-        insert_bounded(&mut self.instances, key, config, MAX_INSTANCES, "instance")
+    /// Adds or updates an instance; an update keeps its generation and its observation.
+    pub fn set_instance(
+        &mut self,
+        key: InstanceKey,
+        mut config: InstanceConfig,
+    ) -> Result<(), Full> {
+        config.generation = match self.instances.get(&key) {
+            Some(existing) => existing.generation,
+            None => self.generation.wrapping_add(1).max(1),
+        };
+        insert_bounded(&mut self.instances, key, config, MAX_INSTANCES, "instance")?;
+        self.generation = config.generation;
+        Ok(())
     }
 
     /// Forgets the instance and what was seen of its master: under XDP its observation slot
@@ -203,6 +218,7 @@ impl Tables {
             source,
             priority: advert.priority,
             interval_cs: advert.interval_cs,
+            generation: config.generation,
             ..previous.unwrap_or_default()
         };
         // Bounded by the instances table: only configured instances get here.
