@@ -621,3 +621,17 @@ fn observations_survive_config_updates_but_not_removal() {
     assert!(lab.dataplane.observation(key).unwrap().is_none());
     assert_absorbed("after re-adding", &mut lab, &frame, FAMILY_V4, 0);
 }
+
+#[test]
+fn a_forgotten_master_is_reported_again() {
+    let key = instance_key(0, 51, FAMILY_V4);
+    let mut lab = XdpLab::new();
+    lab.instance(key, backup_config(3));
+    let frame = frame_v4(&v3_v4(150), ChecksumMode::PseudoHeader);
+    assert_absorbed("first", &mut lab, &frame, FAMILY_V4, 0);
+    lab.run(&frame);
+    assert!(lab.events().is_empty(), "a repeat is silent");
+    lab.dataplane.forget_observation(key).unwrap();
+    assert!(lab.dataplane.observation(key).unwrap().is_none());
+    assert_absorbed("after forgetting", &mut lab, &frame, FAMILY_V4, 0);
+}

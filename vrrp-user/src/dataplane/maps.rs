@@ -37,7 +37,19 @@ impl XdpDataplane {
         config.generation = generation;
         self.hash_map::<InstanceKey, InstanceConfig>(maps::INSTANCES)?
             .insert(key, config, 0)
-            .with_context(|| format!("writing instance {key:?}"))
+            .with_context(|| format!("writing instance {key:?}"))?;
+        self.slots.published.insert(key, config);
+        Ok(())
+    }
+
+    /// Forgets what the program saw of the instance's master: a new generation is published,
+    /// under which the old observation reads as nothing seen, and the next advert is reported.
+    pub fn forget_observation(&mut self, key: InstanceKey) -> anyhow::Result<()> {
+        let Some(config) = self.slots.published.get(&key).copied() else {
+            return Ok(());
+        };
+        self.slots.renew(key);
+        self.set_instance(key, config)
     }
 
     pub fn remove_instance(&mut self, key: InstanceKey) -> anyhow::Result<()> {
@@ -47,6 +59,7 @@ impl XdpDataplane {
         )
         .with_context(|| format!("removing instance {key:?}"))?;
         self.slots.release(key);
+        self.slots.published.remove(&key);
         Ok(())
     }
 
@@ -137,6 +150,8 @@ impl XdpDataplane {
 #[derive(Debug, Default)]
 pub(crate) struct Slots {
     assigned: HashMap<InstanceKey, (u16, u16)>,
+    /// The config last written for each instance, to republish it under a new generation.
+    published: HashMap<InstanceKey, InstanceConfig>,
     free: Vec<u16>,
     next: u16,
     generation: u16,
@@ -159,6 +174,14 @@ impl Slots {
         self.generation = self.generation.wrapping_add(1).max(1);
         self.assigned.insert(key, (slot, self.generation));
         Ok((slot, self.generation))
+    }
+
+    /// Gives the instance a new generation on the slot it has.
+    fn renew(&mut self, key: InstanceKey) {
+        if let Some(assigned) = self.assigned.get_mut(&key) {
+            self.generation = self.generation.wrapping_add(1).max(1);
+            assigned.1 = self.generation;
+        }
     }
 
     fn release(&mut self, key: InstanceKey) {

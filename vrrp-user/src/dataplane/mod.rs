@@ -73,6 +73,9 @@ pub trait Dataplane: Send {
     fn heartbeat(&mut self) -> anyhow::Result<()>;
     /// What was last seen of the instance's master.
     fn observation(&self, key: InstanceKey) -> anyhow::Result<Option<Observation>>;
+    /// Forgets what was seen of the instance's master, so that its next advert is reported as
+    /// a new master (the state machine needs one report after entering Backup).
+    fn forget_observation(&mut self, key: InstanceKey) -> anyhow::Result<()>;
     fn counters(&self) -> anyhow::Result<CounterTotals>;
 }
 

@@ -226,6 +226,10 @@ impl Dataplane for XdpBackend {
         self.dataplane.observation(key)
     }
 
+    fn forget_observation(&mut self, key: InstanceKey) -> anyhow::Result<()> {
+        self.dataplane.forget_observation(key)
+    }
+
     fn counters(&self) -> anyhow::Result<CounterTotals> {
         self.dataplane.counters()
     }

@@ -230,6 +230,11 @@ impl Dataplane for SocketDataplane {
         Ok(self.shared.tables().observation(&key))
     }
 
+    fn forget_observation(&mut self, key: InstanceKey) -> anyhow::Result<()> {
+        self.shared.tables().forget_observation(&key);
+        Ok(())
+    }
+
     /// `ArpReply`, `NaReply` and `OwnershipStale` stay 0: the kernel answers.
     fn counters(&self) -> anyhow::Result<CounterTotals> {
         Ok(self.shared.counters.totals())

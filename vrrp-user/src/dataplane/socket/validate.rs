@@ -150,6 +150,11 @@ impl Tables {
         self.observations.get(key).copied()
     }
 
+    /// Forgets what was seen of the instance's master: its next advert is a NEW_MASTER.
+    pub fn forget_observation(&mut self, key: &InstanceKey) {
+        self.observations.remove(key);
+    }
+
     /// Judges one datagram that arrived on `ifindex` at `now_ns` (CLOCK_MONOTONIC), and
     /// records it when valid: the XDP program's `try_xvrrpd_xdp` → `locate_*` → `handle`.
     pub fn receive(&mut self, ifindex: u32, datagram: &Datagram<'_>, now_ns: u64) -> Verdict {

@@ -1,0 +1,291 @@
+//! The control socket: a unix stream socket (mode 0600) answering one JSON request per
+//! connection with one JSON line. `xvrrpd status` is its client.
+use std::{
+    fs,
+    io::{BufRead, BufReader, Write},
+    os::unix::{fs::PermissionsExt, net::UnixStream},
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
+
+use anyhow::{Context as _, bail};
+use serde::{Deserialize, Serialize};
+use tokio::{
+    io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt},
+    net::UnixListener,
+};
+
+/// A request on the control socket.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Request {
+    Status,
+}
+
+/// What `status` reports.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Status {
+    pub router_id: String,
+    pub instances: Vec<InstanceStatus>,
+    pub dataplane: DataplaneStatus,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct InstanceStatus {
+    pub name: String,
+    pub interface: String,
+    pub vrid: u8,
+    /// `ipv4` or `ipv6`.
+    pub family: String,
+    pub version: u8,
+    /// `init`, `backup`, `master` or `fault`.
+    pub state: String,
+    pub priority: u8,
+    pub effective_priority: u8,
+    /// The current master's address, if known (ours when we are master).
+    pub master_address: Option<String>,
+    pub virtual_ips: Vec<String>,
+    /// Seconds since the last state change.
+    pub since_secs: f64,
+    pub counters: InstanceCounters,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct InstanceCounters {
+    pub adverts_sent: u64,
+    pub adverts_received: u64,
+    pub became_master: u64,
+    pub released_master: u64,
+    pub priority_zero_sent: u64,
+    pub priority_zero_received: u64,
+    pub adverts_dropped: u64,
+    pub gratuitous_sent: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DataplaneStatus {
+    /// `native`, `skb` or `socket`.
+    pub mode: String,
+    /// Data-plane counters by name (adverts received and dropped by reason, ARP and NA replies).
+    pub counters: std::collections::BTreeMap<String, u64>,
+}
+
+/// Whatever can answer a status request: the daemon.
+pub trait StatusSource: Send + Sync + 'static {
+    fn status(&self) -> Status;
+}
+
+/// Serves the control socket at `path` until the task is dropped. A stale socket file is
+/// replaced; a live one (another daemon) is an error.
+pub async fn serve(path: PathBuf, source: Arc<dyn StatusSource>) -> anyhow::Result<()> {
+    let listener = bind(&path)?;
+    loop {
+        let (stream, _) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(err) => {
+                tracing::warn!("control socket {}: accept failed: {err}", path.display());
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let source = Arc::clone(&source);
+        tokio::spawn(async move {
+            if let Err(err) = answer(stream, source.as_ref()).await {
+                tracing::debug!("control request failed: {err:#}");
+            }
+        });
+    }
+}
+
+fn bind(path: &Path) -> anyhow::Result<UnixListener> {
+    if path.exists() {
+        if UnixStream::connect(path).is_ok() {
+            bail!(
+                "control socket {} is in use: is another xvrrpd running?",
+                path.display()
+            );
+        }
+        fs::remove_file(path)
+            .with_context(|| format!("removing the stale control socket {}", path.display()))?;
+    }
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    }
+    let listener = UnixListener::bind(path)
+        .with_context(|| format!("binding the control socket {}", path.display()))?;
+    // Status reveals the topology and later commands change it: root only.
+    fs::set_permissions(path, fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("setting mode 0600 on {}", path.display()))?;
+    Ok(listener)
+}
+
+/// The longest request line accepted: a request is a few dozen bytes.
+const MAX_REQUEST: usize = 4096;
+
+async fn answer(stream: tokio::net::UnixStream, source: &dyn StatusSource) -> anyhow::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut line = String::new();
+    let mut reader = tokio::io::BufReader::new(read).take(MAX_REQUEST as u64);
+    tokio::time::timeout(Duration::from_secs(5), reader.read_line(&mut line))
+        .await
+        .context("request timed out")??;
+    let reply = match serde_json::from_str::<Request>(line.trim()) {
+        Ok(Request::Status) => serde_json::to_string(&source.status())?,
+        Err(err) => serde_json::json!({ "error": format!("bad request: {err}") }).to_string(),
+    };
+    write.write_all(reply.as_bytes()).await?;
+    write.write_all(b"\n").await?;
+    Ok(())
+}
+
+/// Asks the daemon at `path` (blocking; for the CLI).
+pub fn request(path: &Path, request: &Request) -> anyhow::Result<serde_json::Value> {
+    let mut stream = UnixStream::connect(path).with_context(|| {
+        format!(
+            "cannot reach xvrrpd at {}: is it running (and are you root)?",
+            path.display()
+        )
+    })?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let mut line = serde_json::to_string(request)?;
+    line.push('\n');
+    stream.write_all(line.as_bytes())?;
+    let mut reply = String::new();
+    BufReader::new(stream).read_line(&mut reply)?;
+    let value: serde_json::Value =
+        serde_json::from_str(&reply).context("the daemon's reply is not JSON")?;
+    if let Some(error) = value.get("error").and_then(|e| e.as_str()) {
+        bail!("the daemon refused the request: {error}");
+    }
+    Ok(value)
+}
+
+/// `xvrrpd status` as a table.
+pub fn render_table(status: &Status) -> String {
+    let mut out = format!(
+        "router {}  data plane: {}\n{:<12} {:<10} {:>4} {:<7} {:>8} {:<24} {:>9}  {}\n",
+        status.router_id,
+        status.dataplane.mode,
+        "INSTANCE",
+        "INTERFACE",
+        "VRID",
+        "STATE",
+        "PRIO",
+        "MASTER",
+        "SINCE",
+        "VIPS"
+    );
+    for instance in &status.instances {
+        out.push_str(&format!(
+            "{:<12} {:<10} {:>4} {:<7} {:>3}/{:<4} {:<24} {:>8.1}s  {}\n",
+            instance.name,
+            instance.interface,
+            instance.vrid,
+            instance.state,
+            instance.priority,
+            instance.effective_priority,
+            instance.master_address.as_deref().unwrap_or("-"),
+            instance.since_secs,
+            instance.virtual_ips.join(" ")
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Fixed(Status);
+
+    impl StatusSource for Fixed {
+        fn status(&self) -> Status {
+            self.0.clone()
+        }
+    }
+
+    fn sample() -> Status {
+        Status {
+            router_id: "lb1".into(),
+            instances: vec![InstanceStatus {
+                name: "VI_1".into(),
+                interface: "eth0".into(),
+                vrid: 51,
+                family: "ipv4".into(),
+                version: 3,
+                state: "master".into(),
+                priority: 150,
+                effective_priority: 150,
+                master_address: Some("192.0.2.11".into()),
+                virtual_ips: vec!["192.0.2.100/24".into()],
+                since_secs: 12.5,
+                counters: InstanceCounters::default(),
+            }],
+            dataplane: DataplaneStatus {
+                mode: "native".into(),
+                counters: [("arp_reply".to_string(), 3)].into_iter().collect(),
+            },
+        }
+    }
+
+    #[tokio::test]
+    async fn answers_status_and_refuses_what_it_does_not_understand() {
+        let dir = std::env::temp_dir().join(format!("xvrrpd-control-{}", std::process::id()));
+        let path = dir.join("control.sock");
+        let server = tokio::spawn(serve(path.clone(), Arc::new(Fixed(sample()))));
+        for _ in 0..100 {
+            if path.exists() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+
+        let client_path = path.clone();
+        let value = tokio::task::spawn_blocking(move || request(&client_path, &Request::Status))
+            .await
+            .unwrap()
+            .unwrap();
+        let status: Status = serde_json::from_value(value).unwrap();
+        assert_eq!(status, sample());
+
+        let raw_path = path.clone();
+        let reply = tokio::task::spawn_blocking(move || {
+            let mut stream = UnixStream::connect(&raw_path).unwrap();
+            stream.write_all(b"{\"command\":\"reboot\"}\n").unwrap();
+            let mut reply = String::new();
+            BufReader::new(stream).read_line(&mut reply).unwrap();
+            reply
+        })
+        .await
+        .unwrap();
+        assert!(reply.contains("\"error\":\"bad request"), "{reply}");
+        // The server survived the bad request.
+        let again = path.clone();
+        tokio::task::spawn_blocking(move || request(&again, &Request::Status))
+            .await
+            .unwrap()
+            .unwrap();
+        server.abort();
+        let _ = fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn table_shows_every_column() {
+        let table = render_table(&sample());
+        for needle in [
+            "VI_1",
+            "eth0",
+            "51",
+            "master",
+            "150/150",
+            "192.0.2.11",
+            "12.5s",
+            "192.0.2.100/24",
+        ] {
+            assert!(table.contains(needle), "{needle} missing from\n{table}");
+        }
+    }
+}
