@@ -2,8 +2,10 @@
 //!
 //! - [`wire`]: VRRP, ARP and NDP encode/decode over byte slices.
 //! - [`fsm`]: the sans-IO RFC 5798 state machine; time is an input.
-//! - [`dataplane`]: the embedded XDP object and its loader.
+//! - [`dataplane`]: the XDP data plane and its socket-only fallback, behind one trait.
+//! - [`control`]: the control socket and the status it reports.
 //! - [`units`]: the time units VRRP versions disagree on.
+pub mod control;
 pub mod dataplane;
 pub mod fsm;
 pub mod units;
