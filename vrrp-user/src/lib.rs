@@ -5,8 +5,12 @@
 //! - [`dataplane`]: the XDP data plane and its socket-only fallback, behind one trait.
 //! - [`control`]: the control socket and the status it reports.
 //! - [`units`]: the time units VRRP versions disagree on.
+pub mod config;
 pub mod control;
+pub mod daemon;
 pub mod dataplane;
 pub mod fsm;
+pub mod netlink;
+pub mod tx;
 pub mod units;
 pub mod wire;

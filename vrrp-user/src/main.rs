@@ -1,8 +1,16 @@
 //! `xvrrpd`: the command line.
-use std::process::ExitCode;
+use std::{io::IsTerminal, path::PathBuf, process::ExitCode};
 
-use clap::{Parser, Subcommand};
-use vrrp_user::dataplane::{self, XdpDataplane};
+use clap::{Parser, Subcommand, ValueEnum};
+use vrrp_user::{
+    config::Config,
+    control::{self, Request, Status},
+    daemon,
+    dataplane::{self, XdpDataplane},
+};
+
+/// The control socket when neither the config nor `--socket` names one.
+const DEFAULT_SOCKET: &str = "/run/xvrrpd.sock";
 
 #[derive(Parser)]
 #[command(
@@ -17,14 +25,46 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the daemon in the foreground (systemd style) with the configuration FILE: a name
+    /// ending in .toml is the native format, anything else is read as keepalived.conf.
+    Run {
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+        /// Log lines as text or as JSON objects. Filter with RUST_LOG (default: info).
+        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+        log_format: LogFormat,
+    },
+    /// Validate FILE: exit 0, or print `FILE:LINE: what is wrong` and exit 1.
+    Check {
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Ask the running daemon for its state.
+    Status {
+        /// The daemon's control socket.
+        #[arg(long, value_name = "PATH", default_value = DEFAULT_SOCKET)]
+        socket: PathBuf,
+        /// Print the full structure as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Load the embedded XDP program into the kernel without attaching it, and report whether
     /// this host can run the XDP data plane (needs root or CAP_BPF).
     CheckXdp,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Run { config, log_format } => run(config, log_format),
+        Command::Check { config } => check(config),
+        Command::Status { socket, json } => status(socket, json),
         Command::CheckXdp => check_xdp(),
     };
     match result {
@@ -34,6 +74,67 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn init_logging(format: LogFormat) {
+    // The netlink parser warns about every attribute newer than itself: not the user's concern.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+        .add_directive(
+            "netlink_packet_route=error"
+                .parse()
+                .expect("a valid directive"),
+        );
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn run(path: PathBuf, log_format: LogFormat) -> anyhow::Result<()> {
+    init_logging(log_format);
+    let loaded = Config::load(&path)?;
+    for warning in &loaded.warnings {
+        tracing::warn!("{warning}");
+    }
+    // One thread: the work per event is small, and a backup mostly sleeps.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(daemon::run(loaded.config))
+}
+
+fn check(path: PathBuf) -> anyhow::Result<()> {
+    let loaded = Config::load(&path)?;
+    for warning in &loaded.warnings {
+        eprintln!("warning: {warning}");
+    }
+    println!(
+        "{}: OK ({} instance{})",
+        path.display(),
+        loaded.config.instances.len(),
+        if loaded.config.instances.len() == 1 {
+            ""
+        } else {
+            "s"
+        }
+    );
+    Ok(())
+}
+
+fn status(socket: PathBuf, json: bool) -> anyhow::Result<()> {
+    let value = control::request(&socket, &Request::Status)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(());
+    }
+    let status: Status = serde_json::from_value(value)?;
+    print!("{}", control::render_table(&status));
+    Ok(())
 }
 
 fn check_xdp() -> anyhow::Result<()> {

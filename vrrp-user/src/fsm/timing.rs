@@ -23,6 +23,16 @@ pub enum Version {
     V3,
 }
 
+impl Version {
+    /// The number in the header's version field.
+    pub const fn number(self) -> u8 {
+        match self {
+            Version::V2 => 2,
+            Version::V3 => 3,
+        }
+    }
+}
+
 impl fmt::Display for Version {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -211,5 +221,16 @@ mod tests {
         assert_eq!(t.master_adver_interval, v3(100));
         assert_eq!(t.skew_time, us(609_375));
         assert_eq!(t.master_down_interval, us(3_609_375));
+    }
+}
+
+#[cfg(test)]
+mod version_number {
+    use super::Version;
+
+    #[test]
+    fn version_numbers_are_the_header_values() {
+        assert_eq!(Version::V2.number(), 2);
+        assert_eq!(Version::V3.number(), 3);
     }
 }

@@ -1,0 +1,326 @@
+//! A lab of network namespaces for daemon tests: routers and a client on one bridge, real
+//! `xvrrpd` processes, and ways to see what the network shows. Everything is removed when the
+//! lab drops, also when a test fails.
+use std::{
+    fs,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use crate::{
+    netns::{Netns, veth},
+    xdp::attach_pass_program,
+};
+
+/// The subnet every lab uses (documentation range).
+pub const SUBNET: &str = "192.0.2";
+pub const CLIENT_ADDRESS: &str = "192.0.2.50";
+
+/// A native config for one instance on `eth0` with VIP 192.0.2.100; `extra` adds keys to the
+/// instance. `@SOCKET@` is replaced by the lab's control socket path when started.
+pub fn config(router_id: &str, priority: u8, interval: &str, extra: &str) -> String {
+    format!(
+        "[global]\nrouter_id = \"{router_id}\"\ncontrol_socket = \"@SOCKET@\"\n\n\
+         [[instance]]\nname = \"VI_1\"\ninterface = \"eth0\"\nvrid = 51\n\
+         priority = {priority}\nadvert_interval = \"{interval}\"\n\
+         virtual_ips = [\"192.0.2.100/24\"]\n{extra}\n"
+    )
+}
+
+pub struct Router {
+    pub netns: Netns,
+    /// The router's interface towards the bridge.
+    pub interface: String,
+    pub address: String,
+    pub daemon: Option<Daemon>,
+}
+
+pub struct Lab {
+    pub bridge: Netns,
+    pub client: Netns,
+    pub routers: Vec<Router>,
+    dir: PathBuf,
+    /// XDP_PASS programs on the bridge's ports: a veth delivers XDP_TX frames from its peer
+    /// only when it runs XDP itself.
+    _port_programs: Vec<aya::Ebpf>,
+}
+
+impl Lab {
+    /// `routers` routers (192.0.2.11, .12, …) and a client (192.0.2.50) on one bridge.
+    pub fn new(tag: &str, routers: usize) -> Lab {
+        let bridge = Netns::new(&format!("{tag}-br"));
+        bridge.ip(&["link", "add", "br0", "type", "bridge"]);
+        bridge.ip(&["link", "set", "br0", "up"]);
+        let mut ports = Vec::new();
+        let mut list = Vec::new();
+        for index in 0..routers {
+            let netns = Netns::new(&format!("{tag}-r{index}"));
+            let port = format!("p{index}");
+            veth(&netns, "eth0", &bridge, &port);
+            bridge.ip(&["link", "set", &port, "master", "br0"]);
+            let address = format!("{SUBNET}.{}", 11 + index);
+            netns.ip(&["addr", "add", &format!("{address}/24"), "dev", "eth0"]);
+            ports.push(bridge.ifindex(&port));
+            list.push(Router {
+                netns,
+                interface: "eth0".into(),
+                address,
+                daemon: None,
+            });
+        }
+        let client = Netns::new(&format!("{tag}-cl"));
+        veth(&client, "eth0", &bridge, "pc");
+        bridge.ip(&["link", "set", "pc", "master", "br0"]);
+        client.ip(&[
+            "addr",
+            "add",
+            &format!("{CLIENT_ADDRESS}/24"),
+            "dev",
+            "eth0",
+        ]);
+        let port_programs =
+            bridge.enter(|| ports.iter().map(|&i| attach_pass_program(i)).collect());
+        let dir = std::env::temp_dir().join(format!("{}-{}", bridge.name(), std::process::id()));
+        fs::create_dir_all(&dir).expect("lab directory");
+        Lab {
+            bridge,
+            client,
+            routers: list,
+            dir,
+            _port_programs: port_programs,
+        }
+    }
+
+    /// Starts xvrrpd on router `index` with `config` (TOML); its log goes to a file in the
+    /// lab directory, shown when the test fails.
+    pub fn start(&mut self, index: usize, config: &str) {
+        let router = &mut self.routers[index];
+        let name = router.netns.name().to_string();
+        let config_path = self.dir.join(format!("r{index}.toml"));
+        let socket = self.dir.join(format!("r{index}.sock"));
+        let config = config.replace("@SOCKET@", &socket.display().to_string());
+        fs::write(&config_path, config).expect("write config");
+        let log_path = self.dir.join(format!("r{index}.log"));
+        let log = fs::File::create(&log_path).expect("log file");
+        let child = Command::new("ip")
+            .args(["netns", "exec", &name])
+            .arg(xvrrpd_binary())
+            .args(["run", "-c"])
+            .arg(&config_path)
+            .env("RUST_LOG", "info,vrrp_user=debug")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start xvrrpd");
+        router.daemon = Some(Daemon {
+            child,
+            log: log_path,
+            socket,
+        });
+    }
+
+    /// The index of the router holding `vip` on its interface, if exactly one does.
+    pub fn holder(&self, vip: &str) -> Option<usize> {
+        let holders: Vec<usize> = (0..self.routers.len())
+            .filter(|&index| self.holds(index, vip))
+            .collect();
+        match holders.as_slice() {
+            [one] => Some(*one),
+            _ => None,
+        }
+    }
+
+    pub fn holds(&self, index: usize, vip: &str) -> bool {
+        let router = &self.routers[index];
+        let out = router
+            .netns
+            .ip(&["-o", "addr", "show", "dev", &router.interface]);
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .any(|word| word.split('/').next() == Some(vip))
+    }
+
+    /// Waits up to `limit` for router `index` to be the only holder of `vip`.
+    pub fn wait_for_holder(&self, index: usize, vip: &str, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if self.holder(vip) == Some(index) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// Waits up to `limit` for router `index` to hold `vip`, whatever the others do (a router
+    /// whose link is cut keeps its address: it cannot hear the new master).
+    pub fn wait_for_holder_or_both(&self, index: usize, vip: &str, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if self.holds(index, vip) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+
+    /// The logs of every daemon, for failure messages.
+    pub fn logs(&self) -> String {
+        let mut all = String::new();
+        for (index, router) in self.routers.iter().enumerate() {
+            if let Some(daemon) = &router.daemon {
+                let text = fs::read_to_string(&daemon.log).unwrap_or_default();
+                let tail: Vec<&str> = text.lines().rev().take(40).collect();
+                all.push_str(&format!("--- r{index} log (last 40 lines) ---\n"));
+                for line in tail.into_iter().rev() {
+                    all.push_str(line);
+                    all.push('\n');
+                }
+            }
+        }
+        all
+    }
+
+    /// Cuts router `index`'s link: its veth's bridge end goes down.
+    pub fn cut(&self, index: usize) {
+        self.bridge
+            .ip(&["link", "set", &format!("p{index}"), "down"]);
+    }
+
+    pub fn restore(&self, index: usize) {
+        self.bridge.ip(&["link", "set", &format!("p{index}"), "up"]);
+    }
+
+    /// Sends `signal` (e.g. "TERM", "KILL") to router `index`'s daemon.
+    pub fn signal(&self, index: usize, signal: &str) {
+        if let Some(daemon) = &self.routers[index].daemon {
+            let _ = Command::new("kill")
+                .args([&format!("-{signal}"), &daemon.child.id().to_string()])
+                .status();
+        }
+    }
+
+    /// Waits for router `index`'s daemon to exit; its exit code.
+    pub fn wait_exit(&mut self, index: usize, limit: Duration) -> Option<i32> {
+        let daemon = self.routers[index].daemon.as_mut()?;
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = daemon.child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
+
+    /// The JSON status of router `index`'s daemon.
+    pub fn status(&self, index: usize) -> serde_json::Value {
+        let daemon = self.routers[index].daemon.as_ref().expect("daemon running");
+        let out = Command::new(xvrrpd_binary())
+            .args(["status", "--json", "--socket"])
+            .arg(&daemon.socket)
+            .output()
+            .expect("xvrrpd status");
+        assert!(
+            out.status.success(),
+            "xvrrpd status: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("status JSON")
+    }
+
+    /// Pings `target` from the client every `interval` for `duration`, and returns the longest
+    /// run of lost replies as a time (first lost send to first answered send).
+    pub fn ping_outage(&self, target: &str, interval: Duration, duration: Duration) -> Outage {
+        let count = (duration.as_millis() / interval.as_millis().max(1)) as u64;
+        let out = self
+            .client
+            .command("ping")
+            .args([
+                "-n",
+                "-i",
+                &format!("{:.3}", interval.as_secs_f64()),
+                "-c",
+                &count.to_string(),
+                "-W",
+                "1",
+                target,
+            ])
+            .output()
+            .expect("ping");
+        Outage::from_ping(&String::from_utf8_lossy(&out.stdout), count, interval)
+    }
+}
+
+/// Lost replies seen by a pinging client.
+#[derive(Debug, Clone, Copy)]
+pub struct Outage {
+    pub sent: u64,
+    pub received: u64,
+    /// The longest run of missing sequence numbers, as a time.
+    pub longest: Duration,
+}
+
+impl Outage {
+    fn from_ping(output: &str, sent: u64, interval: Duration) -> Outage {
+        let mut answered: Vec<u64> = output
+            .lines()
+            .filter_map(|line| line.split("icmp_seq=").nth(1))
+            .filter_map(|rest| rest.split_whitespace().next())
+            .filter_map(|seq| seq.parse().ok())
+            .collect();
+        answered.sort_unstable();
+        answered.dedup();
+        let mut longest = 0;
+        let mut previous = 0;
+        for &seq in &answered {
+            longest = longest.max(seq.saturating_sub(previous + 1));
+            previous = seq;
+        }
+        longest = longest.max(sent.saturating_sub(previous));
+        Outage {
+            sent,
+            received: answered.len() as u64,
+            longest: interval * longest as u32,
+        }
+    }
+}
+
+pub struct Daemon {
+    child: Child,
+    log: PathBuf,
+    socket: PathBuf,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for router in &mut self.routers {
+            router.daemon = None;
+        }
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The xvrrpd binary built with the tests (`cargo test --workspace` builds it), or the one
+/// `XVRRPD_BIN` names.
+pub fn xvrrpd_binary() -> PathBuf {
+    let path = std::env::var_os("XVRRPD_BIN").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/debug/xvrrpd"),
+        PathBuf::from,
+    );
+    assert!(
+        path.exists(),
+        "{} is missing: run the tests with `cargo xtask test` (or `cargo build --bin xvrrpd` first)",
+        path.display()
+    );
+    path
+}

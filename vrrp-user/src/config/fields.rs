@@ -1,0 +1,244 @@
+//! One value at a time: a [`Raw`] value to its typed form, or the message saying why not.
+//!
+//! Messages name the key and quote the value as written: `vrid must be 1..255, got 0`.
+use std::{net::IpAddr, time::Duration};
+
+use super::{Family, Vip, native::Raw, parse_duration};
+use crate::{
+    dataplane::{AttachMode, AttachRequest, Request},
+    fsm::{AdvertInterval, Version},
+    units::{Centiseconds, Seconds},
+    wire::vrrp::ChecksumMode,
+};
+
+/// The longest Linux interface name (`IFNAMSIZ` − 1).
+const MAX_IFNAME: usize = 15;
+
+/// An integer in `lo..=hi`.
+pub(super) fn integer(v: &Raw, key: &str, lo: i128, hi: i128) -> Result<i128, String> {
+    match v {
+        Raw::Integer(n) if (lo..=hi).contains(n) => Ok(*n),
+        Raw::Integer(n) => Err(format!("{key} must be {lo}..{hi}, got {n}")),
+        other => Err(format!(
+            "{key} must be an integer {lo}..{hi}, got {}",
+            other.describe()
+        )),
+    }
+}
+
+pub(super) fn boolean(v: &Raw, key: &str) -> Result<bool, String> {
+    match v {
+        Raw::Bool(b) => Ok(*b),
+        other => Err(format!(
+            "{key} must be true or false, got {}",
+            other.describe()
+        )),
+    }
+}
+
+/// A string that is not empty.
+pub(super) fn string(v: &Raw, key: &str) -> Result<String, String> {
+    match v {
+        Raw::String(s) if s.is_empty() => Err(format!("{key} must not be empty")),
+        Raw::String(s) => Ok(s.clone()),
+        other => Err(format!("{key} must be a string, got {}", other.describe())),
+    }
+}
+
+/// An instance name: not empty, no control characters (it ends up in logs and scripts).
+pub(super) fn name(v: &Raw) -> Result<String, String> {
+    let name = string(v, "name")?;
+    if name.chars().any(char::is_control) {
+        return Err(format!("name {name:?} contains control characters"));
+    }
+    Ok(name)
+}
+
+/// A name the kernel would accept for an interface (`dev_valid_name`).
+pub(super) fn interface(v: &Raw) -> Result<String, String> {
+    let name = string(v, "interface")?;
+    let valid = name.len() <= MAX_IFNAME
+        && name != "."
+        && name != ".."
+        && !name.contains(|c: char| c == '/' || c == ':' || c.is_whitespace() || c == '\0');
+    if !valid {
+        return Err(format!(
+            "interface {name:?} is not a valid interface name (1 to {MAX_IFNAME} bytes, not \
+             \".\" or \"..\", no \"/\", \":\" or spaces)"
+        ));
+    }
+    Ok(name)
+}
+
+/// `"100ms"`, `"2.5s"`: see [`parse_duration`].
+pub(super) fn duration(v: &Raw, key: &str) -> Result<Duration, String> {
+    let Raw::String(text) = v else {
+        return Err(format!(
+            "{key} must be a duration such as \"100ms\" or \"2.5s\", got {}",
+            v.describe()
+        ));
+    };
+    parse_duration(text).map_err(|err| {
+        format!(
+            "{key} {text:?} is not a valid duration: {err} (write a number followed by \"ms\" \
+             or \"s\", such as \"100ms\" or \"2.5s\")"
+        )
+    })
+}
+
+/// A duration of at most `max` (written `max_text` in the message).
+pub(super) fn duration_at_most(
+    v: &Raw,
+    key: &str,
+    max: Duration,
+    max_text: &str,
+) -> Result<Duration, String> {
+    let d = duration(v, key)?;
+    if d > max {
+        return Err(format!(
+            "{key} must be at most {max_text}, got {}",
+            v.describe()
+        ));
+    }
+    Ok(d)
+}
+
+pub(super) fn version(v: &Raw) -> Result<Version, String> {
+    match v {
+        Raw::Integer(2) => Ok(Version::V2),
+        Raw::Integer(3) => Ok(Version::V3),
+        other => Err(format!("version must be 2 or 3, got {}", other.describe())),
+    }
+}
+
+/// The interval in the unit of `version`: whole seconds for v2, centiseconds for v3.
+pub(super) fn interval(v: &Raw, version: Version) -> Result<AdvertInterval, String> {
+    const KEY: &str = "advert_interval";
+    let d = duration(v, KEY)?;
+    let got = v.describe();
+    match version {
+        Version::V2 => match u8::try_from(d.as_secs()) {
+            Ok(secs) if secs >= 1 && d.subsec_nanos() == 0 => Ok(AdvertInterval::V2(Seconds(secs))),
+            _ => Err(format!(
+                "{KEY} must be whole seconds 1s..255s with version = 2, got {got}"
+            )),
+        },
+        Version::V3 => {
+            let step = Centiseconds(1).as_duration();
+            if d < step || d > Centiseconds::MAX_V3.as_duration() {
+                return Err(format!(
+                    "{KEY} must be 10ms..40.95s with version = 3, got {got}"
+                ));
+            }
+            if d.as_nanos() % step.as_nanos() != 0 {
+                return Err(format!(
+                    "{KEY} must be a multiple of 10ms with version = 3, got {got}"
+                ));
+            }
+            // At most 4095 after the range check.
+            let cs = u16::try_from(d.as_nanos() / step.as_nanos()).unwrap_or(u16::MAX);
+            Ok(AdvertInterval::V3(Centiseconds(cs)))
+        }
+    }
+}
+
+/// The interval when `advert_interval` is not set.
+pub(super) fn default_interval(version: Version) -> AdvertInterval {
+    match version {
+        Version::V2 => AdvertInterval::V2(Seconds(1)),
+        Version::V3 => AdvertInterval::V3(Centiseconds(100)),
+    }
+}
+
+pub(super) fn xdp(v: &Raw) -> Result<Request, String> {
+    match v {
+        Raw::String(s) if s == "auto" => Ok(Request::Auto),
+        Raw::String(s) if s == "native" => {
+            Ok(Request::Xdp(AttachRequest::Only(AttachMode::Native)))
+        }
+        Raw::String(s) if s == "skb" => Ok(Request::Xdp(AttachRequest::Only(AttachMode::Skb))),
+        Raw::String(s) if s == "off" => Ok(Request::Off),
+        other => Err(format!(
+            "xdp must be \"auto\", \"native\", \"skb\" or \"off\", got {}",
+            other.describe()
+        )),
+    }
+}
+
+pub(super) fn checksum(v: &Raw) -> Result<ChecksumMode, String> {
+    match v {
+        Raw::String(s) if s == "pseudo-header" => Ok(ChecksumMode::PseudoHeader),
+        Raw::String(s) if s == "vrrp-only" => Ok(ChecksumMode::VrrpOnly),
+        other => Err(format!(
+            "checksum must be \"pseudo-header\" or \"vrrp-only\", got {}",
+            other.describe()
+        )),
+    }
+}
+
+/// Whether an address can be a VIP or a peer: not unspecified, multicast or broadcast.
+fn is_unicast(address: IpAddr) -> bool {
+    let broadcast = matches!(address, IpAddr::V4(a) if a.is_broadcast());
+    !address.is_unspecified() && !address.is_multicast() && !broadcast
+}
+
+/// `ADDR` or `ADDR/PREFIX`.
+pub(super) fn vip(v: &Raw) -> Result<Vip, String> {
+    let Raw::String(text) = v else {
+        return Err(format!(
+            "virtual_ips entries must be addresses in quotes such as \"192.0.2.100/24\", got {}",
+            v.describe()
+        ));
+    };
+    let (addr, prefix) = match text.split_once('/') {
+        Some((addr, prefix)) => (addr, Some(prefix)),
+        None => (text.as_str(), None),
+    };
+    let address: IpAddr = addr
+        .parse()
+        .map_err(|_| format!("invalid virtual IP {text:?}: {addr:?} is not an IP address"))?;
+    let max = match address {
+        IpAddr::V4(_) => 32,
+        IpAddr::V6(_) => 128,
+    };
+    let prefix_len = match prefix {
+        None => max,
+        Some(p) if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) => {
+            return Err(format!(
+                "invalid virtual IP {text:?}: the prefix length {p:?} is not a number"
+            ));
+        }
+        Some(p) => p.parse::<u8>().ok().filter(|&n| n <= max).ok_or_else(|| {
+            format!(
+                "invalid virtual IP {text:?}: the prefix length of an {} address is 0..{max}",
+                Family::of(address)
+            )
+        })?,
+    };
+    if !is_unicast(address) {
+        return Err(format!(
+            "invalid virtual IP {text:?}: not a unicast address"
+        ));
+    }
+    Ok(Vip {
+        address,
+        prefix_len,
+    })
+}
+
+/// A plain unicast address (no prefix length); `what` names it in messages.
+pub(super) fn address(v: &Raw, what: &str) -> Result<IpAddr, String> {
+    let Raw::String(text) = v else {
+        return Err(format!(
+            "{what} must be an address in quotes such as \"192.0.2.12\", got {}",
+            v.describe()
+        ));
+    };
+    let address: IpAddr = text
+        .parse()
+        .map_err(|_| format!("{what} {text:?} is not an IP address"))?;
+    if !is_unicast(address) {
+        return Err(format!("{what} {address} is not a unicast address"));
+    }
+    Ok(address)
+}

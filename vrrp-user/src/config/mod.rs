@@ -1,0 +1,340 @@
+//! The daemon's configuration: read from a file, validated once, then handed out as typed values.
+//!
+//! [`Config::load`] reads the native TOML format (`conf/xvrrpd.toml` documents every key); any
+//! other file name is meant for keepalived.conf, which is not supported yet. Everything a user
+//! can get wrong is reported as `FILE:LINE: what is wrong`, all problems of a file at once, and
+//! nothing in here panics on any input. What can only be checked on the running host (does the
+//! interface exist, does it have an address of the instance's family) is left to the daemon.
+//!
+//! The validated types carry units in their types: the advertisement interval is an
+//! [`AdvertInterval`] whose variant is the protocol version (v2 seconds, v3 centiseconds), every
+//! other time a [`Duration`].
+mod duration;
+mod fields;
+mod native;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+use std::{
+    fmt,
+    net::IpAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use crate::{
+    dataplane,
+    fsm::{self, AdvertInterval, Version},
+    wire::vrrp::ChecksumMode,
+};
+
+pub use duration::{DurationError, parse_duration};
+
+/// `global.control_socket` when not configured.
+pub const DEFAULT_CONTROL_SOCKET: &str = "/run/xvrrpd.sock";
+/// `priority` when not configured.
+pub const DEFAULT_PRIORITY: u8 = 100;
+/// `advert_interval` when not configured (valid for both versions).
+pub const DEFAULT_ADVERT_INTERVAL: Duration = Duration::from_secs(1);
+/// `garp_repeat` when not configured.
+pub const DEFAULT_GARP_REPEAT: u8 = 5;
+/// `garp_interval` when not configured: the burst goes out back to back.
+pub const DEFAULT_GARP_INTERVAL: Duration = Duration::ZERO;
+/// `garp_delay` when not configured.
+pub const DEFAULT_GARP_DELAY: Duration = Duration::from_secs(5);
+/// The largest `garp_repeat`.
+pub const MAX_GARP_REPEAT: u8 = 100;
+/// The longest `garp_interval`.
+pub const MAX_GARP_INTERVAL: Duration = Duration::from_secs(10);
+/// The longest `garp_delay`.
+pub const MAX_GARP_DELAY: Duration = Duration::from_secs(3600);
+/// The longest `preempt_delay` (keepalived's limit, enforced by the state machine too).
+pub const MAX_PREEMPT_DELAY: Duration = fsm::MAX_PREEMPT_DELAY;
+/// The most virtual IPs one instance can have: the advert's Count field is 8 bits.
+pub const MAX_VIPS_PER_INSTANCE: usize = 255;
+/// The most instances: the size of the data plane's instance map.
+pub const MAX_INSTANCES: usize = vrrp_common::maps::MAX_INSTANCES as usize;
+
+/// A validated configuration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    pub global: Global,
+    /// At least one, in file order; names are unique, and so is (interface, vrid, family).
+    pub instances: Vec<InstanceConfig>,
+}
+
+/// The `[global]` table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Global {
+    /// Names this host in logs, status and notifications. Default: the host name.
+    pub router_id: String,
+    /// Where the control socket listens. Default [`DEFAULT_CONTROL_SOCKET`].
+    pub control_socket: PathBuf,
+    /// `xdp = "auto" | "native" | "skb" | "off"`. Default `auto`.
+    pub xdp: dataplane::Request,
+}
+
+/// One `[[instance]]`: a virtual router on one interface, for one address family.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InstanceConfig {
+    /// Unique among the instances.
+    pub name: String,
+    /// The interface name (its existence is checked when the daemon starts).
+    pub interface: String,
+    /// 1..=255.
+    pub vrid: u8,
+    /// 1..=255; 255 = address owner. Default [`DEFAULT_PRIORITY`].
+    pub priority: u8,
+    /// The advertisement interval; its variant is the protocol version.
+    pub interval: AdvertInterval,
+    /// Preempt a lower-priority Master. Default true.
+    pub preempt: bool,
+    /// At most [`MAX_PREEMPT_DELAY`]. Default zero.
+    pub preempt_delay: Duration,
+    /// 1..=[`MAX_VIPS_PER_INSTANCE`] addresses, all of one family, no duplicates.
+    pub virtual_ips: Vec<Vip>,
+    /// Empty: multicast. Otherwise adverts go to these only, and only theirs are accepted.
+    /// Same family as the VIPs, no duplicates.
+    pub unicast_peers: Vec<IpAddr>,
+    /// The source address of adverts; default: the interface's primary address.
+    pub unicast_source: Option<IpAddr>,
+    /// VRRPv2 simple-text authentication data (the password's first 8 bytes, zero-padded).
+    pub auth: Option<[u8; 8]>,
+    /// Only VRRPv3 over IPv4 may set it; default [`ChecksumMode::PseudoHeader`].
+    pub checksum: ChecksumMode,
+    /// Debugging: XDP passes valid adverts on to the stack. Default false.
+    pub pass_adverts: bool,
+    /// Gratuitous ARP / unsolicited NA on becoming Master.
+    pub garp: Garp,
+    /// The line of the instance in its file, for messages about it later on.
+    pub line: usize,
+}
+
+/// A virtual IP address with the prefix length it is added with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Vip {
+    pub address: IpAddr,
+    /// Default 32 (IPv4) or 128 (IPv6).
+    pub prefix_len: u8,
+}
+
+impl fmt::Display for Vip {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.address, self.prefix_len)
+    }
+}
+
+/// An instance's address family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Family {
+    V4,
+    V6,
+}
+
+impl Family {
+    pub const fn of(address: IpAddr) -> Family {
+        match address {
+            IpAddr::V4(_) => Family::V4,
+            IpAddr::V6(_) => Family::V6,
+        }
+    }
+
+    /// The data plane's code for it ([`vrrp_common::FAMILY_V4`] or [`vrrp_common::FAMILY_V6`]).
+    pub const fn code(self) -> u8 {
+        match self {
+            Family::V4 => vrrp_common::FAMILY_V4,
+            Family::V6 => vrrp_common::FAMILY_V6,
+        }
+    }
+}
+
+impl fmt::Display for Family {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Family::V4 => "IPv4",
+            Family::V6 => "IPv6",
+        })
+    }
+}
+
+/// The gratuitous ARP / unsolicited NA bursts sent on becoming Master.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Garp {
+    /// Messages per address in a burst, 0..=[`MAX_GARP_REPEAT`]; 0 sends none.
+    pub repeat: u8,
+    /// Between two messages of a burst, at most [`MAX_GARP_INTERVAL`].
+    pub interval: Duration,
+    /// When the second burst follows the first, at most [`MAX_GARP_DELAY`]; zero
+    /// (`garp_delay = "0s"`): no second burst.
+    pub delay: Duration,
+}
+
+impl Default for Garp {
+    fn default() -> Self {
+        Garp {
+            repeat: DEFAULT_GARP_REPEAT,
+            interval: DEFAULT_GARP_INTERVAL,
+            delay: DEFAULT_GARP_DELAY,
+        }
+    }
+}
+
+impl InstanceConfig {
+    /// The address family of the VIPs (and of the peers, and of the adverts).
+    pub fn family(&self) -> Family {
+        // Validation guarantees at least one VIP.
+        self.virtual_ips
+            .first()
+            .map_or(Family::V4, |vip| Family::of(vip.address))
+    }
+
+    /// The protocol version, given by the interval's unit.
+    pub const fn version(&self) -> Version {
+        self.interval.version()
+    }
+
+    /// Whether adverts go to [`InstanceConfig::unicast_peers`] instead of the multicast group.
+    pub fn is_unicast(&self) -> bool {
+        !self.unicast_peers.is_empty()
+    }
+
+    /// The state machine's configuration. `primary_address` is the instance's own address on
+    /// its interface (of the instance's family), compared with a Master's on equal priority:
+    /// [`InstanceConfig::unicast_source`] when set, else the interface's primary address.
+    pub fn fsm_config(&self, primary_address: IpAddr) -> fsm::Config {
+        fsm::Config {
+            vrid: self.vrid,
+            priority: self.priority,
+            advert_interval: self.interval,
+            preempt: self.preempt,
+            preempt_delay: self.preempt_delay,
+            primary_address,
+        }
+    }
+}
+
+/// One problem in a configuration file: `FILE:LINE: message`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// The file as the user named it.
+    pub file: String,
+    /// 1-based.
+    pub line: usize,
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.file, self.line, self.message)
+    }
+}
+
+/// Something accepted but probably not what was meant (e.g. a password longer than 8 bytes).
+pub type Warning = Diagnostic;
+
+/// A configuration that loaded, with what the user should be told about it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Loaded {
+    pub config: Config,
+    /// In file order; log each of them.
+    pub warnings: Vec<Warning>,
+}
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read: `PATH: error`.
+    #[error("{}: {error}", path.display())]
+    Read {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    /// Not a `.toml` file: `PATH: keepalived.conf files are not supported yet; use a .toml file`.
+    #[error("{}: keepalived.conf files are not supported yet; use a .toml file", path.display())]
+    KeepalivedUnsupported { path: PathBuf },
+    /// Every problem found, in line order, one `FILE:LINE: message` per line. Never empty.
+    #[error("{}", DisplayLines(.0))]
+    Invalid(Vec<Diagnostic>),
+}
+
+impl ConfigError {
+    /// The problems with their lines (empty unless [`ConfigError::Invalid`]).
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        match self {
+            ConfigError::Invalid(diagnostics) => diagnostics,
+            _ => &[],
+        }
+    }
+}
+
+struct DisplayLines<'a>(&'a [Diagnostic]);
+
+impl fmt::Display for DisplayLines<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, diagnostic) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{diagnostic}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// Reads and validates a configuration file. A name ending in `.toml` is the native format;
+    /// anything else is taken for keepalived.conf, which is refused for now. Messages name the
+    /// file as `path` is written.
+    pub fn load(path: impl AsRef<Path>) -> Result<Loaded, ConfigError> {
+        let path = path.as_ref();
+        if path.extension().is_none_or(|ext| ext != "toml") {
+            return Err(ConfigError::KeepalivedUnsupported {
+                path: path.to_owned(),
+            });
+        }
+        let bytes = std::fs::read(path).map_err(|error| ConfigError::Read {
+            path: path.to_owned(),
+            error,
+        })?;
+        let file = path.display().to_string();
+        match String::from_utf8(bytes) {
+            Ok(text) => Config::from_toml_str(&text, &file),
+            Err(err) => {
+                let valid = &err.as_bytes()[..err.utf8_error().valid_up_to()];
+                Err(ConfigError::Invalid(vec![Diagnostic {
+                    line: valid.iter().filter(|&&b| b == b'\n').count() + 1,
+                    file,
+                    message: "the file is not valid UTF-8".to_owned(),
+                }]))
+            }
+        }
+    }
+
+    /// Validates the text of a native TOML configuration; `file` names it in messages.
+    pub fn from_toml_str(text: &str, file: &str) -> Result<Loaded, ConfigError> {
+        native::parse(text, file).map_err(ConfigError::Invalid)
+    }
+}
+
+/// The default `router_id`: the kernel's host name, or `"localhost"` if it has none.
+pub fn hostname() -> String {
+    if let Ok(name) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
+        let name = name.trim();
+        if !name.is_empty() {
+            return name.to_owned();
+        }
+    }
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for `buf.len()` bytes; gethostname writes at most that many.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc == 0 {
+        let len = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+        let name = String::from_utf8_lossy(&buf[..len]).trim().to_owned();
+        if !name.is_empty() {
+            return name;
+        }
+    }
+    "localhost".to_owned()
+}
