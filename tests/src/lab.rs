@@ -215,6 +215,19 @@ impl Lab {
         None
     }
 
+    /// The JSON status of router `index`'s daemon, if it answers.
+    pub fn try_status(&self, index: usize) -> Option<serde_json::Value> {
+        let daemon = self.routers[index].daemon.as_ref()?;
+        let out = Command::new(xvrrpd_binary())
+            .args(["status", "--json", "--socket"])
+            .arg(&daemon.socket)
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| serde_json::from_slice(&out.stdout).ok())?
+    }
+
     /// The JSON status of router `index`'s daemon.
     pub fn status(&self, index: usize) -> serde_json::Value {
         let daemon = self.routers[index].daemon.as_ref().expect("daemon running");
@@ -231,8 +244,9 @@ impl Lab {
         serde_json::from_slice(&out.stdout).expect("status JSON")
     }
 
-    /// Pings `target` from the client every `interval` for `duration`, and returns the longest
-    /// run of lost replies as a time (first lost send to first answered send).
+    /// Pings `target` from the client every `interval` for `duration`; the longest time the
+    /// client went without a reply, from its own receive timestamps (`ping -D`), so a ping that
+    /// cannot keep its pace on a loaded machine does not shrink the figure.
     pub fn ping_outage(&self, target: &str, interval: Duration, duration: Duration) -> Outage {
         let count = (duration.as_millis() / interval.as_millis().max(1)) as u64;
         let out = self
@@ -240,6 +254,7 @@ impl Lab {
             .command("ping")
             .args([
                 "-n",
+                "-D",
                 "-i",
                 &format!("{:.3}", interval.as_secs_f64()),
                 "-c",
@@ -252,6 +267,29 @@ impl Lab {
             .expect("ping");
         Outage::from_ping(&String::from_utf8_lossy(&out.stdout), count, interval)
     }
+
+    /// Isolates router `index`'s bridge port from the other routers' (the client still sees
+    /// it): routers that cannot hear each other all become master.
+    pub fn isolate(&self, index: usize, isolated: bool) {
+        let out = self
+            .bridge
+            .command("bridge")
+            .args([
+                "link",
+                "set",
+                "dev",
+                &format!("p{index}"),
+                "isolated",
+                if isolated { "on" } else { "off" },
+            ])
+            .output()
+            .expect("bridge link set");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 /// Lost replies seen by a pinging client.
@@ -259,31 +297,28 @@ impl Lab {
 pub struct Outage {
     pub sent: u64,
     pub received: u64,
-    /// The longest run of missing sequence numbers, as a time.
+    /// The longest time between two consecutive replies, less one ping interval: how long
+    /// the client had no answer.
     pub longest: Duration,
 }
 
 impl Outage {
     fn from_ping(output: &str, sent: u64, interval: Duration) -> Outage {
-        let mut answered: Vec<u64> = output
+        let stamps: Vec<f64> = output
             .lines()
-            .filter_map(|line| line.split("icmp_seq=").nth(1))
-            .filter_map(|rest| rest.split_whitespace().next())
-            .filter_map(|seq| seq.parse().ok())
+            .filter(|line| line.contains("icmp_seq="))
+            .filter_map(|line| line.strip_prefix('['))
+            .filter_map(|rest| rest.split(']').next())
+            .filter_map(|stamp| stamp.parse().ok())
             .collect();
-        answered.sort_unstable();
-        answered.dedup();
-        let mut longest = 0;
-        let mut previous = 0;
-        for &seq in &answered {
-            longest = longest.max(seq.saturating_sub(previous + 1));
-            previous = seq;
-        }
-        longest = longest.max(sent.saturating_sub(previous));
+        let longest_gap = stamps
+            .windows(2)
+            .map(|pair| pair[1] - pair[0])
+            .fold(0.0, f64::max);
         Outage {
             sent,
-            received: answered.len() as u64,
-            longest: interval * longest as u32,
+            received: stamps.len() as u64,
+            longest: Duration::from_secs_f64(longest_gap).saturating_sub(interval),
         }
     }
 }

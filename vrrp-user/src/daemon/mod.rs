@@ -133,8 +133,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             Some(source) => source,
             None => {
                 let vips: Vec<IpAddr> = instance.virtual_ips.iter().map(|v| v.address).collect();
-                netlink
-                    .primary_address(interface.ifindex, ip_family, &vips)
+                primary_address(&netlink, interface.ifindex, ip_family, &vips)
                     .await?
                     .with_context(|| {
                         format!(
@@ -306,6 +305,28 @@ async fn dispatch_link(by_ifindex: &HashMap<u32, Vec<mpsc::Sender<Input>>>, link
     };
     for inbox in by_ifindex.get(&ifindex).into_iter().flatten() {
         let _ = inbox.send(Input::Link { up }).await;
+    }
+}
+
+/// How long start-up waits for an interface's address: an IPv6 link-local address stays
+/// tentative (duplicate address detection) for a second or two after the link comes up.
+const ADDRESS_WAIT: Duration = Duration::from_secs(5);
+
+async fn primary_address(
+    netlink: &Netlink,
+    ifindex: u32,
+    family: IpFamily,
+    exclude: &[IpAddr],
+) -> anyhow::Result<Option<IpAddr>> {
+    let deadline = tokio::time::Instant::now() + ADDRESS_WAIT;
+    loop {
+        if let Some(address) = netlink.primary_address(ifindex, family, exclude).await? {
+            return Ok(Some(address));
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Ok(None);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
