@@ -120,6 +120,44 @@ impl Lab {
         });
     }
 
+    /// Starts keepalived (VRRP only, foreground) on router `index` with `config`
+    /// (keepalived.conf syntax); stopped with SIGTERM through [`Lab::signal`] or on drop.
+    pub fn start_keepalived(&mut self, index: usize, config: &str) {
+        let router = &mut self.routers[index];
+        let name = router.netns.name().to_string();
+        let config_path = self.dir.join(format!("r{index}-keepalived.conf"));
+        fs::write(&config_path, config).expect("write keepalived.conf");
+        let log_path = self.dir.join(format!("r{index}-keepalived.log"));
+        let log = fs::File::create(&log_path).expect("log file");
+        let pid = |what: &str| self.dir.join(format!("r{index}-{what}.pid"));
+        let child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &name,
+                "keepalived",
+                "-n",
+                "-l",
+                "-D",
+                "-P",
+                "-f",
+            ])
+            .arg(&config_path)
+            .arg("-p")
+            .arg(pid("keepalived"))
+            .arg("-r")
+            .arg(pid("vrrp"))
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
+            .spawn()
+            .expect("start keepalived (is it installed? cargo xtask setup installs it)");
+        router.daemon = Some(Daemon {
+            child,
+            log: log_path,
+            socket: PathBuf::new(),
+        });
+    }
+
     /// The index of the router holding `vip` on its interface, if exactly one does.
     pub fn holder(&self, vip: &str) -> Option<usize> {
         let holders: Vec<usize> = (0..self.routers.len())
