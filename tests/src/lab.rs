@@ -16,15 +16,27 @@ use crate::{
 /// The subnet every lab uses (documentation range).
 pub const SUBNET: &str = "192.0.2";
 pub const CLIENT_ADDRESS: &str = "192.0.2.50";
+pub const CLIENT_ADDRESS_V6: &str = "2001:db8::50/64";
 
 /// A native config for one instance on `eth0` with VIP 192.0.2.100; `extra` adds keys to the
 /// instance. `@SOCKET@` is replaced by the lab's control socket path when started.
 pub fn config(router_id: &str, priority: u8, interval: &str, extra: &str) -> String {
+    config_with_vip(router_id, priority, interval, "192.0.2.100/24", extra)
+}
+
+/// As [`config`], with another VIP (e.g. an IPv6 one).
+pub fn config_with_vip(
+    router_id: &str,
+    priority: u8,
+    interval: &str,
+    vip: &str,
+    extra: &str,
+) -> String {
     format!(
         "[global]\nrouter_id = \"{router_id}\"\ncontrol_socket = \"@SOCKET@\"\n\n\
          [[instance]]\nname = \"VI_1\"\ninterface = \"eth0\"\nvrid = 51\n\
          priority = {priority}\nadvert_interval = \"{interval}\"\n\
-         virtual_ips = [\"192.0.2.100/24\"]\n{extra}\n"
+         virtual_ips = [\"{vip}\"]\n{extra}\n"
     )
 }
 
@@ -79,6 +91,7 @@ impl Lab {
             "dev",
             "eth0",
         ]);
+        client.ip(&["addr", "add", CLIENT_ADDRESS_V6, "dev", "eth0", "nodad"]);
         let port_programs =
             bridge.enter(|| ports.iter().map(|&i| attach_pass_program(i)).collect());
         let dir = std::env::temp_dir().join(format!("{}-{}", bridge.name(), std::process::id()));

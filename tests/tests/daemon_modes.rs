@@ -1,0 +1,165 @@
+//! xvrrpd in its other modes, in a lab: unicast, IPv6, VRRPv2 with PASS authentication, and a
+//! LAN with no master. Root only.
+use std::{
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+use tests::lab::{Lab, config, config_with_vip};
+
+const VIP: &str = "192.0.2.100";
+const SETTLE: Duration = Duration::from_secs(8);
+
+fn counter(status: &serde_json::Value, name: &str) -> u64 {
+    status["dataplane"]["counters"][name].as_u64().unwrap_or(0)
+}
+
+#[test]
+fn unicast_sends_no_multicast_and_ignores_non_peers() {
+    let mut lab = Lab::new("ucast", 3);
+    let capture = lab
+        .bridge
+        .command("tcpdump")
+        .args(["--immediate-mode", "-n", "-l", "-i", "br0", "ip proto 112"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("tcpdump");
+    std::thread::sleep(Duration::from_millis(500));
+    let unicast =
+        |me: &str, peer: &str| format!("unicast_peers = [\"{peer}\"]\nunicast_source = \"{me}\"");
+    lab.start(
+        0,
+        &config("r0", 150, "100ms", &unicast("192.0.2.11", "192.0.2.12")),
+    );
+    lab.start(
+        1,
+        &config("r1", 100, "100ms", &unicast("192.0.2.12", "192.0.2.11")),
+    );
+    assert!(lab.wait_for_holder(0, VIP, SETTLE), "{}", lab.logs());
+    std::thread::sleep(Duration::from_secs(1));
+    let _ = Command::new("kill")
+        .args(["-INT", &capture.id().to_string()])
+        .status();
+    let out = capture.wait_with_output().expect("tcpdump output");
+    let lines = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(lines.lines().count() >= 5, "unicast adverts seen:\n{lines}");
+    assert!(
+        !lines.contains("224.0.0.18"),
+        "no multicast advert:\n{lines}"
+    );
+    assert!(lines.contains("192.0.2.11 > 192.0.2.12"), "{lines}");
+
+    // A router not in the peer lists, at a higher priority, is not heard.
+    lab.start(2, &config("r2", 200, "100ms", ""));
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(lab.holds(0, VIP), "r0 stays master\n{}", lab.logs());
+    let status = lab.status(0);
+    assert_eq!(status["instances"][0]["state"], "master", "{status}");
+    assert!(
+        counter(&status, "drop_peer") > 0,
+        "non-peer adverts counted: {status}"
+    );
+    let backup = lab.status(1);
+    assert_eq!(backup["instances"][0]["state"], "backup", "{backup}");
+}
+
+#[test]
+fn ipv6_instance_end_to_end() {
+    let vip = "2001:db8::100";
+    let mut lab = Lab::new("v6", 2);
+    lab.start(
+        0,
+        &config_with_vip("r0", 150, "100ms", &format!("{vip}/64"), ""),
+    );
+    assert!(lab.wait_for_holder(0, vip, SETTLE), "{}", lab.logs());
+    lab.start(
+        1,
+        &config_with_vip("r1", 100, "100ms", &format!("{vip}/64"), ""),
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(lab.holder(vip), Some(0), "one master\n{}", lab.logs());
+    let backup = lab.status(1);
+    assert_eq!(backup["instances"][0]["family"], "ipv6", "{backup}");
+    assert_eq!(backup["instances"][0]["state"], "backup", "{backup}");
+    let master_address = backup["instances"][0]["master_address"]
+        .as_str()
+        .unwrap_or("");
+    assert!(
+        master_address.starts_with("fe80::"),
+        "adverts from the link-local: {backup}"
+    );
+
+    let ping = lab
+        .client
+        .command("ping")
+        .args(["-6", "-c", "3", "-i", "0.2", "-W", "1", vip])
+        .output()
+        .unwrap();
+    assert!(
+        ping.status.success(),
+        "ping6 the VIP: {}{}\n{}\n{}",
+        String::from_utf8_lossy(&ping.stdout),
+        String::from_utf8_lossy(&ping.stderr),
+        lab.status(0)["dataplane"],
+        lab.logs()
+    );
+    let status = lab.status(0);
+    assert!(
+        counter(&status, "na_reply") >= 1,
+        "NS answered from XDP: {status}"
+    );
+
+    lab.signal(0, "TERM");
+    assert!(
+        lab.wait_for_holder(1, vip, SETTLE),
+        "r1 takes over\n{}",
+        lab.logs()
+    );
+}
+
+#[test]
+fn v2_with_pass_authentication_ignores_a_wrong_password() {
+    let mut lab = Lab::new("auth", 3);
+    let v2 = |password: &str| format!("version = 2\nauth_pass = \"{password}\"");
+    lab.start(0, &config("r0", 150, "1s", &v2("secret12")));
+    assert!(lab.wait_for_holder(0, VIP, SETTLE), "{}", lab.logs());
+    lab.start(1, &config("r1", 100, "1s", &v2("secret12")));
+    lab.start(2, &config("r2", 200, "1s", &v2("wrong123")));
+    std::thread::sleep(Duration::from_secs(5));
+    let backup = lab.status(1);
+    assert_eq!(backup["instances"][0]["state"], "backup", "{backup}");
+    assert_eq!(
+        backup["instances"][0]["master_address"], "192.0.2.11",
+        "{backup}"
+    );
+    assert!(
+        counter(&backup, "drop_auth") > 0,
+        "wrong password counted: {backup}"
+    );
+    assert!(
+        lab.holds(0, VIP),
+        "r0 is not preempted by r2\n{}",
+        lab.logs()
+    );
+}
+
+#[test]
+fn nobody_answers_arp_for_the_vip_without_a_master() {
+    let mut lab = Lab::new("nomaster", 1);
+    lab.start(0, &config("r0", 150, "100ms", ""));
+    assert!(lab.wait_for_holder(0, VIP, SETTLE), "{}", lab.logs());
+    let arping = |lab: &Lab| {
+        lab.client
+            .command("arping")
+            .args(["-c", "1", "-w", "1", "-I", "eth0", VIP])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    assert!(arping(&lab), "the master answers\n{}", lab.logs());
+    lab.signal(0, "TERM");
+    assert_eq!(lab.wait_exit(0, Duration::from_secs(5)), Some(0));
+    assert!(!arping(&lab), "no master, no answer");
+}
