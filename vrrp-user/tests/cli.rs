@@ -1,0 +1,106 @@
+//! The `xvrrpd` command line on bad input: clear errors and non-zero exits, never a panic.
+//! These need no root: every failure happens before anything privileged.
+use std::process::{Command, Output};
+
+fn xvrrpd(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xvrrpd"))
+        .args(args)
+        .env("RUST_LOG", "off")
+        .output()
+        .expect("run xvrrpd")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn data(name: &str) -> String {
+    format!("{}/tests/data/config/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn check_accepts_the_shipped_example() {
+    let example = format!("{}/conf/xvrrpd.toml", env!("CARGO_MANIFEST_DIR"));
+    let out = xvrrpd(&["check", "-c", &example]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(": OK ("));
+}
+
+#[test]
+fn check_and_run_report_file_and_line_and_exit_non_zero() {
+    let bad = data("bad_vrid.toml");
+    for command in ["check", "run"] {
+        let out = xvrrpd(&[command, "-c", &bad]);
+        assert_eq!(out.status.code(), Some(1), "{command}");
+        let text = stderr(&out);
+        assert!(
+            text.contains(&format!("{bad}:")) && text.contains("vrid must be 1..255, got 0"),
+            "{command}: {text}"
+        );
+        assert!(!text.contains("panicked"), "{text}");
+    }
+}
+
+#[test]
+fn keepalived_conf_is_refused_clearly_for_now() {
+    let out = xvrrpd(&["check", "-c", &data("keepalived.conf")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("keepalived.conf files are not supported yet"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_missing_file_is_named() {
+    let out = xvrrpd(&["check", "-c", "/nonexistent/xvrrpd.toml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("/nonexistent/xvrrpd.toml"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn status_without_a_daemon_says_so() {
+    let out = xvrrpd(&["status", "--socket", "/nonexistent/xvrrpd.sock"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("cannot reach xvrrpd at /nonexistent/xvrrpd.sock"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn bad_arguments_are_usage_errors() {
+    let out = xvrrpd(&["run"]);
+    assert_eq!(out.status.code(), Some(2), "clap's usage exit code");
+    assert!(stderr(&out).contains("--config"), "{}", stderr(&out));
+    let out = xvrrpd(&["frobnicate"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn run_names_a_missing_interface() {
+    let dir = std::env::temp_dir().join(format!("xvrrpd-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("missing.toml");
+    std::fs::write(
+        &path,
+        "[global]\ncontrol_socket = \"/tmp/xvrrpd-cli-missing.sock\"\nxdp = \"off\"\n\
+         [[instance]]\nname = \"VI_1\"\ninterface = \"nosuch9\"\nvrid = 51\n\
+         virtual_ips = [\"192.0.2.100/24\"]\n",
+    )
+    .unwrap();
+    let out = xvrrpd(&["run", "-c", path.to_str().unwrap()]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("interface nosuch9 does not exist"),
+        "{}",
+        stderr(&out)
+    );
+}
