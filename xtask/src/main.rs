@@ -21,6 +21,14 @@ enum Task {
     Setup,
     /// fmt check, clippy with warnings denied, unit tests and root-only tests.
     Test,
+    /// Two routers and a client in network namespaces: election, a link cut, the outage the
+    /// client saw, failback; everything removed afterwards (root).
+    Demo,
+    /// Run xvrrpd with ARGS, e.g. `cargo xtask run -- check -c FILE` (root for `run`).
+    Run {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Benchmarks (root): figures next to a baseline measured in the same run.
     Bench {
         /// One benchmark (`xdp`); all when omitted.
@@ -44,5 +52,32 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Task::Setup => Ok(()),
         Task::Test => test::run_all(),
         Task::Bench { which } => bench::run_bench(which.as_deref()),
+        Task::Demo => {
+            shell::run(shell::command("cargo").args(["build", "--quiet", "--bin", "xvrrpd"]))?;
+            shell::run(shell::command("cargo").args([
+                "run",
+                "--quiet",
+                "--package",
+                "tests",
+                "--bin",
+                "demo",
+            ]))
+        }
+        Task::Run { args } => run_xvrrpd(&args),
     }
+}
+
+/// Builds xvrrpd and runs it with `args`, through sudo when not root (the daemon needs
+/// CAP_BPF, CAP_NET_ADMIN and CAP_NET_RAW).
+fn run_xvrrpd(args: &[String]) -> anyhow::Result<()> {
+    shell::run(shell::command("cargo").args(["build", "--quiet", "--bin", "xvrrpd"]))?;
+    let binary = format!("{}/target/debug/xvrrpd", shell::workspace_root());
+    let mut command = if setup::is_root() {
+        shell::command(&binary)
+    } else {
+        let mut sudo = shell::command("sudo");
+        sudo.arg(&binary);
+        sudo
+    };
+    shell::run(command.args(args))
 }
