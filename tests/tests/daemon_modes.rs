@@ -163,3 +163,43 @@ fn nobody_answers_arp_for_the_vip_without_a_master() {
     assert_eq!(lab.wait_exit(0, Duration::from_secs(5)), Some(0));
     assert!(!arping(&lab), "no master, no answer");
 }
+
+#[test]
+fn socket_mode_elects_and_fails_over_without_xdp() {
+    let socket_mode = |router_id: &str, priority: u8| {
+        config("", priority, "100ms", "").replacen(
+            "router_id = \"\"",
+            &format!("router_id = \"{router_id}\"\nxdp = \"off\""),
+            1,
+        )
+    };
+    let mut lab = Lab::new("sockm", 2);
+    lab.start(0, &socket_mode("r0", 150));
+    assert!(lab.wait_for_holder(0, VIP, SETTLE), "{}", lab.logs());
+    lab.start(1, &socket_mode("r1", 100));
+    std::thread::sleep(Duration::from_secs(1));
+    let backup = lab.status(1);
+    assert_eq!(backup["dataplane"]["mode"], "socket", "{backup}");
+    assert_eq!(backup["instances"][0]["state"], "backup", "{backup}");
+    assert!(
+        counter(&backup, "advert_accepted") >= 5,
+        "adverts through the socket: {backup}"
+    );
+    let ping = lab
+        .client
+        .command("ping")
+        .args(["-c", "2", "-i", "0.2", "-W", "1", VIP])
+        .output()
+        .unwrap();
+    assert!(
+        ping.status.success(),
+        "the kernel answers ARP for the VIP\n{}",
+        lab.logs()
+    );
+    lab.cut(0);
+    assert!(
+        lab.wait_for_holder_or_both(1, VIP, SETTLE),
+        "{}",
+        lab.logs()
+    );
+}
