@@ -9,6 +9,7 @@
 //! [`maps::EVENTS`].
 #![no_std]
 
+pub mod advert;
 pub mod counters;
 pub mod maps;
 

@@ -23,17 +23,16 @@ use vrrp_common::{
         AdvertEvent, InstanceConfig, InstanceKey, InstanceState, PeerKey, event_reasons,
         instance_flags,
     },
-    proto::{IPPROTO_VRRP, VRRP_TTL},
+    proto::IPPROTO_VRRP,
 };
 
 use crate::{
     EVENTS, INSTANCES, OBSERVATIONS, PEERS, count,
-    packet::{MAX_CHECKSUMMED, Short, bytes_at, fold, len, sum_address, sum_be32, sum_words},
+    packet::{Short, bytes_at, fold, len, sum_address, sum_be32, sum_words},
 };
 
-const VRRP_HEADER_LEN: usize = 8;
-const V2_AUTH_LEN: usize = 8;
-const ADVERTISEMENT: u8 = 1;
+use vrrp_common::advert::{self, HEADER_LEN as VRRP_HEADER_LEN, V2_AUTH_LEN};
+
 const AUTH_NONE: u8 = 0;
 const AUTH_PASS: u8 = 1;
 
@@ -155,29 +154,8 @@ fn validate(
     header: &[u8; VRRP_HEADER_LEN],
     config: &InstanceConfig,
 ) -> Result<Advert, Counter> {
-    // RFC 5798 §7.1 / RFC 3768 §7.1, in the RFC's order. In unicast mode the allow-list
-    // stands in for the TTL check, as in keepalived, whose unicast IPv6 adverts leave with the
-    // default hop limit (64) rather than 255.
-    let unicast = config.flags & instance_flags::REQUIRE_PEER != 0;
-    if at.ttl != VRRP_TTL && !unicast {
-        return Err(Counter::DropTtl);
-    }
-    let version_type = header[0];
-    let version = version_type >> 4;
-    if version != config.version || (version == 2 && at.family != FAMILY_V4) {
-        return Err(Counter::DropVersion);
-    }
-    if version_type & 0x0f != ADVERTISEMENT {
-        return Err(Counter::DropType);
-    }
-    let priority = header[2];
-    let addresses = usize::from(header[3]);
-    let address_len = if at.family == FAMILY_V4 { 4 } else { 16 };
-    let auth_len = if version == 2 { V2_AUTH_LEN } else { 0 };
-    let expected = VRRP_HEADER_LEN + addresses * address_len + auth_len;
-    if at.len != expected || expected > MAX_CHECKSUMMED {
-        return Err(Counter::DropAddressCount);
-    }
+    let checked = advert::check_header(at.ttl, at.family, at.len, header, config)?;
+    let (version, priority, expected) = (checked.version, checked.priority, checked.len);
     verify_checksum(ctx, at, version, config)?;
     let interval_cs = if version == 2 {
         check_auth(ctx, header[4], at.offset + expected - V2_AUTH_LEN, config)?;

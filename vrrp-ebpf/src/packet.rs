@@ -55,10 +55,8 @@ pub fn write_at<T>(ctx: &XdpContext, offset: usize, value: T) -> Result<(), Shor
     Ok(())
 }
 
-/// Longest message the checksum loop covers. The loop must have a bound the verifier can see;
-/// 1024 bytes hold 253 IPv4 or 63 IPv6 addresses in an advert, more than any VRRP speaker sends
-/// in one frame of a standard MTU.
-pub const MAX_CHECKSUMMED: usize = 1024;
+/// Longest message the checksum loop covers: the loop needs a bound the verifier can see.
+pub const MAX_CHECKSUMMED: usize = vrrp_common::advert::MAX_LEN;
 
 /// Ones'-complement sum (RFC 1071) of `len` bytes at `offset`, `len` a multiple of 4, added to
 /// `seed`. Summing 32-bit words in host order is valid: the folded sum is byte-order neutral as

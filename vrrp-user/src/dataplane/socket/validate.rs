@@ -14,20 +14,16 @@ use vrrp_common::{
         AdvertEvent, InstanceConfig, InstanceKey, InstanceState, MAX_INSTANCES, MAX_PEERS,
         Observation, PeerKey, event_reasons, instance_flags,
     },
-    proto::{IPPROTO_VRRP, VRRP_TTL},
+    proto::IPPROTO_VRRP,
 };
+
+use vrrp_common::advert::{self, HEADER_LEN as VRRP_HEADER_LEN, V2_AUTH_LEN};
 
 use crate::wire::checksum;
 
-const VRRP_HEADER_LEN: usize = 8;
-const V2_AUTH_LEN: usize = 8;
-const ADVERTISEMENT: u8 = 1;
 const AUTH_NONE: u8 = 0;
 const AUTH_PASS: u8 = 1;
 const IPV4_MIN_HEADER_LEN: usize = 20;
-/// The XDP checksum loop's bound (`vrrp-ebpf/src/packet.rs`): longer messages are refused there
-/// as a bad address count, so they are here too.
-pub const MAX_CHECKSUMMED: usize = 1024;
 
 /// One datagram as a raw IPPROTO 112 socket returned it.
 #[derive(Clone, Copy, Debug)]
@@ -355,40 +351,15 @@ pub struct Advert {
     pub interval_cs: u16,
 }
 
-/// RFC 5798 §7.1 / RFC 3768 §7.1 receive checks, in the RFC's order and XDP's.
-///
-/// In unicast mode (`REQUIRE_PEER`) the allow-list stands in for the TTL check, as in
-/// keepalived, whose unicast IPv6 adverts leave with the default hop limit (64), not 255.
+/// RFC 5798 §7.1 / RFC 3768 §7.1 receive checks, in the RFC's order: the header checks are
+/// the XDP program's own ([`advert::check_header`]), so both modes count the same drops.
 pub fn validate(
     at: &Located<'_>,
     header: &[u8; VRRP_HEADER_LEN],
     config: &InstanceConfig,
 ) -> Result<Advert, Counter> {
-    // §7.1: "MUST verify that the IPv4 TTL / IPv6 Hop Limit is 255": nothing off-link.
-    let unicast = config.flags & instance_flags::REQUIRE_PEER != 0;
-    if at.ttl != VRRP_TTL && !unicast {
-        return Err(Counter::DropTtl);
-    }
-    // §7.1: "MUST verify the VRRP version"; VRRPv2 is IPv4 only (RFC 3768 §5.1).
-    let version_type = header[0];
-    let version = version_type >> 4;
-    if version != config.version || (version == 2 && at.family != FAMILY_V4) {
-        return Err(Counter::DropVersion);
-    }
-    // RFC 5798 §5.2.2: ADVERTISEMENT is the only type; others are discarded.
-    if version_type & 0x0f != ADVERTISEMENT {
-        return Err(Counter::DropType);
-    }
-    // §7.1: the message must be exactly as long as its address count says (keepalived sends
-    // exactly that), and no longer than XDP's checksum loop covers.
-    let priority = header[2];
-    let addresses = usize::from(header[3]);
-    let address_len = if at.family == FAMILY_V4 { 4 } else { 16 };
-    let auth_len = if version == 2 { V2_AUTH_LEN } else { 0 };
-    let expected = VRRP_HEADER_LEN + addresses * address_len + auth_len;
-    if at.message.len() != expected || expected > MAX_CHECKSUMMED {
-        return Err(Counter::DropAddressCount);
-    }
+    let checked = advert::check_header(at.ttl, at.family, at.message.len(), header, config)?;
+    let (version, priority, expected) = (checked.version, checked.priority, checked.len);
     // §7.1: "MUST verify the VRRP checksum".
     verify_checksum(at, version, config)?;
     let interval_cs = if version == 2 {
@@ -412,7 +383,7 @@ fn verify_checksum(at: &Located<'_>, version: u8, config: &InstanceConfig) -> Re
     let no_pseudo = version == 2
         || (at.family == FAMILY_V4
             && config.flags & instance_flags::V3_CHECKSUM_NO_PSEUDO_HEADER != 0);
-    // validate() bounds the length by MAX_CHECKSUMMED: it fits both length fields.
+    // check_header() bounds the length by advert::MAX_LEN: it fits both length fields.
     let len = at.message.len();
     let pseudo = if no_pseudo {
         0

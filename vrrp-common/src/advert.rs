@@ -1,0 +1,138 @@
+//! The checks of an advert's fixed header (RFC 5798 §7.1, RFC 3768 §7.1) that need nothing but
+//! the IP facts and the 8-byte header, in the RFC's order. The XDP program and the socket-only
+//! data plane both call this, so both modes accept and count exactly the same adverts.
+use crate::{
+    Counter, FAMILY_V4,
+    maps::{InstanceConfig, instance_flags},
+    proto::VRRP_TTL,
+};
+
+/// Version/type, VRID, priority, address count, and four bytes that depend on the version.
+pub const HEADER_LEN: usize = 8;
+/// VRRPv2's authentication data after the addresses.
+pub const V2_AUTH_LEN: usize = 8;
+/// RFC 5798 §5.2.2: the only type there is.
+pub const ADVERTISEMENT: u8 = 1;
+/// The longest advert accepted: the XDP checksum loop needs a bound the verifier can see, and
+/// 1024 bytes hold 253 IPv4 or 63 IPv6 addresses, more than any speaker sends in one frame.
+pub const MAX_LEN: usize = 1024;
+
+/// What the header says, once it passed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    pub version: u8,
+    pub priority: u8,
+    /// The whole message's length, which the caller has checked against.
+    pub len: usize,
+}
+
+/// TTL, version, type and length of an advert whose VRRP message is `message_len` bytes long
+/// (from the IP header), against the instance's configuration.
+#[inline(always)]
+pub fn check_header(
+    ttl: u8,
+    family: u8,
+    message_len: usize,
+    header: &[u8; HEADER_LEN],
+    config: &InstanceConfig,
+) -> Result<Header, Counter> {
+    // §7.1 "MUST verify that the IP TTL is 255": nothing from off-link. In unicast mode the
+    // allow-list stands in for it, as in keepalived, whose unicast IPv6 adverts leave with the
+    // default hop limit (64).
+    let unicast = config.flags & instance_flags::REQUIRE_PEER != 0;
+    if ttl != VRRP_TTL && !unicast {
+        return Err(Counter::DropTtl);
+    }
+    // §7.1 "MUST verify the VRRP version"; VRRPv2 is IPv4 only (RFC 3768 §5.1).
+    let version = header[0] >> 4;
+    if version != config.version || (version == 2 && family != FAMILY_V4) {
+        return Err(Counter::DropVersion);
+    }
+    if header[0] & 0x0f != ADVERTISEMENT {
+        return Err(Counter::DropType);
+    }
+    // §7.1: the message must hold exactly what its address count says (keepalived sends
+    // exactly that).
+    let address_len = if family == FAMILY_V4 { 4 } else { 16 };
+    let auth_len = if version == 2 { V2_AUTH_LEN } else { 0 };
+    let len = HEADER_LEN + usize::from(header[3]) * address_len + auth_len;
+    if message_len != len || len > MAX_LEN {
+        return Err(Counter::DropAddressCount);
+    }
+    Ok(Header {
+        version,
+        priority: header[2],
+        len,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::FAMILY_V6;
+
+    fn config(version: u8, flags: u8) -> InstanceConfig {
+        InstanceConfig {
+            version,
+            flags,
+            ..InstanceConfig::default()
+        }
+    }
+
+    #[test]
+    fn each_check_in_the_rfc_order() {
+        let v3 = [0x31, 51, 150, 1, 0, 100, 0, 0];
+        let ok = check_header(255, FAMILY_V4, 12, &v3, &config(3, 0));
+        assert_eq!(
+            ok,
+            Ok(Header {
+                version: 3,
+                priority: 150,
+                len: 12
+            })
+        );
+        assert_eq!(
+            check_header(64, FAMILY_V4, 12, &v3, &config(3, 0)),
+            Err(Counter::DropTtl)
+        );
+        let unicast = config(3, instance_flags::REQUIRE_PEER);
+        assert!(check_header(64, FAMILY_V4, 12, &v3, &unicast).is_ok());
+        // TTL is checked before the version.
+        assert_eq!(
+            check_header(1, FAMILY_V4, 12, &v3, &config(2, 0)),
+            Err(Counter::DropTtl)
+        );
+        assert_eq!(
+            check_header(255, FAMILY_V4, 12, &v3, &config(2, 0)),
+            Err(Counter::DropVersion)
+        );
+        let v2 = [0x21, 51, 150, 1, 0, 1, 0, 0];
+        assert_eq!(
+            check_header(255, FAMILY_V6, 20, &v2, &config(2, 0)),
+            Err(Counter::DropVersion)
+        );
+        assert_eq!(
+            check_header(255, FAMILY_V4, 20, &v2, &config(2, 0)).map(|h| h.len),
+            Ok(20)
+        );
+        let reply = [0x32, 51, 150, 1, 0, 100, 0, 0];
+        assert_eq!(
+            check_header(255, FAMILY_V4, 12, &reply, &config(3, 0)),
+            Err(Counter::DropType)
+        );
+        assert_eq!(
+            check_header(255, FAMILY_V4, 16, &v3, &config(3, 0)),
+            Err(Counter::DropAddressCount)
+        );
+        let v6 = [0x31, 51, 150, 1, 0, 100, 0, 0];
+        assert_eq!(
+            check_header(255, FAMILY_V6, 24, &v6, &config(3, 0)).map(|h| h.len),
+            Ok(24)
+        );
+        let too_many = [0x31, 51, 150, 255, 0, 100, 0, 0];
+        assert_eq!(
+            check_header(255, FAMILY_V6, 8 + 255 * 16, &too_many, &config(3, 0)),
+            Err(Counter::DropAddressCount)
+        );
+    }
+}
