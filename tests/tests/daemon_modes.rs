@@ -203,3 +203,40 @@ fn socket_mode_elects_and_fails_over_without_xdp() {
         lab.logs()
     );
 }
+
+#[test]
+fn without_privileges_xdp_falls_back_loudly_then_fails_clearly() {
+    let lab = Lab::new("nopriv", 1);
+    let dir = std::env::temp_dir().join(format!("xvrrpd-nopriv-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // The unprivileged user may not be able to reach the build directory: run a copy.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let binary = dir.join("xvrrpd");
+    std::fs::copy(tests::lab::xvrrpd_binary(), &binary).unwrap();
+    let path = dir.join("r0.toml");
+    std::fs::write(
+        &path,
+        config("r0", 150, "100ms", "").replace("@SOCKET@", "/tmp/xvrrpd-nopriv.sock"),
+    )
+    .unwrap();
+    let out = lab.routers[0]
+        .netns
+        .command("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&binary)
+        .args(["run", "-c"])
+        .arg(&path)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("XDP is unavailable") && text.contains("falling back to socket mode"),
+        "{text}"
+    );
+    assert!(text.contains("needs CAP_NET_RAW"), "{text}");
+    assert!(!text.contains("panicked"), "{text}");
+}
