@@ -253,10 +253,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         control_path.display()
     );
 
+    let mut failure = None;
     loop {
         tokio::select! {
             event = events.recv() => {
-                let Some(event) = event else { bail!("the data plane stopped reporting") };
+                let Some(event) = event else {
+                    // Resign rather than run blind: a master we can no longer hear must not
+                    // keep its VIPs.
+                    tracing::error!("the data plane stopped reporting adverts: resigning");
+                    failure = Some("the data plane stopped reporting adverts");
+                    break;
+                };
                 match inboxes.get(&event.instance) {
                     Some(inbox) => {
                         if inbox.try_send(Input::Advert(event)).is_err() {
@@ -267,7 +274,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 }
             }
             link = links.recv() => {
-                let Some(link) = link else { bail!("the link watch stopped") };
+                let Some(link) = link else {
+                    tracing::error!("the link watch stopped: resigning");
+                    failure = Some("the link watch stopped");
+                    break;
+                };
                 dispatch_link(&by_ifindex, link).await;
             }
             _ = terminate.recv() => { tracing::info!("SIGTERM: resigning"); break; }
@@ -291,8 +302,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     for task in tasks {
         task.abort();
     }
-    tracing::info!("stopped");
-    Ok(())
+    match failure {
+        Some(reason) => bail!("{reason}"),
+        None => {
+            tracing::info!("stopped");
+            Ok(())
+        }
+    }
 }
 
 async fn dispatch_link(by_ifindex: &HashMap<u32, Vec<mpsc::Sender<Input>>>, link: LinkEvent) {
