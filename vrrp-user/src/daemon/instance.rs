@@ -268,45 +268,38 @@ impl Instance {
                     vrrp::AuthType::None
                 },
                 auth_data: self.config.auth.unwrap_or([0; 8]),
-                addresses: self
-                    .config
-                    .virtual_ips
-                    .iter()
-                    .filter_map(|vip| match vip.address {
-                        IpAddr::V4(v4) => Some(v4),
-                        IpAddr::V6(_) => None,
-                    })
-                    .collect(),
+                addresses: self.vips_v4(),
             }),
             AdvertInterval::V3(max_adver_int) => VrrpRepr::V3(vrrp::V3Advert {
                 vrid,
                 priority,
                 max_adver_int,
                 addresses: if self.placement.key.family == FAMILY_V4 {
-                    VipList::V4(
-                        self.config
-                            .virtual_ips
-                            .iter()
-                            .filter_map(|vip| match vip.address {
-                                IpAddr::V4(v4) => Some(v4),
-                                IpAddr::V6(_) => None,
-                            })
-                            .collect(),
-                    )
+                    VipList::V4(self.vips_v4())
                 } else {
-                    VipList::V6(
-                        self.config
-                            .virtual_ips
-                            .iter()
-                            .filter_map(|vip| match vip.address {
-                                IpAddr::V6(v6) => Some(v6),
-                                IpAddr::V4(_) => None,
-                            })
-                            .collect(),
-                    )
+                    VipList::V6(self.vips_v6())
                 },
             }),
         }
+    }
+
+    /// The VIPs of an IPv4 instance (the config allows one family per instance).
+    fn vips_v4(&self) -> Vec<Ipv4Addr> {
+        let vips = self.config.virtual_ips.iter();
+        vips.filter_map(|vip| match vip.address {
+            IpAddr::V4(v4) => Some(v4),
+            IpAddr::V6(_) => None,
+        })
+        .collect()
+    }
+
+    fn vips_v6(&self) -> Vec<Ipv6Addr> {
+        let vips = self.config.virtual_ips.iter();
+        vips.filter_map(|vip| match vip.address {
+            IpAddr::V6(v6) => Some(v6),
+            IpAddr::V4(_) => None,
+        })
+        .collect()
     }
 
     async fn add_vips(&mut self) {
