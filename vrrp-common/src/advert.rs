@@ -3,7 +3,7 @@
 //! data plane both call this, so both modes accept and count exactly the same adverts.
 use crate::{
     Counter, FAMILY_V4,
-    maps::{InstanceConfig, instance_flags},
+    maps::{InstanceConfig, InstanceState, Observation, event_reasons, instance_flags},
     proto::VRRP_TTL,
 };
 
@@ -64,6 +64,62 @@ pub fn check_header(
         priority: header[2],
         len,
     })
+}
+
+/// Why a valid advert must wake the state machine ([`event_reasons`]); 0 for a steady
+/// master's repeat, so a backup is not woken per advert. `previous` is what was recorded of the
+/// last advert, if anything was.
+#[inline(always)]
+pub fn reasons(
+    previous: Option<&Observation>,
+    config: &InstanceConfig,
+    source: &[u8; 16],
+    priority: u8,
+    interval_cs: u16,
+    now_ns: u64,
+) -> u8 {
+    let mut reasons = 0u8;
+    match previous {
+        Some(observation) => {
+            if !same_address(&observation.source, source) {
+                reasons |= event_reasons::NEW_MASTER;
+            }
+            if observation.priority != priority {
+                reasons |= event_reasons::PRIORITY_CHANGED;
+            }
+            if observation.interval_cs != interval_cs {
+                reasons |= event_reasons::INTERVAL_CHANGED;
+            }
+            if now_ns.saturating_sub(observation.last_advert_ns) > config.silence_ns {
+                reasons |= event_reasons::AFTER_SILENCE;
+            }
+        }
+        None => reasons |= event_reasons::NEW_MASTER,
+    }
+    // RFC 5798 §6.4.2: the master is resigning; the backup waits only Skew_Time.
+    if priority == 0 {
+        reasons |= event_reasons::PRIORITY_ZERO;
+    }
+    // While we are master any advert matters: a higher priority (or an equal one from a higher
+    // address) preempts us, a lower one must be answered with our own advert (RFC 5798 §6.4.3).
+    if config.state == InstanceState::Master as u8 {
+        reasons |= event_reasons::WHILE_MASTER;
+    }
+    reasons
+}
+
+/// Two 16-byte addresses compared as two words: a byte-wise comparison would be a memcmp call
+/// in the XDP program.
+#[inline(always)]
+fn same_address(a: &[u8; 16], b: &[u8; 16]) -> bool {
+    let halves = |x: &[u8; 16]| {
+        let mut high = [0u8; 8];
+        let mut low = [0u8; 8];
+        high.copy_from_slice(&x[..8]);
+        low.copy_from_slice(&x[8..]);
+        (u64::from_ne_bytes(high), u64::from_ne_bytes(low))
+    };
+    halves(a) == halves(b)
 }
 
 #[cfg(test)]

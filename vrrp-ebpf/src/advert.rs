@@ -19,10 +19,7 @@
 use aya_ebpf::{bindings::xdp_action, helpers::bpf_ktime_get_ns, programs::XdpContext};
 use vrrp_common::{
     Counter, FAMILY_V4, FAMILY_V6,
-    maps::{
-        AdvertEvent, InstanceConfig, InstanceKey, InstanceState, PeerKey, event_reasons,
-        instance_flags,
-    },
+    maps::{AdvertEvent, InstanceConfig, InstanceKey, PeerKey, instance_flags},
     proto::IPPROTO_VRRP,
 };
 
@@ -238,39 +235,25 @@ fn record(key: &InstanceKey, config: &InstanceConfig, at: &Located, advert: &Adv
     // SAFETY: a live array element; concurrent receive queues may interleave field writes,
     // which at worst makes one extra or one missed "changed" event for a racing pair.
     let observation = unsafe { &mut *observation };
-    let mut reasons = 0u8;
-    if observation.generation != config.generation {
-        // First advert since userspace gave this slot to the instance.
-        reasons |= event_reasons::NEW_MASTER;
+    // An observation of another generation predates this instance's slot: nothing seen yet.
+    let previous = (observation.generation == config.generation).then_some(&*observation);
+    let reasons = advert::reasons(
+        previous,
+        config,
+        &at.source,
+        advert.priority,
+        advert.interval_cs,
+        now,
+    );
+    if previous.is_none() {
         observation.generation = config.generation;
         observation.adverts = 0;
-    } else {
-        if !same_address(&observation.source, &at.source) {
-            reasons |= event_reasons::NEW_MASTER;
-        }
-        if observation.priority != advert.priority {
-            reasons |= event_reasons::PRIORITY_CHANGED;
-        }
-        if observation.interval_cs != advert.interval_cs {
-            reasons |= event_reasons::INTERVAL_CHANGED;
-        }
-        if now.saturating_sub(observation.last_advert_ns) > config.silence_ns {
-            reasons |= event_reasons::AFTER_SILENCE;
-        }
     }
     observation.last_advert_ns = now;
     observation.adverts += 1;
     observation.source = at.source;
     observation.priority = advert.priority;
     observation.interval_cs = advert.interval_cs;
-    if advert.priority == 0 {
-        reasons |= event_reasons::PRIORITY_ZERO;
-    }
-    // While we are master any advert matters: a higher priority (or an equal one from a higher
-    // address) preempts us, a lower one must be answered with our own advert (RFC 5798 §6.4.3).
-    if config.state == InstanceState::Master as u8 {
-        reasons |= event_reasons::WHILE_MASTER;
-    }
     if reasons == 0 {
         return;
     }
@@ -287,16 +270,4 @@ fn record(key: &InstanceKey, config: &InstanceConfig, at: &Located, advert: &Adv
         Ok(()) => count(Counter::AdvertEvent),
         Err(_) => count(Counter::EventLost),
     }
-}
-
-#[inline(always)]
-fn same_address(a: &[u8; 16], b: &[u8; 16]) -> bool {
-    let halves = |x: &[u8; 16]| {
-        let mut high = [0u8; 8];
-        let mut low = [0u8; 8];
-        high.copy_from_slice(&x[..8]);
-        low.copy_from_slice(&x[8..]);
-        (u64::from_ne_bytes(high), u64::from_ne_bytes(low))
-    };
-    halves(a) == halves(b)
 }

@@ -11,8 +11,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use vrrp_common::{
     Counter, FAMILY_V4, FAMILY_V6,
     maps::{
-        AdvertEvent, InstanceConfig, InstanceKey, InstanceState, MAX_INSTANCES, MAX_PEERS,
-        Observation, PeerKey, event_reasons, instance_flags,
+        AdvertEvent, InstanceConfig, InstanceKey, MAX_INSTANCES, MAX_PEERS, Observation, PeerKey,
+        instance_flags,
     },
     proto::IPPROTO_VRRP,
 };
@@ -212,7 +212,14 @@ impl Tables {
         now_ns: u64,
     ) -> Option<AdvertEvent> {
         let previous = self.observations.get(&key).copied();
-        let reasons = reasons(previous.as_ref(), config, source, advert, now_ns);
+        let reasons = advert::reasons(
+            previous.as_ref(),
+            config,
+            &source,
+            advert.priority,
+            advert.interval_cs,
+            now_ns,
+        );
         let observation = Observation {
             last_advert_ns: now_ns,
             adverts: previous.map_or(1, |p| p.adverts.wrapping_add(1)),
@@ -422,43 +429,4 @@ fn check_auth(auth_type: u8, auth_data: &[u8], config: &InstanceConfig) -> Resul
     } else {
         Err(Counter::DropAuth)
     }
-}
-
-/// Why a valid advert must wake the state machine (XDP's `record`): a steady master's
-/// repeats set none, so a backup is not woken per advert.
-pub fn reasons(
-    previous: Option<&Observation>,
-    config: &InstanceConfig,
-    source: [u8; 16],
-    advert: Advert,
-    now_ns: u64,
-) -> u8 {
-    let mut reasons = 0u8;
-    match previous {
-        Some(observation) => {
-            if observation.source != source {
-                reasons |= event_reasons::NEW_MASTER;
-            }
-            if observation.priority != advert.priority {
-                reasons |= event_reasons::PRIORITY_CHANGED;
-            }
-            if observation.interval_cs != advert.interval_cs {
-                reasons |= event_reasons::INTERVAL_CHANGED;
-            }
-            if now_ns.saturating_sub(observation.last_advert_ns) > config.silence_ns {
-                reasons |= event_reasons::AFTER_SILENCE;
-            }
-        }
-        None => reasons |= event_reasons::NEW_MASTER,
-    }
-    // RFC 5798 §6.4.2: the master is resigning; the backup waits only Skew_Time.
-    if advert.priority == 0 {
-        reasons |= event_reasons::PRIORITY_ZERO;
-    }
-    // While we are master any advert matters: a higher priority (or an equal one from a higher
-    // address) preempts us, a lower one must be answered with our own advert (RFC 5798 §6.4.3).
-    if config.state == InstanceState::Master as u8 {
-        reasons |= event_reasons::WHILE_MASTER;
-    }
-    reasons
 }
