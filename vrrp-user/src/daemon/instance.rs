@@ -247,12 +247,6 @@ impl Instance {
             }
             Err(err) => tracing::warn!(instance = %self.config.name, "sending an advert: {err:#}"),
         }
-        if priority > 0 && self.router.state() == State::Master {
-            // A master's advert tick is its sign of life: XDP keeps answering for its VIPs.
-            if let Err(err) = self.shared.lock_dataplane().heartbeat() {
-                tracing::warn!("heartbeat: {err:#}");
-            }
-        }
     }
 
     fn advert(&self, priority: u8) -> VrrpRepr {

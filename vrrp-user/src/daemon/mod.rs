@@ -184,6 +184,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         });
     }
 
+    // The heartbeat is refreshed a few times per bound by the daemon's one event loop: when the
+    // daemon hangs, so does the heartbeat, and XDP stops claiming the VIPs.
+    let heartbeat_every = placements
+        .iter()
+        .map(|placement| placement.heartbeat_bound)
+        .min()
+        .unwrap_or(MIN_HEARTBEAT_BOUND)
+        / 3;
+
     let shared = Arc::new(Shared {
         dataplane: Mutex::new(plane),
         netlink: netlink.clone(),
@@ -253,9 +262,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         control_path.display()
     );
 
+    let mut heartbeat = tokio::time::interval(heartbeat_every);
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut failure = None;
     loop {
         tokio::select! {
+            _ = heartbeat.tick() => {
+                if let Err(err) = shared.lock_dataplane().heartbeat() {
+                    tracing::warn!("heartbeat: {err:#}");
+                }
+            }
             event = events.recv() => {
                 let Some(event) = event else {
                     // Resign rather than run blind: a master we can no longer hear must not
