@@ -168,21 +168,30 @@ pub const CLIENT_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x50
 pub const CLIENT_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x50];
 pub const PEER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x11];
 
+/// The do-nothing XDP_PASS program, loaded into the kernel (not attached): the benchmarks'
+/// baseline.
+pub fn load_pass_program() -> aya::Ebpf {
+    let mut ebpf =
+        aya::Ebpf::load(vrrp_user::dataplane::XDP_BASELINE_OBJECT).expect("load baseline");
+    pass_program(&mut ebpf).load().expect("verify baseline");
+    ebpf
+}
+
+/// The program of an object loaded by [`load_pass_program`].
+pub fn pass_program(ebpf: &mut aya::Ebpf) -> &mut aya::programs::Xdp {
+    ebpf.program_mut(vrrp_common::XDP_PROGRAM_NAME)
+        .expect("baseline program")
+        .try_into()
+        .expect("an XDP program")
+}
+
 /// Attaches the do-nothing XDP_PASS program to `ifindex` in the calling thread's namespace.
 /// A veth delivers frames that its peer sends with XDP_TX only when it runs XDP itself (its
 /// receive path then uses NAPI); real NICs have no such need. Detached when the handle drops.
 pub fn attach_pass_program(ifindex: u32) -> aya::Ebpf {
-    use aya::programs::{Xdp, XdpMode};
-    let mut ebpf =
-        aya::Ebpf::load(vrrp_user::dataplane::XDP_BASELINE_OBJECT).expect("load baseline");
-    let program: &mut Xdp = ebpf
-        .program_mut(vrrp_common::XDP_PROGRAM_NAME)
-        .expect("baseline program")
-        .try_into()
-        .expect("an XDP program");
-    program.load().expect("verify baseline");
-    program
-        .attach_to_if_index(ifindex, XdpMode::Driver)
+    let mut ebpf = load_pass_program();
+    pass_program(&mut ebpf)
+        .attach_to_if_index(ifindex, aya::programs::XdpMode::Driver)
         .expect("attach baseline");
     ebpf
 }

@@ -10,7 +10,7 @@ use std::{fmt::Write as _, time::Duration};
 
 use aya::programs::{TestRun, TestRunOptions, Xdp};
 use tests::{frames, xdp::*};
-use vrrp_common::{FAMILY_V4, XDP_PROGRAM_NAME};
+use vrrp_common::FAMILY_V4;
 use vrrp_user::wire::ChecksumMode;
 
 const ROUNDS: usize = 7;
@@ -73,21 +73,12 @@ fn single(program: &mut Xdp, frame: &[u8], expect: u32) -> f64 {
     times[times.len() / 2].as_nanos() as f64
 }
 
-fn program(ebpf: &mut aya::Ebpf) -> &mut Xdp {
-    ebpf.program_mut(XDP_PROGRAM_NAME)
-        .expect("program")
-        .try_into()
-        .expect("XDP")
-}
-
 fn main() {
     let mut lab = XdpLab::new();
     lab.instance(instance_key(0, 51, FAMILY_V4), backup_config(3));
     lab.own(0, VIP_V4.into());
     lab.own(0, VIP_V6.into());
-    let mut baseline =
-        aya::Ebpf::load(vrrp_user::dataplane::XDP_BASELINE_OBJECT).expect("load baseline");
-    program(&mut baseline).load().expect("verify baseline");
+    let mut baseline = load_pass_program();
 
     let tcp = frames::tcp_v4();
     let advert = frames::frame_v4(&frames::v3_v4(150), ChecksumMode::PseudoHeader);
@@ -112,7 +103,7 @@ fn main() {
     for _ in 0..ROUNDS {
         // Ownership must stay fresh through the single-run rounds.
         lab.heartbeat_fresh();
-        let base = program(&mut baseline);
+        let base = pass_program(&mut baseline);
         figures[0].rounds.push(repeated(base, &tcp, XDP_PASS));
         figures[3].rounds.push(single(base, &arp, XDP_PASS));
         let xdp = lab.dataplane.program_mut().expect("program");

@@ -29,7 +29,7 @@ use instance::{Input, Instance, Placement};
 use crate::{
     config::{Config, Family},
     control::{self, DataplaneStatus, InstanceStatus, Status, StatusSource},
-    dataplane::{self, Dataplane, Mode, address16},
+    dataplane::{self, Dataplane, address16},
     netlink::{IpFamily, LinkEvent, Netlink},
     tx::{AdvertSender, Garp, SenderConfig},
     wire::MacAddr,
@@ -65,7 +65,6 @@ pub fn heartbeat_bound(shortest_interval: Duration) -> Duration {
 
 struct Running {
     router_id: String,
-    mode: Mode,
     statuses: Vec<Arc<Mutex<InstanceStatus>>>,
     shared: Arc<Shared>,
 }
@@ -77,9 +76,8 @@ impl StatusSource for Running {
             .iter()
             .filter_map(|status| status.lock().ok().map(|status| status.clone()))
             .collect();
-        let counters = self
-            .shared
-            .lock_dataplane()
+        let dataplane = self.shared.lock_dataplane();
+        let counters = dataplane
             .counters()
             .map(|totals| {
                 Counter::ALL
@@ -92,7 +90,7 @@ impl StatusSource for Running {
             router_id: self.router_id.clone(),
             instances,
             dataplane: DataplaneStatus {
-                mode: self.mode.to_string(),
+                mode: dataplane.mode().to_string(),
                 counters,
             },
         }
@@ -238,7 +236,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let running = Arc::new(Running {
         router_id: config.global.router_id.clone(),
-        mode,
         statuses,
         shared: Arc::clone(&shared),
     });
