@@ -108,11 +108,20 @@ impl Lab {
     /// Starts xvrrpd on router `index` with `config` (TOML); its log goes to a file in the
     /// lab directory, shown when the test fails.
     pub fn start(&mut self, index: usize, config: &str) {
+        self.start_file(index, &format!("r{index}.toml"), config);
+    }
+
+    /// Starts xvrrpd on router `index` with `config` written to `file_name` in the lab
+    /// directory: the name's extension chooses the format (`.toml` native, anything else
+    /// keepalived.conf). `@SOCKET@` and `@DIR@` (the lab directory) are replaced first.
+    pub fn start_file(&mut self, index: usize, file_name: &str, config: &str) {
         let router = &mut self.routers[index];
         let name = router.netns.name().to_string();
-        let config_path = self.dir.join(format!("r{index}.toml"));
+        let config_path = self.dir.join(file_name);
         let socket = self.dir.join(format!("r{index}.sock"));
-        let config = config.replace("@SOCKET@", &socket.display().to_string());
+        let config = config
+            .replace("@SOCKET@", &socket.display().to_string())
+            .replace("@DIR@", &self.dir.display().to_string());
         fs::write(&config_path, config).expect("write config");
         let log_path = self.dir.join(format!("r{index}.log"));
         let log = fs::File::create(&log_path).expect("log file");
@@ -215,6 +224,11 @@ impl Lab {
             std::thread::sleep(Duration::from_millis(10));
         }
         false
+    }
+
+    /// The lab's directory (configs, logs, sockets): removed when the lab drops.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
     }
 
     /// The logs of every daemon, for failure messages.
@@ -396,13 +410,15 @@ impl Drop for Lab {
     }
 }
 
-/// The xvrrpd binary built with the tests (`cargo test --workspace` builds it), or the one
-/// `XVRRPD_BIN` names.
+/// The xvrrpd binary built with the tests (`cargo test --workspace` builds it, in
+/// `CARGO_TARGET_DIR` when set), or the one `XVRRPD_BIN` names.
 pub fn xvrrpd_binary() -> PathBuf {
-    let path = std::env::var_os("XVRRPD_BIN").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/debug/xvrrpd"),
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"),
         PathBuf::from,
     );
+    let path = std::env::var_os("XVRRPD_BIN")
+        .map_or_else(|| target.join("debug/xvrrpd"), PathBuf::from);
     assert!(
         path.exists(),
         "{} is missing: run the tests with `cargo xtask test` (or `cargo build --bin xvrrpd` first)",
