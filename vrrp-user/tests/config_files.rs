@@ -39,10 +39,7 @@ fn ip(text: &str) -> IpAddr {
 }
 
 fn vip(address: &str, prefix_len: u8) -> Vip {
-    Vip {
-        address: ip(address),
-        prefix_len,
-    }
+    Vip::plain(ip(address), prefix_len)
 }
 
 #[test]
@@ -105,6 +102,7 @@ fn a_minimal_file_gets_every_default() {
             repeat: 5,
             interval: Duration::ZERO,
             delay: Duration::from_secs(5),
+            refresh: Duration::ZERO,
         }
     );
     assert_eq!(instance.line, 2);
@@ -144,6 +142,7 @@ fn every_key_can_be_set() {
             repeat: 0,
             interval: Duration::from_millis(10),
             delay: Duration::ZERO,
+            refresh: Duration::ZERO,
         }
     );
     assert_eq!(instance.line, 7);

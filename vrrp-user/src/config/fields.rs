@@ -220,10 +220,7 @@ pub(super) fn vip(v: &Raw) -> Result<Vip, String> {
             "invalid virtual IP {text:?}: not a unicast address"
         ));
     }
-    Ok(Vip {
-        address,
-        prefix_len,
-    })
+    Ok(Vip::plain(address, prefix_len))
 }
 
 /// A plain unicast address (no prefix length); `what` names it in messages.

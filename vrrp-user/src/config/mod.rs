@@ -11,6 +11,7 @@
 //! other time a [`Duration`].
 mod duration;
 mod fields;
+mod health;
 mod native;
 mod validate;
 
@@ -19,7 +20,7 @@ mod tests;
 
 use std::{
     fmt,
-    net::IpAddr,
+    net::{IpAddr, SocketAddr},
     path::{Path, PathBuf},
     time::Duration,
 };
@@ -31,6 +32,10 @@ use crate::{
 };
 
 pub use duration::{DurationError, parse_duration};
+pub use health::{
+    CheckScript, Command, DEFAULT_CHECK_INTERVAL, DEFAULT_RISE_FALL, MAX_WEIGHT, Notify,
+    ScriptSecurity, SyncGroup, TrackFile, TrackInterface, TrackScript,
+};
 
 /// `global.control_socket` when not configured.
 pub const DEFAULT_CONTROL_SOCKET: &str = "/run/xvrrpd.sock";
@@ -63,6 +68,10 @@ pub struct Config {
     pub global: Global,
     /// At least one, in file order; names are unique, and so is (interface, vrid, family).
     pub instances: Vec<InstanceConfig>,
+    /// Health checks instances may track (keepalived's `vrrp_script`); names are unique.
+    pub scripts: Vec<CheckScript>,
+    /// Instances that change state together; an instance is in at most one.
+    pub sync_groups: Vec<SyncGroup>,
 }
 
 /// The `[global]` table.
@@ -74,6 +83,12 @@ pub struct Global {
     pub control_socket: PathBuf,
     /// `xdp = "auto" | "native" | "skb" | "off"`. Default `auto`.
     pub xdp: dataplane::Request,
+    /// Where the Prometheus `/metrics` endpoint listens; none when unset.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Who scripts run as and whether unsafe ones are refused.
+    pub script_security: ScriptSecurity,
+    /// A FIFO that receives one line per transition (`INSTANCE "VI_1" MASTER 100`).
+    pub notify_fifo: Option<PathBuf>,
 }
 
 /// One `[[instance]]`: a virtual router on one interface, for one address family.
@@ -108,16 +123,53 @@ pub struct InstanceConfig {
     pub pass_adverts: bool,
     /// Gratuitous ARP / unsolicited NA on becoming Master.
     pub garp: Garp,
+    /// Added to the interface while Master but not advertised (keepalived's
+    /// `virtual_ipaddress_excluded`); any family, no duplicates with `virtual_ips`.
+    pub excluded_ips: Vec<Vip>,
+    /// Answer ARP / NS for the VIPs, and send adverts and gratuitous ARP, from the VRRP virtual
+    /// MAC (00:00:5e:00:01:VRID, IPv6 00:00:5e:00:02:VRID) instead of the interface's.
+    pub use_vmac: bool,
+    /// Health checks this instance follows.
+    pub track_scripts: Vec<TrackScript>,
+    /// Interfaces whose link state this instance follows (besides its own).
+    pub track_interfaces: Vec<TrackInterface>,
+    /// Files whose value adjusts this instance's priority.
+    pub track_files: Vec<TrackFile>,
+    /// Scripts told about this instance's transitions.
+    pub notify: Notify,
     /// The line of the instance in its file, for messages about it later on.
     pub line: usize,
 }
 
 /// A virtual IP address with the prefix length it is added with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Vip {
     pub address: IpAddr,
     /// Default 32 (IPv4) or 128 (IPv6).
     pub prefix_len: u8,
+    /// Added to this interface instead of the instance's (keepalived's `dev IF`).
+    pub device: Option<String>,
+    /// The address label (IPv4 only, keepalived's `label L`, e.g. `eth0:1`).
+    pub label: Option<String>,
+    /// The address scope as the kernel numbers it (`scope S`: global 0, site 200, link 253,
+    /// host 254). Default global.
+    pub scope: Option<u8>,
+    /// The broadcast address (IPv4 only, `brd IP`).
+    pub broadcast: Option<std::net::Ipv4Addr>,
+}
+
+impl Vip {
+    /// A VIP with nothing but its address and prefix length.
+    pub const fn plain(address: IpAddr, prefix_len: u8) -> Vip {
+        Vip {
+            address,
+            prefix_len,
+            device: None,
+            label: None,
+            scope: None,
+            broadcast: None,
+        }
+    }
 }
 
 impl fmt::Display for Vip {
@@ -169,6 +221,9 @@ pub struct Garp {
     /// When the second burst follows the first, at most [`MAX_GARP_DELAY`]; zero
     /// (`garp_delay = "0s"`): no second burst.
     pub delay: Duration,
+    /// While Master, repeat the burst this often (keepalived's `garp_master_refresh`); zero:
+    /// never.
+    pub refresh: Duration,
 }
 
 impl Default for Garp {
@@ -177,6 +232,7 @@ impl Default for Garp {
             repeat: DEFAULT_GARP_REPEAT,
             interval: DEFAULT_GARP_INTERVAL,
             delay: DEFAULT_GARP_DELAY,
+            refresh: Duration::ZERO,
         }
     }
 }

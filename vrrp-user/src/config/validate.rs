@@ -115,6 +115,8 @@ impl<'a> Checker<'a> {
                     config: Config {
                         global,
                         instances: checked.into_iter().flatten().map(|c| c.instance).collect(),
+                        scripts: Vec::new(),
+                        sync_groups: Vec::new(),
                     },
                     warnings: self.warnings,
                 })
@@ -161,6 +163,9 @@ impl<'a> Checker<'a> {
                 router_id: hostname(),
                 control_socket: PathBuf::from(DEFAULT_CONTROL_SOCKET),
                 xdp: Default::default(),
+                metrics_listen: None,
+                script_security: Default::default(),
+                notify_fifo: None,
             });
         };
         let router_id = self.value(&raw.router_id, |v| fields::string(v, "router_id"));
@@ -181,6 +186,9 @@ impl<'a> Checker<'a> {
                 control_socket?.unwrap_or_else(|| DEFAULT_CONTROL_SOCKET.to_owned()),
             ),
             xdp: xdp?.unwrap_or_default(),
+            metrics_listen: None,
+            script_security: Default::default(),
+            notify_fifo: None,
         })
     }
 
@@ -255,6 +263,12 @@ impl<'a> Checker<'a> {
                 checksum: checksum.ok()?.unwrap_or_default(),
                 pass_adverts: pass_adverts.ok()?.unwrap_or(false),
                 garp: garp.ok()?,
+                excluded_ips: Vec::new(),
+                use_vmac: false,
+                track_scripts: Vec::new(),
+                track_interfaces: Vec::new(),
+                track_files: Vec::new(),
+                notify: Default::default(),
                 line,
             },
             name_span,
@@ -412,6 +426,7 @@ impl<'a> Checker<'a> {
                 .map_err(|_| Reported)?,
             interval: interval?.unwrap_or(defaults.interval),
             delay: delay?.unwrap_or(defaults.delay),
+            refresh: defaults.refresh,
         })
     }
 
