@@ -8,6 +8,10 @@ use std::{
     time::{Duration, Instant},
 };
 
+mod reconfigure;
+
+pub use reconfigure::ReconfigureError;
+
 use super::{
     Action, Advert, AdvertInterval, Config, ConfigError, DropReason, Event, OWNER_PRIORITY, Reason,
     State, Timer, Version, timing::Timing,

@@ -70,7 +70,7 @@ pub mod timing;
 #[cfg(test)]
 mod tests;
 
-pub use machine::VirtualRouter;
+pub use machine::{ReconfigureError, VirtualRouter};
 pub use timing::{AdvertInterval, Version};
 
 /// The longest `preempt_delay` accepted (keepalived's limit).

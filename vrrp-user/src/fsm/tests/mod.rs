@@ -13,6 +13,7 @@ mod fault;
 mod master;
 mod preempt;
 mod props;
+mod reconfigure;
 mod startup;
 
 /// A fake clock: a fixed base instant plus offsets. Nothing here reads the real time again.
