@@ -115,14 +115,21 @@ impl Lab {
     /// directory: the name's extension chooses the format (`.toml` native, anything else
     /// keepalived.conf). `@SOCKET@` and `@DIR@` (the lab directory) are replaced first.
     pub fn start_file(&mut self, index: usize, file_name: &str, config: &str) {
+        self.start_file_env(index, file_name, config, &[]);
+    }
+
+    /// As [`Lab::start_file`], with extra environment variables for the daemon.
+    pub fn start_file_env(
+        &mut self,
+        index: usize,
+        file_name: &str,
+        config: &str,
+        env: &[(&str, &str)],
+    ) {
+        let config_path = self.write_config(index, file_name, config);
+        let socket = self.dir.join(format!("r{index}.sock"));
         let router = &mut self.routers[index];
         let name = router.netns.name().to_string();
-        let config_path = self.dir.join(file_name);
-        let socket = self.dir.join(format!("r{index}.sock"));
-        let config = config
-            .replace("@SOCKET@", &socket.display().to_string())
-            .replace("@DIR@", &self.dir.display().to_string());
-        fs::write(&config_path, config).expect("write config");
         let log_path = self.dir.join(format!("r{index}.log"));
         let log = fs::File::create(&log_path).expect("log file");
         let child = Command::new("ip")
@@ -131,6 +138,7 @@ impl Lab {
             .args(["run", "-c"])
             .arg(&config_path)
             .env("RUST_LOG", "info,vrrp_user=debug")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -140,6 +148,43 @@ impl Lab {
             log: log_path,
             socket,
         });
+    }
+
+    /// Writes router `index`'s config file `file_name` (as [`Lab::start_file`] does, with
+    /// `@SOCKET@` and `@DIR@` replaced), e.g. to change it before a reload; its path.
+    pub fn write_config(&self, index: usize, file_name: &str, config: &str) -> PathBuf {
+        let socket = self.dir.join(format!("r{index}.sock"));
+        let config = config
+            .replace("@SOCKET@", &socket.display().to_string())
+            .replace("@DIR@", &self.dir.display().to_string());
+        let path = self.dir.join(file_name);
+        fs::write(&path, config).expect("write config");
+        path
+    }
+
+    /// Runs `xvrrpd reload` against router `index`'s daemon.
+    pub fn reload(&self, index: usize) -> std::process::Output {
+        let daemon = self.routers[index].daemon.as_ref().expect("daemon running");
+        Command::new(xvrrpd_binary())
+            .args(["reload", "--socket"])
+            .arg(&daemon.socket)
+            .output()
+            .expect("xvrrpd reload")
+    }
+
+    /// Waits up to `limit` for router `index`'s first instance to report `state`.
+    pub fn wait_for_state(&self, index: usize, state: &str, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if self
+                .try_status(index)
+                .is_some_and(|status| status["instances"][0]["state"] == state)
+            {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
     }
 
     /// Starts keepalived (VRRP only, foreground) on router `index` with `config`

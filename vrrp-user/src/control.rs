@@ -1,5 +1,5 @@
 //! The control socket: a unix stream socket (mode 0600) answering one JSON request per
-//! connection with one JSON line. `xvrrpd status` is its client.
+//! connection with one JSON line. `xvrrpd status` and `xvrrpd reload` are its clients.
 use std::{
     fs,
     io::{BufRead, BufReader, Write},
@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use tokio::{
     io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt},
     net::UnixListener,
+    sync::{mpsc, oneshot},
 };
 
 /// A request on the control socket.
@@ -21,14 +22,32 @@ use tokio::{
 #[serde(tag = "command", rename_all = "snake_case")]
 pub enum Request {
     Status,
+    /// Re-read the configuration file; the reply says what changed, or why nothing did.
+    Reload,
 }
+
+/// How a reload request reaches the daemon: it answers with a summary of the changes, or
+/// the reason the running configuration was kept.
+pub type ReloadReply = oneshot::Sender<Result<String, String>>;
+
+/// How long a client waits for a reload (resigning instances wait for their last adverts).
+const RELOAD_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What `status` reports.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Status {
     pub router_id: String,
     pub instances: Vec<InstanceStatus>,
+    /// The check scripts and whether each currently passes.
+    #[serde(default)]
+    pub scripts: Vec<ScriptStatus>,
     pub dataplane: DataplaneStatus,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ScriptStatus {
+    pub name: String,
+    pub passing: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -48,6 +67,8 @@ pub struct InstanceStatus {
     pub virtual_ips: Vec<String>,
     /// Seconds since the last state change.
     pub since_secs: f64,
+    /// Our configured advertisement interval in milliseconds.
+    pub advert_interval_ms: u64,
     pub counters: InstanceCounters,
 }
 
@@ -77,8 +98,13 @@ pub trait StatusSource: Send + Sync + 'static {
 }
 
 /// Serves the control socket at `path` until the task is dropped. A stale socket file is
-/// replaced; a live one (another daemon) is an error.
-pub async fn serve(path: PathBuf, source: Arc<dyn StatusSource>) -> anyhow::Result<()> {
+/// replaced; a live one (another daemon) is an error. Reload requests are passed on through
+/// `reloads`.
+pub async fn serve(
+    path: PathBuf,
+    source: Arc<dyn StatusSource>,
+    reloads: mpsc::Sender<ReloadReply>,
+) -> anyhow::Result<()> {
     let listener = bind(&path)?;
     loop {
         let (stream, _) = match listener.accept().await {
@@ -90,8 +116,9 @@ pub async fn serve(path: PathBuf, source: Arc<dyn StatusSource>) -> anyhow::Resu
             }
         };
         let source = Arc::clone(&source);
+        let reloads = reloads.clone();
         tokio::spawn(async move {
-            if let Err(err) = answer(stream, source.as_ref()).await {
+            if let Err(err) = answer(stream, source.as_ref(), &reloads).await {
                 tracing::debug!("control request failed: {err:#}");
             }
         });
@@ -123,7 +150,11 @@ fn bind(path: &Path) -> anyhow::Result<UnixListener> {
 /// The longest request line accepted: a request is a few dozen bytes.
 const MAX_REQUEST: usize = 4096;
 
-async fn answer(stream: tokio::net::UnixStream, source: &dyn StatusSource) -> anyhow::Result<()> {
+async fn answer(
+    stream: tokio::net::UnixStream,
+    source: &dyn StatusSource,
+    reloads: &mpsc::Sender<ReloadReply>,
+) -> anyhow::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
     let mut reader = tokio::io::BufReader::new(read).take(MAX_REQUEST as u64);
@@ -132,6 +163,13 @@ async fn answer(stream: tokio::net::UnixStream, source: &dyn StatusSource) -> an
         .context("request timed out")??;
     let reply = match serde_json::from_str::<Request>(line.trim()) {
         Ok(Request::Status) => serde_json::to_string(&source.status())?,
+        Ok(Request::Reload) => {
+            let outcome = reload(reloads).await;
+            match outcome {
+                Ok(summary) => serde_json::json!({ "reloaded": summary }).to_string(),
+                Err(error) => serde_json::json!({ "error": error }).to_string(),
+            }
+        }
         Err(err) => serde_json::json!({ "error": format!("bad request: {err}") }).to_string(),
     };
     write.write_all(reply.as_bytes()).await?;
@@ -139,7 +177,21 @@ async fn answer(stream: tokio::net::UnixStream, source: &dyn StatusSource) -> an
     Ok(())
 }
 
-/// Asks the daemon at `path` (blocking; for the CLI).
+async fn reload(reloads: &mpsc::Sender<ReloadReply>) -> Result<String, String> {
+    let (reply, outcome) = oneshot::channel();
+    reloads
+        .send(reply)
+        .await
+        .map_err(|_| "the daemon is stopping".to_owned())?;
+    match tokio::time::timeout(RELOAD_TIMEOUT, outcome).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(_)) => Err("the daemon dropped the reload".to_owned()),
+        Err(_) => Err(format!("no answer within {RELOAD_TIMEOUT:?}")),
+    }
+}
+
+/// Asks the daemon at `path` (blocking; for the CLI). A refusal is an error with the daemon's
+/// own words.
 pub fn request(path: &Path, request: &Request) -> anyhow::Result<serde_json::Value> {
     let mut stream = UnixStream::connect(path).with_context(|| {
         format!(
@@ -147,7 +199,11 @@ pub fn request(path: &Path, request: &Request) -> anyhow::Result<serde_json::Val
             path.display()
         )
     })?;
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let timeout = match request {
+        Request::Status => Duration::from_secs(5),
+        Request::Reload => RELOAD_TIMEOUT + Duration::from_secs(5),
+    };
+    stream.set_read_timeout(Some(timeout))?;
     let mut line = serde_json::to_string(request)?;
     line.push('\n');
     stream.write_all(line.as_bytes())?;
@@ -156,7 +212,7 @@ pub fn request(path: &Path, request: &Request) -> anyhow::Result<serde_json::Val
     let value: serde_json::Value =
         serde_json::from_str(&reply).context("the daemon's reply is not JSON")?;
     if let Some(error) = value.get("error").and_then(|e| e.as_str()) {
-        bail!("the daemon refused the request: {error}");
+        bail!("{error}");
     }
     Ok(value)
 }
@@ -220,8 +276,10 @@ mod tests {
                 master_address: Some("192.0.2.11".into()),
                 virtual_ips: vec!["192.0.2.100/24".into()],
                 since_secs: 12.5,
+                advert_interval_ms: 100,
                 counters: InstanceCounters::default(),
             }],
+            scripts: Vec::new(),
             dataplane: DataplaneStatus {
                 mode: "native".into(),
                 counters: [("arp_reply".to_string(), 3)].into_iter().collect(),
@@ -233,7 +291,18 @@ mod tests {
     async fn answers_status_and_refuses_what_it_does_not_understand() {
         let dir = std::env::temp_dir().join(format!("xvrrpd-control-{}", std::process::id()));
         let path = dir.join("control.sock");
-        let server = tokio::spawn(serve(path.clone(), Arc::new(Fixed(sample()))));
+        let (reloads, mut reload_requests) = mpsc::channel::<ReloadReply>(1);
+        let server = tokio::spawn(serve(path.clone(), Arc::new(Fixed(sample())), reloads));
+        let daemon = tokio::spawn(async move {
+            let mut answers = [
+                Ok("1 instance changed".to_owned()),
+                Err("r.conf:3: bad".to_owned()),
+            ]
+            .into_iter();
+            while let Some(reply) = reload_requests.recv().await {
+                let _ = reply.send(answers.next().unwrap_or(Err("no more".into())));
+            }
+        });
         for _ in 0..100 {
             if path.exists() {
                 break;
@@ -268,7 +337,21 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
+
+        // Reloads are passed to the daemon and its answer, or refusal, comes back.
+        let reload_path = path.clone();
+        let (first, second) = tokio::task::spawn_blocking(move || {
+            (
+                request(&reload_path, &Request::Reload),
+                request(&reload_path, &Request::Reload),
+            )
+        })
+        .await
+        .unwrap();
+        assert_eq!(first.unwrap()["reloaded"], "1 instance changed");
+        assert_eq!(second.unwrap_err().to_string(), "r.conf:3: bad");
         server.abort();
+        daemon.abort();
         let _ = fs::remove_dir_all(dir);
     }
 

@@ -10,6 +10,7 @@ pub mod control;
 pub mod daemon;
 pub mod dataplane;
 pub mod fsm;
+pub mod metrics;
 pub mod netlink;
 pub mod tx;
 pub mod units;

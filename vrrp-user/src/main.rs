@@ -1,6 +1,7 @@
 //! `xvrrpd`: the command line.
 use std::{io::IsTerminal, path::PathBuf, process::ExitCode};
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use vrrp_user::{
     config::Config,
@@ -48,6 +49,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Have the running daemon re-read its configuration file. Instances that did not change
+    /// are not disturbed; an invalid file changes nothing, and its errors are printed.
+    Reload {
+        /// The daemon's control socket.
+        #[arg(long, value_name = "PATH", default_value = DEFAULT_SOCKET)]
+        socket: PathBuf,
+    },
     /// Load the embedded XDP program into the kernel without attaching it, and report whether
     /// this host can run the XDP data plane (needs root or CAP_BPF).
     CheckXdp,
@@ -65,6 +73,7 @@ fn main() -> ExitCode {
         Command::Run { config, log_format } => run(config, log_format),
         Command::Check { config } => check(config),
         Command::Status { socket, json } => status(socket, json),
+        Command::Reload { socket } => reload(socket),
         Command::CheckXdp => check_xdp(),
     };
     match result {
@@ -105,7 +114,7 @@ fn run(path: PathBuf, log_format: LogFormat) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(daemon::run(loaded.config))
+    runtime.block_on(daemon::run(loaded.config, path))
 }
 
 fn check(path: PathBuf) -> anyhow::Result<()> {
@@ -134,6 +143,15 @@ fn status(socket: PathBuf, json: bool) -> anyhow::Result<()> {
     }
     let status: Status = serde_json::from_value(value)?;
     print!("{}", control::render_table(&status));
+    Ok(())
+}
+
+fn reload(socket: PathBuf) -> anyhow::Result<()> {
+    let value = control::request(&socket, &Request::Reload).context("reload failed")?;
+    println!(
+        "reloaded: {}",
+        value["reloaded"].as_str().unwrap_or("(no summary)")
+    );
     Ok(())
 }
 

@@ -26,6 +26,7 @@ pub(super) struct RawGlobal {
     pub router_id: Option<Spanned<Raw>>,
     pub control_socket: Option<Spanned<Raw>>,
     pub xdp: Option<Spanned<Raw>>,
+    pub metrics_listen: Option<Spanned<Raw>>,
 }
 
 /// The `[[instance]]` tables.

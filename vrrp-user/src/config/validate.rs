@@ -180,13 +180,21 @@ impl<'a> Checker<'a> {
             Ok(path)
         });
         let xdp = self.value(&raw.xdp, fields::xdp);
+        let metrics_listen = self.value(&raw.metrics_listen, |v| {
+            let text = fields::string(v, "metrics_listen")?;
+            text.parse::<std::net::SocketAddr>().map_err(|_| {
+                format!(
+                    "metrics_listen {text:?} is not an address and port such as \"127.0.0.1:9650\""
+                )
+            })
+        });
         Ok(Global {
             router_id: router_id?.unwrap_or_else(hostname),
             control_socket: PathBuf::from(
                 control_socket?.unwrap_or_else(|| DEFAULT_CONTROL_SOCKET.to_owned()),
             ),
             xdp: xdp?.unwrap_or_default(),
-            metrics_listen: None,
+            metrics_listen: metrics_listen?,
             script_security: Default::default(),
             notify_fifo: None,
         })

@@ -27,7 +27,14 @@ use crate::{
 #[derive(Debug)]
 pub enum Input {
     Advert(AdvertEvent),
-    Link { up: bool },
+    Link {
+        up: bool,
+    },
+    /// A reload changed the instance's configuration (same interface, VRID and family).
+    Reconfigure {
+        config: Box<config::InstanceConfig>,
+        heartbeat_bound: Duration,
+    },
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -88,6 +95,7 @@ impl Instance {
                 .map(|vip| format!("{}/{}", vip.address, vip.prefix_len))
                 .collect(),
             since_secs: 0.0,
+            advert_interval_ms: config.interval.as_duration().as_millis() as u64,
             counters: InstanceCounters::default(),
         }));
         let instance = Instance {
@@ -106,13 +114,20 @@ impl Instance {
         Ok((instance, status))
     }
 
-    /// Runs the instance until it is told to shut down (or the daemon goes away).
-    pub async fn run(mut self, mut inbox: mpsc::Receiver<Input>, link_up: bool) {
+    /// Runs the instance until it is told to shut down (or the daemon goes away); `ready`
+    /// fires once it has taken its first state.
+    pub async fn run(
+        mut self,
+        mut inbox: mpsc::Receiver<Input>,
+        link_up: bool,
+        ready: oneshot::Sender<()>,
+    ) {
         self.publish_to_dataplane();
         self.apply(Event::Startup).await;
         if !link_up {
             self.apply(Event::FaultDetected).await;
         }
+        let _ = ready.send(());
         loop {
             let next = self.deadlines.iter().flatten().min().copied();
             tokio::select! {
@@ -120,6 +135,9 @@ impl Instance {
                     Some(Input::Advert(event)) => self.on_advert(&event).await,
                     Some(Input::Link { up: true }) => self.apply(Event::FaultCleared).await,
                     Some(Input::Link { up: false }) => self.apply(Event::FaultDetected).await,
+                    Some(Input::Reconfigure { config, heartbeat_bound }) => {
+                        self.reconfigure(*config, heartbeat_bound).await;
+                    }
                     Some(Input::Shutdown(done)) => {
                         self.apply(Event::Shutdown).await;
                         self.shared.lock_dataplane().remove_instance(self.placement.key).ok();
@@ -213,14 +231,7 @@ impl Instance {
                 }
                 self.publish_to_dataplane();
                 if to == State::Backup {
-                    // The state machine needs to hear of the current master once more.
-                    if let Err(err) = self
-                        .shared
-                        .lock_dataplane()
-                        .forget_observation(self.placement.key)
-                    {
-                        tracing::warn!(instance = %self.config.name, "{err:#}");
-                    }
+                    self.forget_master();
                 }
             }
             Action::SendAdvert { priority } => self.send_advert(priority),
@@ -296,8 +307,42 @@ impl Instance {
         .collect()
     }
 
+    /// The state machine needs to hear of the current master once more. The data plane's
+    /// count of adverts starts again with it: keep the old count for status.
+    fn forget_master(&mut self) {
+        let mut plane = self.shared.lock_dataplane();
+        if let Ok(Some(observation)) = plane.observation(self.placement.key) {
+            self.counters.adverts_received += observation.adverts;
+        }
+        if let Err(err) = plane.forget_observation(self.placement.key) {
+            tracing::warn!(instance = %self.config.name, "{err:#}");
+        }
+    }
+
+    /// Every address the instance adds as Master: the advertised VIPs and the excluded ones.
+    fn all_addresses(&self) -> Vec<config::Vip> {
+        let config = &self.config;
+        config
+            .virtual_ips
+            .iter()
+            .chain(&config.excluded_ips)
+            .cloned()
+            .collect()
+    }
+
     async fn add_vips(&mut self) {
-        for vip in self.config.virtual_ips.clone() {
+        self.add_addresses(&self.all_addresses()).await;
+    }
+
+    async fn remove_vips(&mut self) {
+        for task in self.announcements.drain(..) {
+            task.abort();
+        }
+        self.remove_addresses(&self.all_addresses()).await;
+    }
+
+    async fn add_addresses(&self, vips: &[config::Vip]) {
+        for vip in vips {
             let (ifindex, netlink) = (self.placement.ifindex, self.shared.netlink.clone());
             let added = retry("adding", vip.address, || {
                 netlink.add_address(ifindex, vip.address, vip.prefix_len)
@@ -319,11 +364,8 @@ impl Instance {
         }
     }
 
-    async fn remove_vips(&mut self) {
-        for task in self.announcements.drain(..) {
-            task.abort();
-        }
-        for vip in self.config.virtual_ips.clone() {
+    async fn remove_addresses(&self, vips: &[config::Vip]) {
+        for vip in vips {
             if let Err(err) = self
                 .shared
                 .lock_dataplane()
@@ -342,11 +384,102 @@ impl Instance {
         }
     }
 
+    /// A reload changed our configuration: the state machine keeps its state and timers; a
+    /// Master adds and removes the VIPs that changed in place, announces the new ones and
+    /// advertises at once if what it advertises changed.
+    async fn reconfigure(&mut self, new: config::InstanceConfig, heartbeat_bound: Duration) {
+        let name = new.name.clone();
+        let actions = match self
+            .router
+            .reconfigure(new.fsm_config(self.placement.primary), Instant::now())
+        {
+            Ok(actions) => actions,
+            Err(err) => {
+                // The daemon restarts instances whose identity changed; this is a bug guard.
+                tracing::error!(instance = %name, "reload refused: {err}");
+                return;
+            }
+        };
+        let old = std::mem::replace(&mut self.config, new);
+        let bound_changed = self.placement.heartbeat_bound != heartbeat_bound;
+        self.placement.heartbeat_bound = heartbeat_bound;
+        if old.unicast_peers != self.config.unicast_peers {
+            match super::placement::open_sender(&self.config, &self.placement) {
+                Ok(sender) => self.sender = sender,
+                Err(err) => tracing::error!(instance = %name, "{err:#}"),
+            }
+        }
+        for action in actions {
+            self.execute(action).await;
+        }
+        let before: Vec<config::Vip> = old
+            .virtual_ips
+            .iter()
+            .chain(&old.excluded_ips)
+            .cloned()
+            .collect();
+        let after = self.all_addresses();
+        let removed: Vec<config::Vip> = before
+            .iter()
+            .filter(|v| !after.contains(v))
+            .cloned()
+            .collect();
+        let added: Vec<config::Vip> = after
+            .iter()
+            .filter(|v| !before.contains(v))
+            .cloned()
+            .collect();
+        if self.router.state() == State::Master {
+            self.remove_addresses(&removed).await;
+            // A new heartbeat bound is written with every owned VIP.
+            let to_add = if bound_changed { &after } else { &added };
+            self.add_addresses(to_add).await;
+            if !added.is_empty() {
+                self.announce_addresses(added.iter().map(|v| v.address).collect());
+            }
+        }
+        self.publish_to_dataplane();
+        let priority_before = self.router.priority();
+        self.apply(Event::PriorityChanged(self.config.priority))
+            .await;
+        let advertised_again = self.router.priority() != priority_before;
+        if self.router.state() == State::Master
+            && !advertised_again
+            && old.virtual_ips != self.config.virtual_ips
+        {
+            // The advert lists the VIPs: tell the Backups now rather than at the next interval.
+            self.send_advert(self.router.priority());
+        }
+        if let Ok(mut status) = self.status.lock() {
+            status.name = self.config.name.clone();
+            status.priority = self.config.priority;
+            status.virtual_ips = self
+                .config
+                .virtual_ips
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            status.advert_interval_ms = self.config.interval.as_duration().as_millis() as u64;
+        }
+        self.refresh_status();
+        tracing::info!(
+            instance = %name,
+            "reconfigured: {} VIP(s) added, {} removed, priority {}",
+            added.len(),
+            removed.len(),
+            self.config.priority
+        );
+    }
+
     /// Gratuitous ARP / unsolicited NA: a burst now and, if configured, another after
     /// `garp_delay`, so that switches and neighbours that missed the first learn the move.
     fn announce(&mut self) {
+        let vips = self.all_addresses().iter().map(|v| v.address).collect();
+        self.announce_addresses(vips);
+    }
+
+    fn announce_addresses(&mut self, vips: Vec<IpAddr>) {
         self.announcements.retain(|task| !task.is_finished());
-        let vips: Vec<IpAddr> = self.config.virtual_ips.iter().map(|v| v.address).collect();
         let settings = self.config.garp.clone();
         let garp = Arc::clone(&self.garp);
         let name = self.config.name.clone();

@@ -1,14 +1,20 @@
 //! The daemon: the only place that owns tasks. It opens the data plane, places each instance
 //! on its interface, runs one task per instance, dispatches data-plane events and link changes
-//! to them, serves the control socket, and on SIGTERM / SIGINT has every instance resign
-//! (a master sends priority 0 and removes its VIPs) before exiting.
+//! to them, serves the control socket and the metrics, re-reads its configuration on SIGHUP or
+//! `xvrrpd reload` without disturbing what did not change, and on SIGTERM / SIGINT has every
+//! instance resign (a master sends priority 0 and removes its VIPs) before exiting.
 mod clock;
 mod instance;
+mod placement;
+mod registry;
+mod reload;
+mod systemd;
 
 use std::{
     collections::{BTreeMap, HashMap},
     future::Future,
     net::IpAddr,
+    path::PathBuf,
     sync::{Arc, Mutex, MutexGuard},
     time::Duration,
 };
@@ -17,22 +23,25 @@ use anyhow::{Context as _, bail};
 use tokio::{
     signal::unix::{SignalKind, signal},
     sync::{mpsc, oneshot},
+    task::JoinHandle,
 };
-use vrrp_common::{
-    Counter, FAMILY_V4, FAMILY_V6,
-    maps::{InstanceKey, PeerKey},
-};
+use vrrp_common::maps::InstanceKey;
 
 pub use clock::KernelClock;
+pub use placement::heartbeat_bound;
+pub use reload::{Change, InstanceId, Plan, plan};
+
 use instance::{Input, Instance, Placement};
+use placement::{Attached, MIN_HEARTBEAT_BOUND, interface_heartbeat_bound};
+use registry::Registry;
+use systemd::Systemd;
 
 use crate::{
-    config::{Config, Family},
-    control::{self, DataplaneStatus, InstanceStatus, Status, StatusSource},
-    dataplane::{self, Dataplane, address16},
-    netlink::{IpFamily, LinkEvent, Netlink},
-    tx::{AdvertSender, Garp, SenderConfig},
-    wire::MacAddr,
+    config::{Config, InstanceConfig},
+    control::{self, ReloadReply, StatusSource},
+    dataplane::{self, Dataplane},
+    metrics,
+    netlink::{LinkEvent, Netlink},
 };
 
 /// What the instance tasks share.
@@ -53,198 +62,72 @@ impl Shared {
     }
 }
 
-/// Ownership of a VIP lapses in XDP after this many advert intervals without a heartbeat.
-const HEARTBEAT_INTERVALS: u32 = 3;
-/// ... but never sooner than this: a busy host may run a timer late.
-const MIN_HEARTBEAT_BOUND: Duration = Duration::from_millis(100);
+/// How long a resigning instance may take (its last advert and VIP removal).
+const RESIGN_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long start-up waits for every instance's first transition before telling systemd.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The heartbeat bound for an interface, from the shortest advert interval run on it.
-pub fn heartbeat_bound(shortest_interval: Duration) -> Duration {
-    (shortest_interval * HEARTBEAT_INTERVALS).max(MIN_HEARTBEAT_BOUND)
-}
-
+/// One running instance, as the daemon sees it.
 struct Running {
-    router_id: String,
-    statuses: Vec<Arc<Mutex<InstanceStatus>>>,
+    config: InstanceConfig,
+    placement: Placement,
+    inbox: mpsc::Sender<Input>,
+    status: Arc<Mutex<control::InstanceStatus>>,
+    task: JoinHandle<()>,
+}
+
+struct Daemon {
+    config_path: PathBuf,
+    config: Config,
     shared: Arc<Shared>,
+    registry: Arc<Registry>,
+    attached: Attached,
+    instances: BTreeMap<InstanceId, Running>,
+    by_key: HashMap<InstanceKey, InstanceId>,
+    metrics: Option<JoinHandle<()>>,
 }
 
-impl StatusSource for Running {
-    fn status(&self) -> Status {
-        let instances = self
-            .statuses
-            .iter()
-            .filter_map(|status| status.lock().ok().map(|status| status.clone()))
-            .collect();
-        let dataplane = self.shared.lock_dataplane();
-        let counters = dataplane
-            .counters()
-            .map(|totals| {
-                Counter::ALL
-                    .iter()
-                    .map(|&counter| (counter.name().to_string(), totals.get(counter)))
-                    .collect()
-            })
-            .unwrap_or_else(|_| BTreeMap::new());
-        Status {
-            router_id: self.router_id.clone(),
-            instances,
-            dataplane: DataplaneStatus {
-                mode: dataplane.mode().to_string(),
-                counters,
-            },
-        }
-    }
-}
-
-/// Runs the daemon with a validated configuration until SIGTERM / SIGINT.
-pub async fn run(config: Config) -> anyhow::Result<()> {
+/// Runs the daemon with the validated `config` read from `config_path` until SIGTERM / SIGINT.
+pub async fn run(config: Config, config_path: PathBuf) -> anyhow::Result<()> {
+    let systemd = Systemd::new();
     let netlink = Netlink::new().context("opening rtnetlink")?;
-    let (mut plane, mut events) = dataplane::open(config.global.xdp)?;
-
-    // Interfaces first: a missing one is a configuration error worth stopping for.
-    let mut interfaces = HashMap::new();
-    for instance in &config.instances {
-        if interfaces.contains_key(&instance.interface) {
-            continue;
-        }
-        let found = netlink
-            .interface(&instance.interface)
-            .await
-            .with_context(|| format!("instance {}", instance.name))?;
-        let mode = plane
-            .add_interface(&instance.interface, found.ifindex)
-            .with_context(|| format!("receiving adverts on {}", instance.interface))?;
-        tracing::info!("{}: data plane {mode}", instance.interface);
-        interfaces.insert(instance.interface.clone(), found);
-    }
+    let (plane, mut events) = dataplane::open(config.global.xdp)?;
     let mode = plane.mode();
-
-    let mut placements = Vec::new();
-    for instance in &config.instances {
-        let interface = &interfaces[&instance.interface];
-        let (family, ip_family) = match instance.family() {
-            Family::V4 => (FAMILY_V4, IpFamily::V4),
-            Family::V6 => (FAMILY_V6, IpFamily::V6),
-        };
-        let primary = match instance.unicast_source {
-            Some(source) => source,
-            None => {
-                let vips: Vec<IpAddr> = instance.virtual_ips.iter().map(|v| v.address).collect();
-                primary_address(&netlink, interface.ifindex, ip_family, &vips)
-                    .await?
-                    .with_context(|| {
-                        format!(
-                            "instance {}: {} has no {} address to send adverts from; add one \
-                             or set unicast_source",
-                            instance.name,
-                            instance.interface,
-                            if family == FAMILY_V4 {
-                                "IPv4"
-                            } else {
-                                "IPv6 link-local"
-                            }
-                        )
-                    })?
-            }
-        };
-        let mac = interface.mac.with_context(|| {
-            format!(
-                "{} has no Ethernet address: VRRP needs one",
-                instance.interface
-            )
-        })?;
-        let shortest = config
-            .instances
-            .iter()
-            .filter(|other| other.interface == instance.interface)
-            .map(|other| other.interval.as_duration())
-            .min()
-            .unwrap_or(instance.interval.as_duration());
-        let key = InstanceKey {
-            ifindex: interface.ifindex,
-            vlan: 0,
-            vrid: instance.vrid,
-            family,
-        };
-        for peer in &instance.unicast_peers {
-            plane.allow_peer(PeerKey {
-                instance: key,
-                address: address16(*peer),
-            })?;
-        }
-        placements.push(Placement {
-            key,
-            ifindex: interface.ifindex,
-            mac: mac.0,
-            primary,
-            heartbeat_bound: heartbeat_bound(shortest),
-        });
-    }
-
-    // The heartbeat is refreshed a few times per bound by the daemon's one event loop: when the
-    // daemon hangs, so does the heartbeat, and XDP stops claiming the VIPs.
-    let heartbeat_every = placements
-        .iter()
-        .map(|placement| placement.heartbeat_bound)
-        .min()
-        .unwrap_or(MIN_HEARTBEAT_BOUND)
-        / 3;
-
     let shared = Arc::new(Shared {
         dataplane: Mutex::new(plane),
         netlink: netlink.clone(),
         clock: KernelClock::new(),
     });
-
-    let mut inboxes: HashMap<InstanceKey, mpsc::Sender<Input>> = HashMap::new();
-    let mut by_ifindex: HashMap<u32, Vec<mpsc::Sender<Input>>> = HashMap::new();
-    let mut statuses = Vec::new();
-    let mut tasks = Vec::new();
-    for (instance, placement) in config.instances.iter().zip(placements) {
-        let sender = AdvertSender::open(&SenderConfig {
-            interface: instance.interface.clone(),
-            ifindex: placement.ifindex,
-            source: placement.primary,
-            peers: instance.unicast_peers.clone(),
-        })
-        .with_context(|| format!("instance {}: opening its advert socket", instance.name))?;
-        let garp = Garp::open(
-            &instance.interface,
-            placement.ifindex,
-            MacAddr(placement.mac),
-            None,
-        )
-        .with_context(|| format!("instance {}: opening its ARP / NA socket", instance.name))?;
-        let link_up = interfaces[&instance.interface].oper_up;
-        let (runtime, status) = Instance::new(
-            instance.clone(),
-            placement.clone(),
-            sender,
-            garp,
-            Arc::clone(&shared),
-        )?;
-        let (inbox_tx, inbox_rx) = mpsc::channel(256);
-        inboxes.insert(placement.key, inbox_tx.clone());
-        by_ifindex
-            .entry(placement.ifindex)
-            .or_default()
-            .push(inbox_tx);
-        statuses.push(status);
-        tasks.push(tokio::spawn(runtime.run(inbox_rx, link_up)));
-    }
-
-    let running = Arc::new(Running {
-        router_id: config.global.router_id.clone(),
-        statuses,
+    let registry = Arc::new(Registry::new(
+        Arc::clone(&shared),
+        config.global.router_id.clone(),
+    ));
+    let mut daemon = Daemon {
+        config_path,
+        config: config.clone(),
         shared: Arc::clone(&shared),
-    });
+        registry: Arc::clone(&registry),
+        attached: Attached::new(),
+        instances: BTreeMap::new(),
+        by_key: HashMap::new(),
+        metrics: None,
+    };
+    // At start-up, an instance that cannot be placed (missing interface, no address) is a
+    // configuration error worth stopping for.
+    let mut started = Vec::new();
+    for instance in &config.instances {
+        started.push(daemon.start_instance(instance).await?);
+    }
+    daemon.publish();
+    daemon.restart_metrics();
+
+    let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadReply>(4);
     let control_path = config.global.control_socket.clone();
     let control = tokio::spawn({
-        let running: Arc<dyn StatusSource> = running.clone();
+        let source: Arc<dyn StatusSource> = registry.clone();
         let path = control_path.clone();
         async move {
-            if let Err(err) = control::serve(path, running).await {
+            if let Err(err) = control::serve(path, source, reload_tx).await {
                 tracing::error!("control socket: {err:#}");
             }
         }
@@ -253,14 +136,21 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let mut links = netlink.watch_links().await.context("watching links")?;
     let mut terminate = signal(SignalKind::terminate()).context("SIGTERM handler")?;
     let mut interrupt = signal(SignalKind::interrupt()).context("SIGINT handler")?;
-    tracing::info!(
-        "xvrrpd running {} instance(s), data plane {mode}, control socket {}",
-        inboxes.len(),
+    let mut hangup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
+
+    for ready in started {
+        let _ = tokio::time::timeout(STARTUP_TIMEOUT, ready).await;
+    }
+    let summary = format!(
+        "{} instance(s), data plane {mode}, control socket {}",
+        daemon.instances.len(),
         control_path.display()
     );
+    tracing::info!("xvrrpd running {summary}");
+    systemd.ready(&summary);
 
-    let mut heartbeat = tokio::time::interval(heartbeat_every);
-    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut heartbeat = heartbeat_ticker(&daemon.config);
+    let mut watchdog = systemd.ping_every().map(tokio::time::interval);
     let mut failure = None;
     loop {
         tokio::select! {
@@ -269,6 +159,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                     tracing::warn!("heartbeat: {err:#}");
                 }
             }
+            _ = tick(&mut watchdog) => systemd.watchdog(),
             event = events.recv() => {
                 let Some(event) = event else {
                     // Resign rather than run blind: a master we can no longer hear must not
@@ -277,14 +168,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                     failure = Some("the data plane stopped reporting adverts");
                     break;
                 };
-                match inboxes.get(&event.instance) {
-                    Some(inbox) => {
-                        if inbox.try_send(Input::Advert(event)).is_err() {
-                            tracing::warn!("instance {:?} is behind; an advert event was dropped", event.instance);
-                        }
-                    }
-                    None => tracing::debug!("event for an instance we do not run: {:?}", event.instance),
-                }
+                daemon.dispatch_advert(event);
             }
             link = links.recv() => {
                 let Some(link) = link else {
@@ -292,29 +176,37 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                     failure = Some("the link watch stopped");
                     break;
                 };
-                dispatch_link(&by_ifindex, link).await;
+                daemon.dispatch_link(link).await;
+            }
+            _ = hangup.recv() => {
+                tracing::info!("SIGHUP: reloading {}", daemon.config_path.display());
+                systemd.reloading();
+                let _ = daemon.reload().await;
+                heartbeat = heartbeat_ticker(&daemon.config);
+                systemd.ready("reloaded");
+            }
+            Some(reply) = reload_rx.recv() => {
+                tracing::info!("reload requested: reloading {}", daemon.config_path.display());
+                systemd.reloading();
+                let outcome = daemon.reload().await;
+                heartbeat = heartbeat_ticker(&daemon.config);
+                systemd.ready("reloaded");
+                let _ = reply.send(outcome);
             }
             _ = terminate.recv() => { tracing::info!("SIGTERM: resigning"); break; }
             _ = interrupt.recv() => { tracing::info!("SIGINT: resigning"); break; }
         }
     }
 
-    // Every instance resigns: a master sends priority 0 and removes its VIPs.
-    let mut acks = Vec::new();
-    for inbox in inboxes.values() {
-        let (done, ack) = oneshot::channel();
-        if inbox.send(Input::Shutdown(done)).await.is_ok() {
-            acks.push(ack);
-        }
-    }
-    for ack in acks {
-        let _ = tokio::time::timeout(Duration::from_secs(5), ack).await;
-    }
+    systemd.stopping();
+    // Every instance resigns at once: a master sends priority 0 and removes its VIPs.
+    let ids: Vec<InstanceId> = daemon.instances.keys().cloned().collect();
+    futures::future::join_all(ids.iter().map(|id| daemon.stop_instance(id))).await;
     control.abort();
-    let _ = std::fs::remove_file(&control_path);
-    for task in tasks {
-        task.abort();
+    if let Some(metrics) = daemon.metrics.take() {
+        metrics.abort();
     }
+    let _ = std::fs::remove_file(&control_path);
     match failure {
         Some(reason) => bail!("{reason}"),
         None => {
@@ -324,38 +216,260 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
 }
 
-async fn dispatch_link(by_ifindex: &HashMap<u32, Vec<mpsc::Sender<Input>>>, link: LinkEvent) {
-    let (ifindex, up) = match &link {
-        LinkEvent::Changed { ifindex, up, .. } => (*ifindex, *up),
-        LinkEvent::Removed { ifindex, name } => {
-            tracing::error!("{name} was removed: its instances go to Fault");
-            (*ifindex, false)
+/// Refreshes the XDP heartbeat a few times per bound from the daemon's one event loop: when
+/// the daemon hangs, so does the heartbeat, and XDP stops claiming the VIPs.
+fn heartbeat_ticker(config: &Config) -> tokio::time::Interval {
+    let every = config
+        .instances
+        .iter()
+        .map(|instance| interface_heartbeat_bound(config, &instance.interface))
+        .min()
+        .unwrap_or(MIN_HEARTBEAT_BOUND)
+        / 3;
+    let mut ticker = tokio::time::interval(every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker
+}
+
+async fn tick(ticker: &mut Option<tokio::time::Interval>) {
+    match ticker {
+        Some(ticker) => {
+            ticker.tick().await;
         }
-    };
-    for inbox in by_ifindex.get(&ifindex).into_iter().flatten() {
-        let _ = inbox.send(Input::Link { up }).await;
+        None => std::future::pending().await,
     }
 }
 
-/// How long start-up waits for an interface's address: an IPv6 link-local address stays
-/// tentative (duplicate address detection) for a second or two after the link comes up.
-const ADDRESS_WAIT: Duration = Duration::from_secs(5);
+impl Daemon {
+    /// Places and starts `instance`; the receiver fires once it has taken its first state.
+    async fn start_instance(
+        &mut self,
+        instance: &InstanceConfig,
+    ) -> anyhow::Result<oneshot::Receiver<()>> {
+        let bound = interface_heartbeat_bound(&self.config, &instance.interface);
+        let placed = placement::place(&self.shared, &mut self.attached, instance, bound).await?;
+        let (runtime, status) = Instance::new(
+            instance.clone(),
+            placed.placement.clone(),
+            placed.sender,
+            placed.garp,
+            Arc::clone(&self.shared),
+        )?;
+        let (inbox, inbox_rx) = mpsc::channel(256);
+        let (ready_tx, ready) = oneshot::channel();
+        let task = tokio::spawn(runtime.run(inbox_rx, placed.link_up, ready_tx));
+        let id = InstanceId::of(instance);
+        self.by_key.insert(placed.placement.key, id.clone());
+        self.instances.insert(
+            id,
+            Running {
+                config: instance.clone(),
+                placement: placed.placement,
+                inbox,
+                status,
+                task,
+            },
+        );
+        Ok(ready)
+    }
 
-async fn primary_address(
-    netlink: &Netlink,
-    ifindex: u32,
-    family: IpFamily,
-    exclude: &[IpAddr],
-) -> anyhow::Result<Option<IpAddr>> {
-    let deadline = tokio::time::Instant::now() + ADDRESS_WAIT;
-    loop {
-        if let Some(address) = netlink.primary_address(ifindex, family, exclude).await? {
-            return Ok(Some(address));
+    /// Has the instance resign and forgets it.
+    async fn stop_instance(&self, id: &InstanceId) {
+        let Some(running) = self.instances.get(id) else {
+            return;
+        };
+        let (done, ack) = oneshot::channel();
+        if running.inbox.send(Input::Shutdown(done)).await.is_ok() {
+            let _ = tokio::time::timeout(RESIGN_TIMEOUT, ack).await;
         }
-        if tokio::time::Instant::now() >= deadline {
-            return Ok(None);
+        running.task.abort();
+        placement::forbid_peers(
+            &self.shared,
+            running.placement.key,
+            &running.config.unicast_peers,
+        );
+    }
+
+    async fn remove_instance(&mut self, id: &InstanceId) {
+        self.stop_instance(id).await;
+        if let Some(running) = self.instances.remove(id) {
+            self.by_key.remove(&running.placement.key);
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    /// Hands the statuses, in configuration order, to the control socket and the metrics.
+    fn publish(&self) {
+        let statuses = self
+            .config
+            .instances
+            .iter()
+            .filter_map(|instance| self.instances.get(&InstanceId::of(instance)))
+            .map(|running| (running.placement.key, Arc::clone(&running.status)))
+            .collect();
+        self.registry
+            .set(self.config.global.router_id.clone(), statuses);
+    }
+
+    fn restart_metrics(&mut self) {
+        if let Some(old) = self.metrics.take() {
+            old.abort();
+        }
+        let Some(address) = self.config.global.metrics_listen else {
+            return;
+        };
+        let source: Arc<dyn StatusSource> = self.registry.clone();
+        self.metrics = Some(tokio::spawn(async move {
+            if let Err(err) = metrics::serve(address, source).await {
+                tracing::error!("{err:#}");
+            }
+        }));
+    }
+
+    fn dispatch_advert(&self, event: vrrp_common::maps::AdvertEvent) {
+        let Some(running) = self
+            .by_key
+            .get(&event.instance)
+            .and_then(|id| self.instances.get(id))
+        else {
+            tracing::debug!("event for an instance we do not run: {:?}", event.instance);
+            return;
+        };
+        if running.inbox.try_send(Input::Advert(event)).is_err() {
+            tracing::warn!(
+                instance = %running.config.name,
+                "the instance is behind; an advert event was dropped"
+            );
+        }
+    }
+
+    async fn dispatch_link(&self, link: LinkEvent) {
+        let (ifindex, up) = match &link {
+            LinkEvent::Changed { ifindex, up, .. } => (*ifindex, *up),
+            LinkEvent::Removed { ifindex, name } => {
+                tracing::error!("{name} was removed: its instances go to Fault");
+                (*ifindex, false)
+            }
+        };
+        for running in self.instances.values() {
+            if running.placement.ifindex == ifindex {
+                let _ = running.inbox.send(Input::Link { up }).await;
+            }
+        }
+    }
+
+    /// Re-reads the configuration file and applies the difference. An invalid file changes
+    /// nothing. `Ok` carries the summary; `Err` what went wrong (the parts that could be
+    /// applied are).
+    async fn reload(&mut self) -> Result<String, String> {
+        let loaded = match Config::load(&self.config_path) {
+            Ok(loaded) => loaded,
+            Err(err) => {
+                let message =
+                    format!("the new configuration is invalid; keeping the running one\n{err}");
+                tracing::error!("{message}");
+                return Err(message);
+            }
+        };
+        for warning in &loaded.warnings {
+            tracing::warn!("{warning}");
+        }
+        let new = loaded.config;
+        for warning in reload::global_warnings(&self.config.global, &new.global) {
+            tracing::warn!("{warning}");
+        }
+        let running: BTreeMap<InstanceId, InstanceConfig> = self
+            .instances
+            .iter()
+            .map(|(id, running)| (id.clone(), running.config.clone()))
+            .collect();
+        let plan = reload::plan(&running, &new);
+        let summary = plan.summary();
+        let old_config = std::mem::replace(&mut self.config, new.clone());
+        let mut errors = Vec::new();
+
+        // Removals first, so that a VIP moving to another instance is released before it is
+        // added again.
+        for id in &plan.removed {
+            tracing::info!("reload: {id} is no longer configured: resigning");
+            self.remove_instance(id).await;
+        }
+        for (instance, change) in &plan.kept {
+            let id = InstanceId::of(instance);
+            match change {
+                Change::Restart(reason) => {
+                    tracing::warn!(instance = %instance.name, "reload: {reason}: restarting the instance");
+                    self.remove_instance(&id).await;
+                    if let Err(err) = self.start_instance(instance).await {
+                        errors.push(format!("instance {}: {err:#}", instance.name));
+                    }
+                }
+                Change::InPlace | Change::None => {
+                    let bound = interface_heartbeat_bound(&self.config, &instance.interface);
+                    let same_bound =
+                        interface_heartbeat_bound(&old_config, &instance.interface) == bound;
+                    if *change == Change::None && same_bound {
+                        continue;
+                    }
+                    if let Err(err) = self.reconfigure_instance(&id, instance, bound).await {
+                        errors.push(format!("instance {}: {err:#}", instance.name));
+                    }
+                }
+            }
+        }
+        for instance in &plan.added {
+            tracing::info!(instance = %instance.name, "reload: new instance");
+            if let Err(err) = self.start_instance(instance).await {
+                errors.push(format!("instance {}: {err:#}", instance.name));
+            }
+        }
+        self.publish();
+        if old_config.global.metrics_listen != self.config.global.metrics_listen {
+            self.restart_metrics();
+        }
+        if errors.is_empty() {
+            tracing::info!("reloaded: {summary}");
+            Ok(summary)
+        } else {
+            let message = format!("reloaded with errors: {summary}\n{}", errors.join("\n"));
+            tracing::error!("{message}");
+            Err(message)
+        }
+    }
+
+    async fn reconfigure_instance(
+        &mut self,
+        id: &InstanceId,
+        instance: &InstanceConfig,
+        heartbeat_bound: Duration,
+    ) -> anyhow::Result<()> {
+        let Some(running) = self.instances.get_mut(id) else {
+            return Ok(());
+        };
+        let key = running.placement.key;
+        let old_peers = &running.config.unicast_peers;
+        let gone: Vec<IpAddr> = old_peers
+            .iter()
+            .filter(|peer| !instance.unicast_peers.contains(peer))
+            .copied()
+            .collect();
+        let new: Vec<IpAddr> = instance
+            .unicast_peers
+            .iter()
+            .filter(|peer| !old_peers.contains(peer))
+            .copied()
+            .collect();
+        placement::allow_peers(&self.shared, key, &new)?;
+        placement::forbid_peers(&self.shared, key, &gone);
+        running.config = instance.clone();
+        running.placement.heartbeat_bound = heartbeat_bound;
+        running
+            .inbox
+            .send(Input::Reconfigure {
+                config: Box::new(instance.clone()),
+                heartbeat_bound,
+            })
+            .await
+            .context("the instance has stopped")
     }
 }
 
@@ -379,25 +493,4 @@ where
         }
     }
     Err(last.expect("at least one attempt")).with_context(|| format!("{what} {address}"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn heartbeat_bound_follows_the_shortest_interval_with_a_floor() {
-        assert_eq!(
-            heartbeat_bound(Duration::from_secs(1)),
-            Duration::from_secs(3)
-        );
-        assert_eq!(
-            heartbeat_bound(Duration::from_millis(100)),
-            Duration::from_millis(300)
-        );
-        assert_eq!(
-            heartbeat_bound(Duration::from_millis(10)),
-            MIN_HEARTBEAT_BOUND
-        );
-    }
 }
