@@ -1,5 +1,6 @@
 //! Harness for xvrrpd's root-only tests.
 pub mod frames;
+pub mod frr;
 pub mod lab;
 pub mod netns;
 pub mod packet;

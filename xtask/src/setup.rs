@@ -21,6 +21,7 @@ const DEBIAN_PACKAGES: &[&str] = &[
     "iputils-ping",
     "arping",
     "keepalived",
+    "frr",
     "tcpdump",
     "tshark",
 ];
