@@ -24,6 +24,7 @@ const DEBIAN_PACKAGES: &[&str] = &[
     "frr",
     "tcpdump",
     "tshark",
+    "systemd",
 ];
 
 pub fn run_setup() -> anyhow::Result<()> {
