@@ -11,6 +11,8 @@ pub mod daemon;
 pub mod dataplane;
 pub mod fsm;
 pub mod netlink;
+pub mod notify;
+pub mod track;
 pub mod tx;
 pub mod units;
 pub mod wire;
