@@ -12,6 +12,8 @@ pub mod dataplane;
 pub mod fsm;
 pub mod metrics;
 pub mod netlink;
+pub mod notify;
+pub mod track;
 pub mod tx;
 pub mod units;
 pub mod wire;
