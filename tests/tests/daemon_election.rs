@@ -5,7 +5,7 @@ use std::time::Duration;
 use tests::lab::{Lab, Outage, config};
 
 const VIP: &str = "192.0.2.100";
-const SETTLE: Duration = Duration::from_secs(5);
+const SETTLE: Duration = Duration::from_secs(8);
 
 /// Two routers: r0 started first and master, then r1 started and settled as backup.
 fn pair(tag: &str, r0: &str, r1: &str) -> Lab {

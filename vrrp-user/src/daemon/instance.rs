@@ -18,6 +18,8 @@ use crate::{
     control::{InstanceCounters, InstanceStatus},
     dataplane::address16,
     fsm::{self, Action, AdvertInterval, Event, State, Timer, VirtualRouter},
+    notify::Notifier,
+    track::{Health, Observation, Tracker},
     tx::{AdvertSender, Garp},
     units::{Centiseconds, Seconds},
     wire::{VipList, VrrpRepr, vrrp},
@@ -30,12 +32,29 @@ pub enum Input {
     Link {
         up: bool,
     },
+    /// A link this instance tracks (`track_interfaces`) went up or down.
+    TrackedLink {
+        name: String,
+        up: bool,
+    },
     /// A reload changed the instance's configuration (same interface, VRID and family).
     Reconfigure {
         config: Box<config::InstanceConfig>,
         heartbeat_bound: Duration,
+        /// New checks, when the reload restarted them.
+        tracking: Option<Tracking>,
+        /// New notify settings take effect with this notifier.
+        notifier: Option<Notifier>,
     },
     Shutdown(oneshot::Sender<()>),
+}
+
+/// What an instance follows besides adverts: its tracker and the stream of check results and
+/// file values feeding it.
+#[derive(Debug)]
+pub struct Tracking {
+    pub tracker: Tracker,
+    pub updates: mpsc::Receiver<Observation>,
 }
 
 /// Where an instance runs: its interface, as found at start-up.
@@ -62,6 +81,12 @@ pub struct Instance {
     since: Instant,
     /// Bursts of gratuitous ARP / NA still running, stopped when we leave Master.
     announcements: Vec<tokio::task::JoinHandle<()>>,
+    tracker: Tracker,
+    notifier: Option<Notifier>,
+    /// The instance's own link is up.
+    link_up: bool,
+    /// Whether the state machine was told of a fault (link down or a tracked fault).
+    fault_reported: bool,
 }
 
 impl Instance {
@@ -71,6 +96,8 @@ impl Instance {
         sender: AdvertSender,
         garp: Garp,
         shared: Arc<Shared>,
+        tracker: Tracker,
+        notifier: Notifier,
     ) -> anyhow::Result<(Instance, Arc<Mutex<InstanceStatus>>)> {
         let router = VirtualRouter::new(config.fsm_config(placement.primary))
             .map_err(|err| anyhow::anyhow!("instance {}: {err}", config.name))?;
@@ -110,6 +137,10 @@ impl Instance {
             counters: InstanceCounters::default(),
             since: Instant::now(),
             announcements: Vec::new(),
+            tracker,
+            notifier: Some(notifier),
+            link_up: true,
+            fault_reported: false,
         };
         Ok((instance, status))
     }
@@ -121,33 +152,98 @@ impl Instance {
         mut inbox: mpsc::Receiver<Input>,
         link_up: bool,
         ready: oneshot::Sender<()>,
+        mut updates: mpsc::Receiver<Observation>,
     ) {
+        self.link_up = link_up;
         self.publish_to_dataplane();
+        // Tracking adjusts the priority from the start.
+        let priority = self.tracker.health().priority(self.config.priority);
+        self.apply(Event::PriorityChanged(priority)).await;
         self.apply(Event::Startup).await;
-        if !link_up {
-            self.apply(Event::FaultDetected).await;
-        }
+        self.sync_fault().await;
         let _ = ready.send(());
         loop {
             let next = self.deadlines.iter().flatten().min().copied();
             tokio::select! {
                 input = inbox.recv() => match input {
                     Some(Input::Advert(event)) => self.on_advert(&event).await,
-                    Some(Input::Link { up: true }) => self.apply(Event::FaultCleared).await,
-                    Some(Input::Link { up: false }) => self.apply(Event::FaultDetected).await,
-                    Some(Input::Reconfigure { config, heartbeat_bound }) => {
+                    Some(Input::Link { up }) => {
+                        self.link_up = up;
+                        self.sync_fault().await;
+                    }
+                    Some(Input::TrackedLink { name, up }) => {
+                        if let Some(health) = self.tracker.interface(&name, up) {
+                            self.on_health(health).await;
+                        }
+                    }
+                    Some(Input::Reconfigure { config, heartbeat_bound, tracking, notifier }) => {
+                        if let Some(old) = notifier.and_then(|n| self.notifier.replace(n)) {
+                            tokio::spawn(old.close(NOTIFY_GRACE));
+                        }
+                        if let Some(tracking) = tracking {
+                            self.tracker = tracking.tracker;
+                            updates = tracking.updates;
+                        }
                         self.reconfigure(*config, heartbeat_bound).await;
+                        let health = self.tracker.health().clone();
+                        self.on_health(health).await;
                     }
                     Some(Input::Shutdown(done)) => {
                         self.apply(Event::Shutdown).await;
                         self.shared.lock_dataplane().remove_instance(self.placement.key).ok();
+                        if let Some(notifier) = self.notifier.take() {
+                            notifier.stop(self.router.priority());
+                            notifier.close(NOTIFY_GRACE).await;
+                        }
                         let _ = done.send(());
                         return;
                     }
                     None => return,
                 },
                 () = sleep_until(next) => self.fire_due_timers().await,
+                Some(observation) = updates.recv() => {
+                    if let Some(health) = self.tracker.observe(&observation) {
+                        self.on_health(health).await;
+                    }
+                }
             }
+        }
+    }
+
+    /// Tracking changed: a new effective priority, and perhaps a fault or its end.
+    async fn on_health(&mut self, health: Health) {
+        let priority = health.priority(self.config.priority);
+        if priority != self.router.priority() {
+            tracing::info!(
+                instance = %self.config.name,
+                "tracking: effective priority {priority} (configured {}, {:+})",
+                self.config.priority,
+                health.priority_delta
+            );
+        }
+        self.apply(Event::PriorityChanged(priority)).await;
+        self.sync_fault().await;
+    }
+
+    /// Tells the state machine of a fault when the link or tracking starts reporting one, and
+    /// of its end when neither does.
+    async fn sync_fault(&mut self) {
+        let tracked = self.tracker.health().fault.clone();
+        let faulty = !self.link_up || tracked.is_some();
+        if faulty == self.fault_reported {
+            return;
+        }
+        self.fault_reported = faulty;
+        if faulty {
+            let why = match tracked {
+                Some(fault) if self.link_up => fault.to_string(),
+                _ => format!("{} is down", self.config.interface),
+            };
+            tracing::warn!(instance = %self.config.name, "fault: {why}");
+            self.apply(Event::FaultDetected).await;
+        } else {
+            tracing::info!(instance = %self.config.name, "fault cleared");
+            self.apply(Event::FaultCleared).await;
         }
     }
 
@@ -224,6 +320,9 @@ impl Instance {
                     "{from} -> {to}: {reason}"
                 );
                 self.since = Instant::now();
+                if let Some(notifier) = &self.notifier {
+                    notifier.transition(to, self.router.priority());
+                }
                 match to {
                     State::Master => self.counters.became_master += 1,
                     _ if from == State::Master => self.counters.released_master += 1,
@@ -582,6 +681,9 @@ impl Instance {
         status.counters = self.counters.clone();
     }
 }
+
+/// How long notify scripts still queued may run when the instance stops or is reconfigured.
+const NOTIFY_GRACE: Duration = Duration::from_secs(2);
 
 async fn sleep_until(deadline: Option<Instant>) {
     match deadline {

@@ -31,7 +31,7 @@ pub use clock::KernelClock;
 pub use placement::heartbeat_bound;
 pub use reload::{Change, InstanceId, Plan, plan};
 
-use instance::{Input, Instance, Placement};
+use instance::{Input, Instance, Placement, Tracking};
 use placement::{Attached, MIN_HEARTBEAT_BOUND, interface_heartbeat_bound};
 use registry::Registry;
 use systemd::Systemd;
@@ -42,6 +42,8 @@ use crate::{
     dataplane::{self, Dataplane},
     metrics,
     netlink::{LinkEvent, Netlink},
+    notify::{Notifier, NotifyFifo, Subject},
+    track::{Monitors, Tracker},
 };
 
 /// What the instance tasks share.
@@ -85,6 +87,9 @@ struct Daemon {
     instances: BTreeMap<InstanceId, Running>,
     by_key: HashMap<InstanceKey, InstanceId>,
     metrics: Option<JoinHandle<()>>,
+    /// The check scripts and track files of the running configuration.
+    monitors: Monitors,
+    fifo: Option<NotifyFifo>,
 }
 
 /// Runs the daemon with the validated `config` read from `config_path` until SIGTERM / SIGINT.
@@ -111,6 +116,8 @@ pub async fn run(config: Config, config_path: PathBuf) -> anyhow::Result<()> {
         instances: BTreeMap::new(),
         by_key: HashMap::new(),
         metrics: None,
+        monitors: Monitors::start(&config),
+        fifo: open_fifo(&config),
     };
     // At start-up, an instance that cannot be placed (missing interface, no address) is a
     // configuration error worth stopping for.
@@ -248,16 +255,19 @@ impl Daemon {
     ) -> anyhow::Result<oneshot::Receiver<()>> {
         let bound = interface_heartbeat_bound(&self.config, &instance.interface);
         let placed = placement::place(&self.shared, &mut self.attached, instance, bound).await?;
+        let tracking = self.tracking(instance).await;
         let (runtime, status) = Instance::new(
             instance.clone(),
             placed.placement.clone(),
             placed.sender,
             placed.garp,
             Arc::clone(&self.shared),
+            tracking.tracker,
+            self.notifier(instance),
         )?;
         let (inbox, inbox_rx) = mpsc::channel(256);
         let (ready_tx, ready) = oneshot::channel();
-        let task = tokio::spawn(runtime.run(inbox_rx, placed.link_up, ready_tx));
+        let task = tokio::spawn(runtime.run(inbox_rx, placed.link_up, ready_tx, tracking.updates));
         let id = InstanceId::of(instance);
         self.by_key.insert(placed.placement.key, id.clone());
         self.instances.insert(
@@ -271,6 +281,36 @@ impl Daemon {
             },
         );
         Ok(ready)
+    }
+
+    /// A tracker for `instance` with the current state of the links it tracks, fed by the
+    /// running monitors.
+    async fn tracking(&self, instance: &InstanceConfig) -> Tracking {
+        let mut tracker = Tracker::new(instance, &self.config.scripts);
+        for tracked in &instance.track_interfaces {
+            let up = match self.shared.netlink.interface(&tracked.interface).await {
+                Ok(link) => link.oper_up,
+                Err(err) => {
+                    tracing::warn!(instance = %instance.name, "tracked interface: {err:#}");
+                    false
+                }
+            };
+            tracker.interface(&tracked.interface, up);
+        }
+        Tracking {
+            tracker,
+            updates: self.monitors.observations(instance),
+        }
+    }
+
+    fn notifier(&self, instance: &InstanceConfig) -> Notifier {
+        Notifier::new(
+            Subject::Instance,
+            &instance.name,
+            &instance.notify,
+            &self.config.global.script_security,
+            self.fifo.clone(),
+        )
     }
 
     /// Has the instance resign and forgets it.
@@ -350,9 +390,20 @@ impl Daemon {
                 (*ifindex, false)
             }
         };
+        let name = match &link {
+            LinkEvent::Changed { name, .. } | LinkEvent::Removed { name, .. } => name,
+        };
         for running in self.instances.values() {
             if running.placement.ifindex == ifindex {
                 let _ = running.inbox.send(Input::Link { up }).await;
+            }
+            let tracked = running.config.track_interfaces.iter();
+            if tracked.clone().any(|t| t.interface == *name) {
+                let input = Input::TrackedLink {
+                    name: name.clone(),
+                    up,
+                };
+                let _ = running.inbox.send(input).await;
             }
         }
     }
@@ -386,6 +437,16 @@ impl Daemon {
         let summary = plan.summary();
         let old_config = std::mem::replace(&mut self.config, new.clone());
         let mut errors = Vec::new();
+        // Checks restart only when what is checked changed; then every tracking instance
+        // follows the new ones (a weight-0 check is pending again until its first result).
+        let checks_changed = tracking_changed(&old_config, &self.config);
+        if checks_changed {
+            tracing::warn!("reload: check scripts or tracking changed: restarting the checks");
+            self.monitors = Monitors::start(&self.config);
+        }
+        if old_config.global.notify_fifo != self.config.global.notify_fifo {
+            self.fifo = open_fifo(&self.config);
+        }
 
         // Removals first, so that a VIP moving to another instance is released before it is
         // added again.
@@ -407,10 +468,25 @@ impl Daemon {
                     let bound = interface_heartbeat_bound(&self.config, &instance.interface);
                     let same_bound =
                         interface_heartbeat_bound(&old_config, &instance.interface) == bound;
-                    if *change == Change::None && same_bound {
+                    let retrack = checks_changed && tracks_anything(instance);
+                    if *change == Change::None && same_bound && !retrack {
                         continue;
                     }
-                    if let Err(err) = self.reconfigure_instance(&id, instance, bound).await {
+                    let tracking = match retrack {
+                        true => Some(self.tracking(instance).await),
+                        false => None,
+                    };
+                    let notifier = self
+                        .instances
+                        .get(&id)
+                        .is_some_and(|running| running.config.notify != instance.notify)
+                        .then(|| self.notifier(instance));
+                    let changes = Reconfigure {
+                        bound,
+                        tracking,
+                        notifier,
+                    };
+                    if let Err(err) = self.reconfigure_instance(&id, instance, changes).await {
                         errors.push(format!("instance {}: {err:#}", instance.name));
                     }
                 }
@@ -440,7 +516,7 @@ impl Daemon {
         &mut self,
         id: &InstanceId,
         instance: &InstanceConfig,
-        heartbeat_bound: Duration,
+        changes: Reconfigure,
     ) -> anyhow::Result<()> {
         let Some(running) = self.instances.get_mut(id) else {
             return Ok(());
@@ -461,16 +537,58 @@ impl Daemon {
         placement::allow_peers(&self.shared, key, &new)?;
         placement::forbid_peers(&self.shared, key, &gone);
         running.config = instance.clone();
-        running.placement.heartbeat_bound = heartbeat_bound;
+        running.placement.heartbeat_bound = changes.bound;
         running
             .inbox
             .send(Input::Reconfigure {
                 config: Box::new(instance.clone()),
-                heartbeat_bound,
+                heartbeat_bound: changes.bound,
+                tracking: changes.tracking,
+                notifier: changes.notifier,
             })
             .await
             .context("the instance has stopped")
     }
+}
+
+/// What a reload hands a kept instance besides its configuration.
+struct Reconfigure {
+    bound: Duration,
+    tracking: Option<Tracking>,
+    notifier: Option<Notifier>,
+}
+
+fn tracks_anything(instance: &InstanceConfig) -> bool {
+    !instance.track_scripts.is_empty()
+        || !instance.track_files.is_empty()
+        || !instance.track_interfaces.is_empty()
+}
+
+/// Whether the checks must restart: a script definition or anyone's tracking changed.
+fn tracking_changed(old: &Config, new: &Config) -> bool {
+    let tracking = |config: &Config| -> Vec<_> {
+        config
+            .instances
+            .iter()
+            .map(|i| {
+                (
+                    i.name.clone(),
+                    i.track_scripts.clone(),
+                    i.track_files.clone(),
+                )
+            })
+            .collect()
+    };
+    old.scripts != new.scripts
+        || old.global.script_security != new.global.script_security
+        || tracking(old) != tracking(new)
+}
+
+fn open_fifo(config: &Config) -> Option<NotifyFifo> {
+    let path = config.global.notify_fifo.as_deref()?;
+    NotifyFifo::open(path)
+        .map_err(|err| tracing::error!("notify_fifo {}: {err}", path.display()))
+        .ok()
 }
 
 /// Retries a netlink change a few times: a busy kernel can refuse transiently.
