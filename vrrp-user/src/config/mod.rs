@@ -9,9 +9,13 @@
 //! The validated types carry units in their types: the advertisement interval is an
 //! [`AdvertInterval`] whose variant is the protocol version (v2 seconds, v3 centiseconds), every
 //! other time a [`Duration`].
+mod argv;
+mod convert;
+mod crossref;
 mod duration;
 mod fields;
 mod health;
+mod keepalived;
 mod native;
 mod validate;
 
@@ -31,10 +35,14 @@ use crate::{
     wire::vrrp::ChecksumMode,
 };
 
+pub use argv::split_command;
+pub use convert::to_toml;
 pub use duration::{DurationError, parse_duration};
+pub use fields::scope_name;
 pub use health::{
-    CheckScript, Command, DEFAULT_CHECK_INTERVAL, DEFAULT_RISE_FALL, MAX_WEIGHT, Notify,
-    ScriptSecurity, SyncGroup, TrackFile, TrackInterface, TrackScript,
+    CheckScript, Command, DEFAULT_CHECK_INTERVAL, DEFAULT_RISE_FALL, DEFAULT_TRACK_FILE_WEIGHT,
+    MAX_TRACK_FILE_WEIGHT, MAX_WEIGHT, Notify, ScriptSecurity, SyncGroup, TrackFile,
+    TrackInterface, TrackScript,
 };
 
 /// `global.control_socket` when not configured.
@@ -55,6 +63,8 @@ pub const MAX_GARP_REPEAT: u8 = 100;
 pub const MAX_GARP_INTERVAL: Duration = Duration::from_secs(10);
 /// The longest `garp_delay`.
 pub const MAX_GARP_DELAY: Duration = Duration::from_secs(3600);
+/// The longest `garp_refresh` (a day, as keepalived's longest periodic gratuitous ARP).
+pub const MAX_GARP_REFRESH: Duration = Duration::from_secs(86_400);
 /// The longest `preempt_delay` (keepalived's limit, enforced by the state machine too).
 pub const MAX_PREEMPT_DELAY: Duration = fsm::MAX_PREEMPT_DELAY;
 /// The most virtual IPs one instance can have: the advert's Count field is 8 bits.
@@ -89,6 +99,20 @@ pub struct Global {
     pub script_security: ScriptSecurity,
     /// A FIFO that receives one line per transition (`INSTANCE "VI_1" MASTER 100`).
     pub notify_fifo: Option<PathBuf>,
+}
+
+impl Global {
+    /// Every default: the host name as `router_id`, the default control socket, `xdp = auto`.
+    pub fn default_for_host() -> Global {
+        Global {
+            router_id: hostname(),
+            control_socket: PathBuf::from(DEFAULT_CONTROL_SOCKET),
+            xdp: Default::default(),
+            metrics_listen: None,
+            script_security: Default::default(),
+            notify_fifo: None,
+        }
+    }
 }
 
 /// One `[[instance]]`: a virtual router on one interface, for one address family.
