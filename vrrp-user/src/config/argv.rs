@@ -1,6 +1,7 @@
 //! Commands written as one string, split into a program and its arguments the way keepalived
 //! splits `script` and `notify*` strings: unquoted white space separates arguments, single
-//! quotes keep white space inside one argument, double quotes are removed, and a backslash
+//! quotes keep white space inside one argument (also within double quotes), double quotes are
+//! removed, and a backslash
 //! escapes the next character (`\n`, `\t`, `\x41`, `\101`, `\\`, `\'`, ...). No shell is
 //! involved: `$VAR`, `|`, `>` and globs are passed to the program as they are.
 
@@ -16,7 +17,9 @@ pub fn split_command(text: &str) -> Result<Vec<String>, String> {
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
-            '\'' if !double => {
+            // Single quotes group inside a double-quoted string too: keepalived's double
+            // quotes delimit the configuration word, its single quotes the arguments.
+            '\'' => {
                 single = !single;
                 started = true;
             }

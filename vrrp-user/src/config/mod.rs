@@ -1,7 +1,8 @@
 //! The daemon's configuration: read from a file, validated once, then handed out as typed values.
 //!
 //! [`Config::load`] reads the native TOML format (`conf/xvrrpd.toml` documents every key); any
-//! other file name is meant for keepalived.conf, which is not supported yet. Everything a user
+//! other file name is read as keepalived.conf ([`keepalived`]), and [`to_toml`] writes a
+//! configuration back as native TOML (`xvrrpd convert`). Everything a user
 //! can get wrong is reported as `FILE:LINE: what is wrong`, all problems of a file at once, and
 //! nothing in here panics on any input. What can only be checked on the running host (does the
 //! interface exist, does it have an address of the instance's family) is left to the daemon.
@@ -331,9 +332,6 @@ pub enum ConfigError {
         path: PathBuf,
         error: std::io::Error,
     },
-    /// Not a `.toml` file: `PATH: keepalived.conf files are not supported yet; use a .toml file`.
-    #[error("{}: keepalived.conf files are not supported yet; use a .toml file", path.display())]
-    KeepalivedUnsupported { path: PathBuf },
     /// Every problem found, in line order, one `FILE:LINE: message` per line. Never empty.
     #[error("{}", DisplayLines(.0))]
     Invalid(Vec<Diagnostic>),
@@ -363,17 +361,52 @@ impl fmt::Display for DisplayLines<'_> {
     }
 }
 
+/// What checking a configuration file found: every warning, and the configuration or why it
+/// was refused.
+#[derive(Debug)]
+pub struct Checked {
+    /// In file order (across included files, in reading order); log or print each of them.
+    pub warnings: Vec<Warning>,
+    pub result: Result<Config, ConfigError>,
+}
+
 impl Config {
     /// Reads and validates a configuration file. A name ending in `.toml` is the native format;
-    /// anything else is taken for keepalived.conf, which is refused for now. Messages name the
+    /// anything else is read as keepalived.conf (with the files it includes). Messages name the
     /// file as `path` is written.
     pub fn load(path: impl AsRef<Path>) -> Result<Loaded, ConfigError> {
+        let checked = Config::check(path);
+        checked.result.map(|config| Loaded {
+            config,
+            warnings: checked.warnings,
+        })
+    }
+
+    /// Like [`Config::load`], with the warnings also when the file is refused (`xvrrpd check`
+    /// prints them all).
+    pub fn check(path: impl AsRef<Path>) -> Checked {
         let path = path.as_ref();
         if path.extension().is_none_or(|ext| ext != "toml") {
-            return Err(ConfigError::KeepalivedUnsupported {
-                path: path.to_owned(),
-            });
+            let outcome = keepalived::read(path);
+            return Checked {
+                warnings: outcome.warnings,
+                result: outcome.result,
+            };
         }
+        let result = Config::load_toml(path);
+        match result {
+            Ok(loaded) => Checked {
+                warnings: loaded.warnings,
+                result: Ok(loaded.config),
+            },
+            Err(err) => Checked {
+                warnings: Vec::new(),
+                result: Err(err),
+            },
+        }
+    }
+
+    fn load_toml(path: &Path) -> Result<Loaded, ConfigError> {
         let bytes = std::fs::read(path).map_err(|error| ConfigError::Read {
             path: path.to_owned(),
             error,
