@@ -88,9 +88,9 @@ fn unescape(c: char, rest: &mut std::iter::Peekable<std::str::Chars<'_>>) -> cha
         'v' => '\x0b',
         'x' => number(16, 2, None),
         '0'..='7' => number(8, 3, c.to_digit(8)),
-        'c' => rest
-            .next()
-            .map_or('\0', |ctl| char::from(ctl.to_ascii_uppercase() as u8 ^ 0x40)),
+        'c' => rest.next().map_or('\0', |ctl| {
+            char::from(ctl.to_ascii_uppercase() as u8 ^ 0x40)
+        }),
         other => other,
     }
 }

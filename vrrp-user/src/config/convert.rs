@@ -3,9 +3,7 @@
 //! which say where things are written).
 use std::{fmt::Write as _, time::Duration};
 
-use super::{
-    CheckScript, Command, Config, Global, InstanceConfig, Notify, SyncGroup, Vip, fields,
-};
+use super::{CheckScript, Command, Config, Global, InstanceConfig, Notify, SyncGroup, Vip, fields};
 use crate::{
     dataplane::{AttachMode, AttachRequest, Request},
     fsm::AdvertInterval,
@@ -156,7 +154,11 @@ fn instance(out: &mut String, i: &InstanceConfig) {
             list(i.excluded_ips.iter().map(vip).collect())
         );
     }
-    let peers: Vec<String> = i.unicast_peers.iter().map(|p| quote(&p.to_string())).collect();
+    let peers: Vec<String> = i
+        .unicast_peers
+        .iter()
+        .map(|p| quote(&p.to_string()))
+        .collect();
     let _ = writeln!(out, "unicast_peers = {}", list(peers));
     if let Some(source) = i.unicast_source {
         let _ = writeln!(out, "unicast_source = {}", quote(&source.to_string()));
@@ -203,7 +205,13 @@ fn instance(out: &mut String, i: &InstanceConfig) {
         let tracks = i
             .track_interfaces
             .iter()
-            .map(|t| format!("{{ interface = {}, weight = {} }}", quote(&t.interface), t.weight))
+            .map(|t| {
+                format!(
+                    "{{ interface = {}, weight = {} }}",
+                    quote(&t.interface),
+                    t.weight
+                )
+            })
             .collect();
         let _ = writeln!(out, "track_interfaces = {}", list(tracks));
     }

@@ -33,6 +33,8 @@ impl Site {
 
 /// Where an instance's parts are written.
 pub(super) struct InstanceSites {
+    /// The instance as a whole (`[[instance]]`, `vrrp_instance`): what other messages refer to.
+    pub header: Site,
     pub name: Site,
     pub vrid: Site,
     /// One per [`InstanceConfig::track_scripts`] entry.
@@ -51,6 +53,9 @@ pub(super) struct Parts<'a> {
     pub instances: &'a [(InstanceConfig, InstanceSites)],
     pub scripts: &'a [(CheckScript, Site)],
     pub groups: &'a [(SyncGroup, GroupSites)],
+    /// Instances and scripts found invalid (already reported): references to them are not
+    /// reported again as undefined.
+    pub failed: &'a [String],
 }
 
 /// The problems between the parts, in no particular order.
@@ -71,7 +76,8 @@ pub(super) fn check(parts: &Parts<'_>) -> Vec<Diagnostic> {
     }
     for (instance, sites) in parts.instances {
         for (track, site) in instance.track_scripts.iter().zip(&sites.track_scripts) {
-            if !scripts.contains_key(track.script.as_str()) {
+            if !scripts.contains_key(track.script.as_str()) && !parts.failed.contains(&track.script)
+            {
                 errors.push(site.diagnostic(format!(
                     "instance {:?} tracks script {:?}, which is not defined",
                     instance.name, track.script
@@ -95,7 +101,7 @@ fn instances(instances: &[(InstanceConfig, InstanceSites)], errors: &mut Vec<Dia
                 first.seen_from(&sites.name)
             )));
         } else {
-            names.insert(&instance.name, &sites.name);
+            names.insert(&instance.name, &sites.header);
         }
         let key = (
             instance.interface.as_str(),
@@ -112,23 +118,17 @@ fn instances(instances: &[(InstanceConfig, InstanceSites)], errors: &mut Vec<Dia
                 first_site.seen_from(&sites.vrid)
             )));
         } else {
-            routers.insert(key, (instance, &sites.name));
+            routers.insert(key, (instance, &sites.header));
         }
     }
 }
 
-/// Group names are unique; members exist, are listed once and are in one group only; their
-/// trackers have weight 0 (keepalived ignores weighted trackers of sync group members).
+/// Group names are unique; members exist, are listed once and are in one group only.
 fn groups(parts: &Parts<'_>, errors: &mut Vec<Diagnostic>) {
     let instances: HashMap<&str, &InstanceConfig> = parts
         .instances
         .iter()
         .map(|(instance, _)| (instance.name.as_str(), instance))
-        .collect();
-    let scripts: HashMap<&str, &CheckScript> = parts
-        .scripts
-        .iter()
-        .map(|(script, _)| (script.name.as_str(), script))
         .collect();
     let mut names: HashMap<&str, &Site> = HashMap::new();
     let mut membership: HashMap<&str, (&str, &Site)> = HashMap::new();
@@ -143,13 +143,16 @@ fn groups(parts: &Parts<'_>, errors: &mut Vec<Diagnostic>) {
             names.insert(&group.name, &sites.name);
         }
         for (member, site) in group.members.iter().zip(&sites.members) {
-            let Some(instance) = instances.get(member.as_str()) else {
+            if !instances.contains_key(member.as_str()) {
+                if parts.failed.contains(member) {
+                    continue;
+                }
                 errors.push(site.diagnostic(format!(
                     "sync group {:?}: instance {member:?} is not defined",
                     group.name
                 )));
                 continue;
-            };
+            }
             match membership.get(member.as_str()) {
                 Some((other, _)) if *other == group.name => {
                     errors.push(site.diagnostic(format!(
@@ -170,14 +173,6 @@ fn groups(parts: &Parts<'_>, errors: &mut Vec<Diagnostic>) {
                 None => {
                     membership.insert(member, (&group.name, site));
                 }
-            }
-            if let Some(what) = weighted_tracker(instance, &scripts) {
-                errors.push(site.diagnostic(format!(
-                    "sync group {:?}: member {member:?} tracks {what} with a weight; trackers of \
-                     sync group members must have weight 0 (a failure puts the whole group in \
-                     Fault)",
-                    group.name
-                )));
             }
         }
     }

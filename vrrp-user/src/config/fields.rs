@@ -232,7 +232,11 @@ pub(super) fn address(v: &Raw, what: &str) -> Result<IpAddr, String> {
 }
 
 /// `address` (named `what`) is of the VIPs' `family`, when that is known.
-pub(super) fn same_family(what: &str, address: IpAddr, family: Option<Family>) -> Result<(), String> {
+pub(super) fn same_family(
+    what: &str,
+    address: IpAddr,
+    family: Option<Family>,
+) -> Result<(), String> {
     match family {
         Some(family) if Family::of(address) != family => Err(format!(
             "{what} {address} is {}, but the virtual IPs are {family}",
@@ -284,7 +288,11 @@ pub(super) fn excluded_joins(vips: &[Vip], excluded: &[Vip], vip: &Vip) -> Resul
 }
 
 /// Whether `peer` may join the peers listed before it, given the VIPs' `family`.
-pub(super) fn peer_joins(peers: &[IpAddr], peer: IpAddr, family: Option<Family>) -> Result<(), String> {
+pub(super) fn peer_joins(
+    peers: &[IpAddr],
+    peer: IpAddr,
+    family: Option<Family>,
+) -> Result<(), String> {
     same_family("unicast peer", peer, family)?;
     if peers.contains(&peer) {
         return Err(format!("unicast peer {peer} is listed twice"));
@@ -316,7 +324,10 @@ pub(super) fn scope_from_text(text: &str) -> Result<u8, String> {
 
 /// The name of a scope number, if it has one.
 pub fn scope_name(scope: u8) -> Option<&'static str> {
-    SCOPES.iter().find(|(_, n)| *n == scope).map(|(name, _)| *name)
+    SCOPES
+        .iter()
+        .find(|(_, n)| *n == scope)
+        .map(|(name, _)| *name)
 }
 
 /// What the kernel accepts of a VIP's extras: a label and a broadcast address only for IPv4,
@@ -384,8 +395,9 @@ pub(super) fn vip_entry(v: &Raw, key: &str) -> Result<Vip, String> {
             "scope" => {
                 vip_fields.scope = Some(match value {
                     Raw::String(text) => scope_from_text(text)?,
-                    Raw::Integer(n) => u8::try_from(*n)
-                        .map_err(|_| format!("scope must be 0..255, got {n}"))?,
+                    Raw::Integer(n) => {
+                        u8::try_from(*n).map_err(|_| format!("scope must be 0..255, got {n}"))?
+                    }
                     other => {
                         return Err(format!(
                             "scope must be a name such as \"link\" or a number, got {}",
@@ -396,9 +408,10 @@ pub(super) fn vip_entry(v: &Raw, key: &str) -> Result<Vip, String> {
             }
             "brd" => {
                 let text = string(value, "brd")?;
-                vip_fields.broadcast = Some(text.parse().map_err(|_| {
-                    format!("brd {text:?} is not an IPv4 address")
-                })?);
+                vip_fields.broadcast = Some(
+                    text.parse()
+                        .map_err(|_| format!("brd {text:?} is not an IPv4 address"))?,
+                );
             }
             other => {
                 return Err(format!(

@@ -253,7 +253,8 @@ impl TableName for RawInstance {
     const EXPECTING: &'static str = "an [[instance]] table";
     const NOT_A_LIST: &'static str = "an [[instance]] is a table, not a list";
     const EXPECTING_LIST: &'static str = "[[instance]] tables";
-    const SINGLE_BRACKETS: &'static str = "instances are written [[instance]], with double brackets";
+    const SINGLE_BRACKETS: &'static str =
+        "instances are written [[instance]], with double brackets";
 }
 
 impl TableName for RawScript {

@@ -23,6 +23,14 @@ use crate::{
     wire::vrrp::{AUTH_DATA_LEN, simple_auth_data},
 };
 
+/// The name a table gives itself, if it is a string (for messages about references to it).
+fn raw_name(name: &Option<Spanned<Raw>>) -> Option<String> {
+    match name.as_ref().map(Spanned::get_ref) {
+        Some(Raw::String(name)) => Some(name.clone()),
+        _ => None,
+    }
+}
+
 /// A problem was found and recorded; the value is not to be used.
 pub(super) struct Reported;
 
@@ -41,7 +49,6 @@ pub(super) struct Checker<'a> {
     errors: Vec<Diagnostic>,
     warnings: Vec<Diagnostic>,
 }
-
 
 impl<'a> Checker<'a> {
     pub fn new(file: &'a str, text: &'a str) -> Self {
@@ -107,19 +114,35 @@ impl<'a> Checker<'a> {
                 format!("too many instances: at most {MAX_INSTANCES} are supported"),
             );
         }
-        let instances: Vec<(InstanceConfig, InstanceSites)> = raw_instances
-            .iter()
-            .filter_map(|raw| self.instance(raw))
-            .collect();
+        let mut failed = Vec::new();
+        let mut instances: Vec<(InstanceConfig, InstanceSites)> = Vec::new();
+        for raw in raw_instances {
+            match self.instance(raw) {
+                Some(instance) => instances.push(instance),
+                None => failed.extend(raw_name(&raw.get_ref().name)),
+            }
+        }
         let raw_scripts = raw.script.as_ref().map_or(&[][..], |s| &s.get_ref().0);
-        let scripts: Vec<_> = raw_scripts.iter().filter_map(|s| self.script(s)).collect();
+        let mut scripts = Vec::new();
+        for raw in raw_scripts {
+            match self.script(raw) {
+                Some(script) => scripts.push(script),
+                None => failed.extend(raw_name(&raw.get_ref().name)),
+            }
+        }
         let raw_groups = raw.sync_group.as_ref().map_or(&[][..], |g| &g.get_ref().0);
-        let groups: Vec<_> = raw_groups.iter().filter_map(|g| self.sync_group(g)).collect();
-        let errors = crossref::check(&crossref::Parts {
+        let groups: Vec<_> = raw_groups
+            .iter()
+            .filter_map(|g| self.sync_group(g))
+            .collect();
+        let parts = crossref::Parts {
             instances: &instances,
             scripts: &scripts,
             groups: &groups,
-        });
+            failed: &failed,
+        };
+        let mut errors = crossref::check(&parts);
+        errors.extend(health::group_trackers(&parts));
         self.errors.extend(errors);
         match global {
             Ok(global) if self.errors.is_empty() => {
@@ -307,6 +330,7 @@ impl<'a> Checker<'a> {
                 line,
             },
             InstanceSites {
+                header: self.site(&header),
                 name: self.site(&name_span),
                 vrid: self.site(&vrid_span),
                 track_scripts: track_script_sites,

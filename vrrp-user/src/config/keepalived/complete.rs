@@ -20,12 +20,18 @@ use crate::{
 
 impl Draft {
     /// The instance named `name` (written at `at`); `None` when something required is missing.
-    pub fn finish(self, name: &str, at: Loc, defaults: &Defaults, report: &mut Report) -> Option<Built> {
+    pub fn finish(
+        self,
+        name: &str,
+        at: Loc,
+        defaults: &Defaults,
+        report: &mut Report,
+    ) -> Option<Built> {
         let interface = self.interface.clone();
-        if interface.is_none() {
+        if interface.is_none() && !self.written.contains(&"interface") {
             report.error(at, format!("vrrp_instance {name} has no interface"));
         }
-        if self.vrid.is_none() {
+        if self.vrid.is_none() && !self.written.contains(&"virtual_router_id") {
             report.error(at, format!("vrrp_instance {name} has no virtual_router_id"));
         }
         let (virtual_ips, excluded_ips) = self.vips(name, at, report)?;
@@ -53,14 +59,23 @@ impl Draft {
         }
         let auth = self.auth(version, report);
         let garp = Garp {
-            repeat: self.garp_repeat.or(defaults.garp_repeat).unwrap_or(DEFAULT_GARP_REPEAT),
+            repeat: self
+                .garp_repeat
+                .or(defaults.garp_repeat)
+                .unwrap_or(DEFAULT_GARP_REPEAT),
             interval: match family {
                 Family::V4 => defaults.garp_interval_v4,
                 Family::V6 => defaults.garp_interval_v6,
             }
             .unwrap_or(DEFAULT_GARP_INTERVAL),
-            delay: self.garp_delay.or(defaults.garp_delay).unwrap_or(DEFAULT_GARP_DELAY),
-            refresh: self.garp_refresh.or(defaults.garp_refresh).unwrap_or(Duration::ZERO),
+            delay: self
+                .garp_delay
+                .or(defaults.garp_delay)
+                .unwrap_or(DEFAULT_GARP_DELAY),
+            refresh: self
+                .garp_refresh
+                .or(defaults.garp_refresh)
+                .unwrap_or(Duration::ZERO),
         };
         let (vrid, vrid_at) = self.vrid?;
         let mut built = Built {
@@ -88,6 +103,7 @@ impl Draft {
                 line: at.line,
             },
             sites: InstanceSites {
+                header: report.site(at),
                 name: report.site(at),
                 vrid: report.site(vrid_at),
                 track_scripts: Vec::new(),
@@ -132,7 +148,7 @@ impl Draft {
             }
         }
         if vips.is_empty() {
-            if self.vips.is_empty() {
+            if !self.written.contains(&"virtual_ipaddress") {
                 report.error(
                     at,
                     format!(
@@ -148,7 +164,11 @@ impl Draft {
 
     /// The instance's `version`, else `global_defs`' `vrrp_version`, else 2; IPv6 is always 3.
     fn version(&self, family: Family, defaults: &Defaults, report: &mut Report) -> Version {
-        let version = self.version.map(|(v, _)| v).or(defaults.version).unwrap_or(Version::V2);
+        let version = self
+            .version
+            .map(|(v, _)| v)
+            .or(defaults.version)
+            .unwrap_or(Version::V2);
         if family == Family::V6 && version == Version::V2 {
             if let Some((_, at)) = self.version {
                 report.warn(
@@ -163,7 +183,12 @@ impl Draft {
     }
 
     /// `nopreempt` and `preempt_delay`, corrected as keepalived corrects them.
-    fn preemption(&self, state: Option<State>, priority: u8, report: &mut Report) -> (bool, Duration) {
+    fn preemption(
+        &self,
+        state: Option<State>,
+        priority: u8,
+        report: &mut Report,
+    ) -> (bool, Duration) {
         let mut preempt = self.preempt.is_none_or(|(preempt, _)| preempt);
         let mut delay = self.preempt_delay.map(|(d, _)| d).unwrap_or_default();
         if let Some((false, at)) = self.preempt {
@@ -264,7 +289,9 @@ impl Draft {
 
     /// `authentication { auth_type PASS; auth_pass ... }`: VRRPv2 only, as keepalived.
     fn auth(&self, version: Version, report: &mut Report) -> Option<[u8; AUTH_DATA_LEN]> {
-        let at = self.auth_type.or(self.auth_pass.as_ref().map(|(_, at)| *at))?;
+        let at = self
+            .auth_type
+            .or(self.auth_pass.as_ref().map(|(_, at)| *at))?;
         if version == Version::V3 {
             report.warn(
                 at,

@@ -40,6 +40,8 @@ pub fn config(stmts: &[Stmt], report: &mut Report) -> Option<Config> {
     let mut global = Global::default_for_host();
     let mut defaults = Defaults::default();
     let mut scripts: Vec<(CheckScript, Site)> = Vec::new();
+    // Names of scripts and instances found invalid: references to them are not undefined.
+    let mut failed: Vec<String> = Vec::new();
     let mut files: HashMap<String, TrackFileDef> = HashMap::new();
     let mut group_stmts = Vec::new();
     let mut instance_stmts = Vec::new();
@@ -53,6 +55,8 @@ pub fn config(stmts: &[Stmt], report: &mut Report) -> Option<Config> {
                 if let Some(script) = script(stmt, report) {
                     let site = report.site(stmt.at());
                     scripts.push((script, site));
+                } else {
+                    failed.extend(stmt.args().first().map(|name| name.text.clone()));
                 }
             }
             "vrrp_track_file" | "track_file" => {
@@ -76,17 +80,30 @@ pub fn config(stmts: &[Stmt], report: &mut Report) -> Option<Config> {
         .iter()
         .map(|(s, _)| (s.name.clone(), s.weight))
         .collect();
-    let mut instances: Vec<Built> = instance_stmts
-        .iter()
-        .filter_map(|stmt| instance::instance(stmt, &defaults, &files, report))
-        .collect();
+    let mut instances: Vec<Built> = Vec::new();
+    for stmt in &instance_stmts {
+        match instance::instance(stmt, &defaults, &files, report) {
+            Some(built) => instances.push(built),
+            None => failed.extend(stmt.args().first().map(|name| name.text.clone())),
+        }
+    }
     let groups: Vec<(SyncGroup, GroupSites)> = group_stmts
         .iter()
         .filter_map(|stmt| sync_group(stmt, &mut instances, &script_weights, &files, report))
         .collect();
     if instance_stmts.is_empty() {
-        let at = stmts.first().map_or(Loc { seq: 0, file: 0, line: 1 }, Stmt::at);
-        report.error(at, "no vrrp_instance is defined; at least one is needed".to_owned());
+        let at = stmts.first().map_or(
+            Loc {
+                seq: 0,
+                file: 0,
+                line: 1,
+            },
+            Stmt::at,
+        );
+        report.error(
+            at,
+            "no vrrp_instance is defined; at least one is needed".to_owned(),
+        );
         return None;
     }
     let parts: Vec<_> = instances.into_iter().map(|b| (b.config, b.sites)).collect();
@@ -94,6 +111,7 @@ pub fn config(stmts: &[Stmt], report: &mut Report) -> Option<Config> {
         instances: &parts,
         scripts: &scripts,
         groups: &groups,
+        failed: &failed,
     });
     report.late_errors.extend(errors);
     if report.failed() {
@@ -229,7 +247,10 @@ pub fn version(token: &super::lexer::Token, key: &str) -> Result<Version, String
 pub fn interval(token: &super::lexer::Token, key: &str) -> Result<Duration, String> {
     let d = values::seconds(token, key)?;
     if d > MAX_GARP_INTERVAL {
-        return Err(format!("{key} must be at most 10 seconds, got {}", token.text));
+        return Err(format!(
+            "{key} must be at most 10 seconds, got {}",
+            token.text
+        ));
     }
     Ok(d)
 }
@@ -430,7 +451,10 @@ fn sync_group(
     if !has_group || members.is_empty() {
         report.error(
             stmt.at(),
-            format!("vrrp_sync_group {} has no group {{ ... }} of instances", name.text),
+            format!(
+                "vrrp_sync_group {} has no group {{ ... }} of instances",
+                name.text
+            ),
         );
         return None;
     }

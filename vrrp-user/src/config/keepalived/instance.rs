@@ -13,10 +13,7 @@ use crate::{
     config::{
         Command, InstanceConfig, MAX_GARP_DELAY, MAX_GARP_REFRESH, MAX_GARP_REPEAT,
         MAX_PREEMPT_DELAY, MAX_TRACK_FILE_WEIGHT, MAX_WEIGHT, Notify, TrackFile, TrackInterface,
-        TrackScript, Vip,
-        crossref::InstanceSites,
-        fields,
-        native::Raw,
+        TrackScript, Vip, crossref::InstanceSites, fields, native::Raw,
     },
     fsm::Version,
 };
@@ -50,7 +47,12 @@ pub struct Trackers {
 
 impl Trackers {
     /// `track_script {}`, `track_interface {}` or `track_file {}`.
-    pub fn read(&mut self, stmt: &Stmt, files: &HashMap<String, TrackFileDef>, report: &mut Report) {
+    pub fn read(
+        &mut self,
+        stmt: &Stmt,
+        files: &HashMap<String, TrackFileDef>,
+        report: &mut Report,
+    ) {
         let key = stmt.keyword();
         for entry in report.block(stmt) {
             let name = &entry.words[0];
@@ -60,28 +62,72 @@ impl Trackers {
                     "track_script" => {
                         let weight = tracker_weight(entry.args(), MAX_WEIGHT, report)?;
                         if self.scripts.iter().any(|(t, _)| t.script == name.text) {
-                            report.warn(at, format!("track_script {}: listed twice; the first is used", name.text));
+                            report.warn(
+                                at,
+                                format!(
+                                    "track_script {}: listed twice; the first is used",
+                                    name.text
+                                ),
+                            );
                             return Ok(());
                         }
-                        self.scripts.push((TrackScript { script: name.text.clone(), weight }, at));
+                        self.scripts.push((
+                            TrackScript {
+                                script: name.text.clone(),
+                                weight,
+                            },
+                            at,
+                        ));
                     }
                     "track_interface" => {
-                        report.at(name, fields::interface_name(&name.text).map_err(|e| format!("track_interface {e}")))?;
+                        report.at(
+                            name,
+                            fields::interface_name(&name.text)
+                                .map_err(|e| format!("track_interface {e}")),
+                        )?;
                         let weight = tracker_weight(entry.args(), MAX_WEIGHT, report)?.unwrap_or(0);
-                        if self.interfaces.iter().any(|(t, _)| t.interface == name.text) {
-                            report.warn(at, format!("track_interface {}: listed twice; the first is used", name.text));
+                        if self
+                            .interfaces
+                            .iter()
+                            .any(|(t, _)| t.interface == name.text)
+                        {
+                            report.warn(
+                                at,
+                                format!(
+                                    "track_interface {}: listed twice; the first is used",
+                                    name.text
+                                ),
+                            );
                             return Ok(());
                         }
-                        self.interfaces.push((TrackInterface { interface: name.text.clone(), weight }, at));
+                        self.interfaces.push((
+                            TrackInterface {
+                                interface: name.text.clone(),
+                                weight,
+                            },
+                            at,
+                        ));
                     }
                     _ => {
                         let weight = tracker_weight(entry.args(), MAX_TRACK_FILE_WEIGHT, report)?;
                         let Some(def) = files.get(&name.text) else {
-                            report.error(at, format!("track_file {}: no vrrp_track_file of that name", name.text));
+                            report.error(
+                                at,
+                                format!(
+                                    "track_file {}: no vrrp_track_file of that name",
+                                    name.text
+                                ),
+                            );
                             return Err(Reported);
                         };
                         if self.files.iter().any(|(t, _)| t.name == name.text) {
-                            report.warn(at, format!("track_file {}: listed twice; the first is used", name.text));
+                            report.warn(
+                                at,
+                                format!(
+                                    "track_file {}: listed twice; the first is used",
+                                    name.text
+                                ),
+                            );
                             return Ok(());
                         }
                         let file = TrackFile {
@@ -151,7 +197,10 @@ pub fn notify(stmt: &Stmt, notify: &mut Notify, report: &mut Report) -> Result<(
     report.no_block(stmt);
     if let Some(slot) = notify_slot(notify, key) {
         if slot.is_some() {
-            report.warn(stmt.at(), format!("{key} is set twice; the last one is used"));
+            report.warn(
+                stmt.at(),
+                format!("{key} is set twice; the last one is used"),
+            );
         }
         *slot = Some(command);
     }
@@ -188,7 +237,10 @@ impl Built {
             );
         };
         self.trackers.scripts.retain(|(t, at)| {
-            let weight = t.weight.or_else(|| script_weights.get(&t.script).copied()).unwrap_or(0);
+            let weight = t
+                .weight
+                .or_else(|| script_weights.get(&t.script).copied())
+                .unwrap_or(0);
             let keep = weight == 0;
             if !keep {
                 dropped(format!("track_script {}", t.script), weight, *at, report);
@@ -198,7 +250,12 @@ impl Built {
         self.trackers.interfaces.retain(|(t, at)| {
             let keep = t.weight == 0;
             if !keep {
-                dropped(format!("track_interface {}", t.interface), t.weight, *at, report);
+                dropped(
+                    format!("track_interface {}", t.interface),
+                    t.weight,
+                    *at,
+                    report,
+                );
             }
             keep
         });
@@ -210,17 +267,32 @@ impl Built {
             keep
         });
         for entry in &trackers.scripts {
-            if !self.trackers.scripts.iter().any(|(t, _)| t.script == entry.0.script) {
+            if !self
+                .trackers
+                .scripts
+                .iter()
+                .any(|(t, _)| t.script == entry.0.script)
+            {
                 self.trackers.scripts.push(entry.clone());
             }
         }
         for entry in &trackers.interfaces {
-            if !self.trackers.interfaces.iter().any(|(t, _)| t.interface == entry.0.interface) {
+            if !self
+                .trackers
+                .interfaces
+                .iter()
+                .any(|(t, _)| t.interface == entry.0.interface)
+            {
                 self.trackers.interfaces.push(entry.clone());
             }
         }
         for entry in &trackers.files {
-            if !self.trackers.files.iter().any(|(t, _)| t.name == entry.0.name) {
+            if !self
+                .trackers
+                .files
+                .iter()
+                .any(|(t, _)| t.name == entry.0.name)
+            {
                 self.trackers.files.push(entry.clone());
             }
         }
@@ -229,11 +301,24 @@ impl Built {
 
     /// Copies the trackers into the configuration, and their sites.
     pub fn apply_trackers(&mut self, report: &Report) {
-        self.config.track_scripts = self.trackers.scripts.iter().map(|(t, _)| t.clone()).collect();
-        self.sites.track_scripts =
-            self.trackers.scripts.iter().map(|(_, at)| report.site(*at)).collect();
-        self.config.track_interfaces =
-            self.trackers.interfaces.iter().map(|(t, _)| t.clone()).collect();
+        self.config.track_scripts = self
+            .trackers
+            .scripts
+            .iter()
+            .map(|(t, _)| t.clone())
+            .collect();
+        self.sites.track_scripts = self
+            .trackers
+            .scripts
+            .iter()
+            .map(|(_, at)| report.site(*at))
+            .collect();
+        self.config.track_interfaces = self
+            .trackers
+            .interfaces
+            .iter()
+            .map(|(t, _)| t.clone())
+            .collect();
         self.config.track_files = self.trackers.files.iter().map(|(t, _)| t.clone()).collect();
     }
 }
@@ -251,6 +336,8 @@ pub struct Draft {
     pub state: Option<(State, Loc)>,
     pub interface: Option<String>,
     pub vrid: Option<(u8, Loc)>,
+    /// Keywords written, valid or not (a missing one is reported, an invalid one already was).
+    pub written: Vec<&'static str>,
     pub priority: Option<u8>,
     pub advert: Option<(Duration, Token)>,
     /// `nopreempt` (false) or `preempt` (true), the last one written.
@@ -292,7 +379,12 @@ pub fn instance(
 }
 
 impl Draft {
-    fn read(&mut self, s: &Stmt, files: &HashMap<String, TrackFileDef>, report: &mut Report) -> Result<(), Reported> {
+    fn read(
+        &mut self,
+        s: &Stmt,
+        files: &HashMap<String, TrackFileDef>,
+        report: &mut Report,
+    ) -> Result<(), Reported> {
         let key = s.keyword();
         match key {
             "state" => {
@@ -314,10 +406,13 @@ impl Draft {
                 self.state = Some((state, token.at));
             }
             "interface" => {
+                self.written.push("interface");
                 let token = report.one(s)?;
-                self.interface = Some(report.at(token, fields::interface(&Raw::String(token.text.clone())))?);
+                self.interface =
+                    Some(report.at(token, fields::interface(&Raw::String(token.text.clone())))?);
             }
             "virtual_router_id" => {
+                self.written.push("virtual_router_id");
                 let token = report.one(s)?;
                 let vrid = report.at(token, values::integer(token, key, 1, 255))?;
                 self.vrid = Some((vrid as u8, token.at));
@@ -343,7 +438,13 @@ impl Draft {
                 let token = report.one(s)?;
                 let d = report.at(token, values::seconds(token, key))?;
                 if d > MAX_PREEMPT_DELAY {
-                    report.error(token.at, format!("preempt_delay must be at most 1000 seconds, got {}", token.text));
+                    report.error(
+                        token.at,
+                        format!(
+                            "preempt_delay must be at most 1000 seconds, got {}",
+                            token.text
+                        ),
+                    );
                     return Err(Reported);
                 }
                 self.preempt_delay = Some((d, token.at));
@@ -366,7 +467,10 @@ impl Draft {
                     if let Some(option) = peer.args().first() {
                         report.warn(
                             option.at,
-                            format!("unicast_peer {}: {:?} and what follows is not supported; ignored", token.text, option.text),
+                            format!(
+                                "unicast_peer {}: {:?} and what follows is not supported; ignored",
+                                token.text, option.text
+                            ),
                         );
                     }
                     if let Ok(address) = report.at(token, values::address(token, "unicast peer")) {
@@ -376,36 +480,60 @@ impl Draft {
             }
             "authentication" => self.authentication(s, report),
             "virtual_ipaddress" | "virtual_ipaddress_excluded" => {
+                if key == "virtual_ipaddress" {
+                    self.written.push("virtual_ipaddress");
+                }
                 for line in report.block(s) {
                     let mut ignored = Vec::new();
-                    let Ok(vip) = report.at(&line.words[0], values::vip_line(&line.words, &mut ignored)) else {
+                    let Ok(vip) =
+                        report.at(&line.words[0], values::vip_line(&line.words, &mut ignored))
+                    else {
                         continue;
                     };
                     if !ignored.is_empty() {
                         report.warn(
                             line.at(),
-                            format!("{key} {}: {} not supported; ignored", line.words[0].text, ignored.join(", ")),
+                            format!(
+                                "{key} {}: {} not supported; ignored",
+                                line.words[0].text,
+                                ignored.join(", ")
+                            ),
                         );
                     }
-                    let list = if key == "virtual_ipaddress" { &mut self.vips } else { &mut self.excluded };
+                    let list = if key == "virtual_ipaddress" {
+                        &mut self.vips
+                    } else {
+                        &mut self.excluded
+                    };
                     list.push((vip, line.at()));
                 }
             }
-            "track_interface" | "track_script" | "track_file" => self.trackers.read(s, files, report),
-            key if notify_slot(&mut self.notify, key).is_some() => notify(s, &mut self.notify, report)?,
+            "track_interface" | "track_script" | "track_file" => {
+                self.trackers.read(s, files, report)
+            }
+            key if notify_slot(&mut self.notify, key).is_some() => {
+                notify(s, &mut self.notify, report)?
+            }
             "garp_master_delay" => {
                 let token = report.one(s)?;
-                self.garp_delay = Some(report.at(token, values::whole_seconds(token, key, MAX_GARP_DELAY.as_secs()))?);
+                self.garp_delay = Some(report.at(
+                    token,
+                    values::whole_seconds(token, key, MAX_GARP_DELAY.as_secs()),
+                )?);
             }
             "garp_master_repeat" => {
                 let token = report.one(s)?;
-                self.garp_repeat =
-                    Some(report.at(token, values::integer(token, key, 0, MAX_GARP_REPEAT.into()))? as u8);
+                self.garp_repeat = Some(report.at(
+                    token,
+                    values::integer(token, key, 0, MAX_GARP_REPEAT.into()),
+                )? as u8);
             }
             "garp_master_refresh" => {
                 let token = report.one(s)?;
-                self.garp_refresh =
-                    Some(report.at(token, values::whole_seconds(token, key, MAX_GARP_REFRESH.as_secs()))?);
+                self.garp_refresh = Some(report.at(
+                    token,
+                    values::whole_seconds(token, key, MAX_GARP_REFRESH.as_secs()),
+                )?);
             }
             "version" => {
                 let token = report.one(s)?;
@@ -437,13 +565,20 @@ impl Draft {
                         let token = report.one(entry)?;
                         match token.text.as_str() {
                             "PASS" => self.auth_type = Some(token.at),
-                            "AH" => report.error(
+                            "AH" => {
+                                // Reported here; no further word on the block.
+                                self.auth_type = Some(token.at);
+                                report.error(
                                 token.at,
                                 "auth_type AH (IPsec authentication header) is not supported by \
                                  xvrrpd: use auth_type PASS, or no authentication"
-                                    .to_owned(),
+                                        .to_owned(),
+                                );
+                            }
+                            other => report.error(
+                                token.at,
+                                format!("auth_type must be PASS or AH, got {other:?}"),
                             ),
-                            other => report.error(token.at, format!("auth_type must be PASS or AH, got {other:?}")),
                         }
                     }
                     "auth_pass" => {

@@ -95,7 +95,10 @@ fn lex_line(line: &str, at: Loc) -> Result<Vec<Token>, String> {
                     return Err(format!("a {c} quote is not closed on this line"));
                 }
             }
-            c => current.get_or_insert_with(|| (i, String::new(), false)).1.push(c),
+            c => current
+                .get_or_insert_with(|| (i, String::new(), false))
+                .1
+                .push(c),
         }
     }
     finish(&mut tokens, &mut current, line.len());
@@ -131,11 +134,20 @@ mod tests {
 
     #[test]
     fn words_comments_and_braces() {
-        assert_eq!(texts("vrrp_instance VI_1 {"), ["vrrp_instance", "VI_1", "{"]);
+        assert_eq!(
+            texts("vrrp_instance VI_1 {"),
+            ["vrrp_instance", "VI_1", "{"]
+        );
         assert_eq!(texts("  priority 100 # the master"), ["priority", "100"]);
-        assert_eq!(texts("! Configuration File for keepalived"), Vec::<String>::new());
+        assert_eq!(
+            texts("! Configuration File for keepalived"),
+            Vec::<String>::new()
+        );
         assert_eq!(texts("auth_pass abc!def"), ["auth_pass", "abc"]);
-        assert_eq!(texts("track_script {chk}"), ["track_script", "{", "chk", "}"]);
+        assert_eq!(
+            texts("track_script {chk}"),
+            ["track_script", "{", "chk", "}"]
+        );
     }
 
     #[test]
@@ -153,8 +165,14 @@ mod tests {
         );
         // keepalived.conf(5): 'abcd" efg h jkl "mnop' is one string.
         assert_eq!(texts("abcd\" efg h jkl \"mnop"), ["abcd efg h jkl mnop"]);
-        assert_eq!(texts("abcd \"efg h jkl\" mnop"), ["abcd", "efg h jkl", "mnop"]);
-        assert_eq!(texts("x '# not a comment' \"{\""), ["x", "# not a comment", "{"]);
+        assert_eq!(
+            texts("abcd \"efg h jkl\" mnop"),
+            ["abcd", "efg h jkl", "mnop"]
+        );
+        assert_eq!(
+            texts("x '# not a comment' \"{\""),
+            ["x", "# not a comment", "{"]
+        );
         assert_eq!(texts(r#"x "a \"b\" c""#), ["x", "a \"b\" c"]);
     }
 

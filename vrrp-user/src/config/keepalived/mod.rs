@@ -10,10 +10,10 @@
 mod complete;
 mod global;
 mod instance;
-#[cfg(test)]
-mod tests;
 mod lexer;
 mod source;
+#[cfg(test)]
+mod tests;
 mod tree;
 mod values;
 

@@ -106,7 +106,10 @@ impl Reader<'_> {
             [_, pattern, ..] => {
                 self.report.warn(
                     at,
-                    format!("{keyword} takes one pattern; what follows {:?} is ignored", pattern.text),
+                    format!(
+                        "{keyword} takes one pattern; what follows {:?} is ignored",
+                        pattern.text
+                    ),
                 );
                 &pattern.text
             }
@@ -123,10 +126,15 @@ impl Reader<'_> {
         let full_text = full.to_string_lossy().into_owned();
         let is_glob = pattern.contains(['*', '?', '[']);
         let matches: Vec<PathBuf> = match glob::glob(&full_text) {
-            Ok(paths) => paths.filter_map(Result::ok).filter(|p| !p.is_dir()).collect(),
+            Ok(paths) => paths
+                .filter_map(Result::ok)
+                .filter(|p| !p.is_dir())
+                .collect(),
             Err(err) => {
-                self.report
-                    .error(at, format!("{keyword} {pattern}: not a valid pattern: {err}"));
+                self.report.error(
+                    at,
+                    format!("{keyword} {pattern}: not a valid pattern: {err}"),
+                );
                 return;
             }
         };
@@ -149,15 +157,19 @@ impl Reader<'_> {
             if self.stack.contains(&canonical) {
                 self.report.error(
                     at,
-                    format!("{keyword} {pattern}: {} is already being read (an include loop)", path.display()),
+                    format!(
+                        "{keyword} {pattern}: {} is already being read (an include loop)",
+                        path.display()
+                    ),
                 );
                 continue;
             }
             match std::fs::read(&path) {
                 Ok(bytes) => self.file(&path, bytes),
-                Err(err) => self
-                    .report
-                    .error(at, format!("{keyword} {pattern}: {}: {err}", path.display())),
+                Err(err) => self.report.error(
+                    at,
+                    format!("{keyword} {pattern}: {}: {err}", path.display()),
+                ),
             }
         }
     }

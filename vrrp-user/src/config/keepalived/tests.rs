@@ -63,8 +63,10 @@ fn state_slave_is_read_as_backup_with_a_warning() {
     assert_eq!(vi.priority, 100);
     assert_eq!(
         warnings,
-        ["4: state SLAVE is not MASTER or BACKUP; read as state BACKUP, as keepalived does \
-          (write state BACKUP)"]
+        [
+            "4: state SLAVE is not MASTER or BACKUP; read as state BACKUP, as keepalived does \
+          (write state BACKUP)"
+        ]
     );
 }
 
@@ -95,17 +97,27 @@ fn advert_int_is_rounded_per_version() {
     assert_eq!(vi.interval, AdvertInterval::V2(Seconds(1)));
     assert_eq!(
         warnings,
-        ["4: advert_int 1.4 is not a whole number of seconds, which VRRPv2 needs; rounded to 1, \
-          as keepalived does"]
+        [
+            "4: advert_int 1.4 is not a whole number of seconds, which VRRPv2 needs; rounded to 1, \
+          as keepalived does"
+        ]
     );
-    assert_eq!(instance(" advert_int 0.2").0.interval, AdvertInterval::V2(Seconds(1)));
-    assert_eq!(instance(" advert_int 300").0.interval, AdvertInterval::V2(Seconds(255)));
+    assert_eq!(
+        instance(" advert_int 0.2").0.interval,
+        AdvertInterval::V2(Seconds(1))
+    );
+    assert_eq!(
+        instance(" advert_int 300").0.interval,
+        AdvertInterval::V2(Seconds(255))
+    );
     let (vi, warnings) = instance(" version 3\n advert_int 0.125");
     assert_eq!(vi.interval, AdvertInterval::V3(Centiseconds(13)));
     assert_eq!(
         warnings,
-        ["5: advert_int 0.125 is not a multiple of 10 ms, which VRRPv3 needs; rounded to 0.13, \
-          as keepalived does"]
+        [
+            "5: advert_int 0.125 is not a multiple of 10 ms, which VRRPv3 needs; rounded to 0.13, \
+          as keepalived does"
+        ]
     );
     let (vi, warnings) = instance(" version 3\n advert_int 0.05");
     assert_eq!(vi.interval, AdvertInterval::V3(Centiseconds(5)));
@@ -127,8 +139,14 @@ fn the_global_version_applies_and_ipv6_is_always_version_3() {
                 vrrp_instance B {\n interface eth0\n virtual_router_id 1\n version 2\n \
                 virtual_ipaddress {\n  2001:db8::1/64\n }\n}\n";
     let (config, warnings) = read(text).unwrap();
-    assert_eq!(config.instances[0].interval, AdvertInterval::V3(Centiseconds(100)));
-    assert_eq!(config.instances[1].interval, AdvertInterval::V3(Centiseconds(100)));
+    assert_eq!(
+        config.instances[0].interval,
+        AdvertInterval::V3(Centiseconds(100))
+    );
+    assert_eq!(
+        config.instances[1].interval,
+        AdvertInterval::V3(Centiseconds(100))
+    );
     assert_eq!(
         warnings,
         ["14: version 2 cannot carry IPv6 addresses; using version 3, as keepalived does"]
@@ -151,8 +169,10 @@ fn authentication() {
                 auth_type AH\n auth_pass x\n }\n virtual_ipaddress {\n 192.0.2.1\n }\n}\n";
     assert_eq!(
         errors(text),
-        ["5: auth_type AH (IPsec authentication header) is not supported by xvrrpd: use \
-          auth_type PASS, or no authentication"]
+        [
+            "5: auth_type AH (IPsec authentication header) is not supported by xvrrpd: use \
+          auth_type PASS, or no authentication"
+        ]
     );
 }
 
@@ -196,8 +216,10 @@ fn trackers_and_their_weights() {
     let text = text.replace("chk weight -5", "chk weight -5 reverse");
     assert_eq!(
         errors(&text),
-        ["16: reverse is not supported by xvrrpd: use a weight of the opposite sense (a \
-          positive weight counts while up, a negative one while down)"]
+        [
+            "16: reverse is not supported by xvrrpd: use a weight of the opposite sense (a \
+          positive weight counts while up, a negative one while down)"
+        ]
     );
 }
 
@@ -211,11 +233,16 @@ fn notify_commands_and_users() {
         vi.notify.master.as_deref(),
         Some(&["/etc/keepalived/notify.sh", "master", "two words"].map(String::from)[..])
     );
-    assert_eq!(vi.notify.any.as_deref(), Some(&["/bin/n.sh".to_owned()][..]));
+    assert_eq!(
+        vi.notify.any.as_deref(),
+        Some(&["/bin/n.sh".to_owned()][..])
+    );
     assert_eq!(
         warnings,
-        ["5: notify: the user \"keepalived_script\" is ignored (xvrrpd runs notify scripts as \
-          script_user, or root); to pass arguments, quote the whole command"]
+        [
+            "5: notify: the user \"keepalived_script\" is ignored (xvrrpd runs notify scripts as \
+          script_user, or root); to pass arguments, quote the whole command"
+        ]
     );
 }
 
@@ -252,8 +279,10 @@ fn sync_group_members_lose_weighted_trackers_and_gain_the_group_s() {
     );
     assert_eq!(
         warnings,
-        ["23: track_script a has weight 5, but VI_1 is in vrrp_sync_group G: keepalived ignores \
-          weighted trackers of sync group members, and so does xvrrpd"]
+        [
+            "23: track_script a has weight 5, but VI_1 is in vrrp_sync_group G: keepalived ignores \
+          weighted trackers of sync group members, and so does xvrrpd"
+        ]
     );
     assert_eq!(config.sync_groups[0].members, ["VI_1"]);
 }
@@ -295,7 +324,10 @@ fn more_than_255_vips_spill_into_excluded_ones() {
 
 #[test]
 fn structure_errors_have_lines() {
-    assert_eq!(errors("vrrp_instance A {\n"), ["1: this block is not closed: a } is missing"]);
+    assert_eq!(
+        errors("vrrp_instance A {\n"),
+        ["1: this block is not closed: a } is missing"]
+    );
     assert_eq!(
         errors("global_defs {\n}\n"),
         ["1: no vrrp_instance is defined; at least one is needed"]

@@ -49,10 +49,8 @@ impl<I: Iterator<Item = Token>> Parser<'_, I> {
         loop {
             let Some(token) = self.tokens.next() else {
                 if let Some(at) = opened {
-                    self.report.error(
-                        at,
-                        "this block is not closed: a } is missing".to_owned(),
-                    );
+                    self.report
+                        .error(at, "this block is not closed: a } is missing".to_owned());
                 }
                 return stmts;
             };
@@ -100,11 +98,7 @@ mod tests {
     fn tree(text: &str) -> (Vec<Stmt>, Vec<String>) {
         let mut report = Report::default();
         let file = report.add_file("t.conf".to_owned());
-        let tokens = lex(text, file)
-            .unwrap()
-            .into_iter()
-            .flatten()
-            .collect();
+        let tokens = lex(text, file).unwrap().into_iter().flatten().collect();
         let stmts = parse(tokens, &mut report);
         let errors = report.errors_for_test();
         (stmts, errors)

@@ -64,7 +64,11 @@ impl Report {
         if let Some(extra) = stmt.args().first() {
             self.warn(
                 extra.at,
-                format!("{} {:?}: the value before the block is ignored", stmt.keyword(), extra.text),
+                format!(
+                    "{} {:?}: the value before the block is ignored",
+                    stmt.keyword(),
+                    extra.text
+                ),
             );
         }
         self.body(stmt)
@@ -112,7 +116,11 @@ impl Report {
     }
 
     /// Reports `result`'s error at `token`.
-    pub(super) fn at<T>(&mut self, token: &Token, result: Result<T, String>) -> Result<T, Reported> {
+    pub(super) fn at<T>(
+        &mut self,
+        token: &Token,
+        result: Result<T, String>,
+    ) -> Result<T, Reported> {
         result.map_err(|message| {
             self.error(token.at, message);
             Reported
@@ -136,9 +144,7 @@ pub fn integer(token: &Token, key: &str, lo: i64, hi: i64) -> Result<i64, String
 /// microsecond.
 pub fn seconds(token: &Token, key: &str) -> Result<Duration, String> {
     let text = token.text.as_str();
-    let bad = || {
-        format!("{key} must be a number of seconds such as 1 or 0.5, got {text:?}")
-    };
+    let bad = || format!("{key} must be a number of seconds such as 1 or 0.5, got {text:?}");
     let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
     let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
     if whole.is_empty() || !digits(whole) || !digits(fraction) || (text.ends_with('.')) {
@@ -184,7 +190,10 @@ pub fn vip_line(words: &[Token], ignored: &mut Vec<String>) -> Result<Vip, Strin
             "brd" | "broadcast" => {
                 let text = value("brd")?;
                 vip.broadcast = Some(text.parse().map_err(|_| {
-                    format!("virtual IP {}: brd {text:?} is not an IPv4 address", vip.address)
+                    format!(
+                        "virtual IP {}: brd {text:?} is not an IPv4 address",
+                        vip.address
+                    )
                 })?);
             }
             // Options with a value.
@@ -254,10 +263,11 @@ mod tests {
 
     #[test]
     fn vip_lines() {
-        let words: Vec<Token> = "192.0.2.10/24 brd 192.0.2.255 dev eth1 scope link label eth1:1 no_track"
-            .split(' ')
-            .map(token)
-            .collect();
+        let words: Vec<Token> =
+            "192.0.2.10/24 brd 192.0.2.255 dev eth1 scope link label eth1:1 no_track"
+                .split(' ')
+                .map(token)
+                .collect();
         let mut ignored = Vec::new();
         let vip = vip_line(&words, &mut ignored).unwrap();
         assert_eq!(vip.to_string(), "192.0.2.10/24");

@@ -6,10 +6,10 @@ use toml::Spanned;
 
 use super::{Checker, Reported};
 use crate::config::{
-    CheckScript, DEFAULT_CHECK_INTERVAL, DEFAULT_RISE_FALL, DEFAULT_TRACK_FILE_WEIGHT,
+    CheckScript, DEFAULT_CHECK_INTERVAL, DEFAULT_RISE_FALL, DEFAULT_TRACK_FILE_WEIGHT, Diagnostic,
     MAX_TRACK_FILE_WEIGHT, MAX_WEIGHT, Notify, SyncGroup, TrackFile, TrackInterface, TrackScript,
     Vip,
-    crossref::{GroupSites, Site},
+    crossref::{self, GroupSites, Site},
     fields,
     native::{Raw, RawNotify, RawScript, RawSyncGroup},
 };
@@ -82,11 +82,16 @@ impl Checker<'_> {
         field: &Option<Spanned<Raw>>,
         vips: Option<&[Vip]>,
     ) -> Result<Vec<Vip>, Reported> {
-        self.entries(field, "excluded_ips", "[\"198.51.100.7/24\"]", |_, raw, before| {
-            let vip = fields::vip_entry(raw.get_ref(), "excluded_ips")?;
-            fields::excluded_joins(vips.unwrap_or(&[]), before, &vip)?;
-            Ok(vip)
-        })
+        self.entries(
+            field,
+            "excluded_ips",
+            "[\"198.51.100.7/24\"]",
+            |_, raw, before| {
+                let vip = fields::vip_entry(raw.get_ref(), "excluded_ips")?;
+                fields::excluded_joins(vips.unwrap_or(&[]), before, &vip)?;
+                Ok(vip)
+            },
+        )
     }
 
     /// `track_scripts`: names, or `{ script = "name", weight = N }`; each with its site.
@@ -106,10 +111,16 @@ impl Checker<'_> {
                         weight: None,
                     },
                     other => {
-                        let keys = table_keys(other, &["script", "weight"], "a track_scripts entry")
-                            .map_err(|e| {
-                                format!("{e}; write a script name or {{ script = \"name\", weight = 2 }}")
-                            })?;
+                        let keys = table_keys(
+                            other,
+                            &["script", "weight"],
+                            "a track_scripts entry",
+                        )
+                        .map_err(|e| {
+                            format!(
+                                "{e}; write a script name or {{ script = \"name\", weight = 2 }}"
+                            )
+                        })?;
                         let script = keys
                             .get("script")
                             .ok_or("a track_scripts entry needs a script name")?;
@@ -183,7 +194,11 @@ impl Checker<'_> {
             "track_files",
             "[{ path = \"/run/lb/prio\", weight = 1 }]",
             |_, raw, before: &[TrackFile]| {
-                let keys = table_keys(raw.get_ref(), &["name", "path", "weight"], "a track_files entry")?;
+                let keys = table_keys(
+                    raw.get_ref(),
+                    &["name", "path", "weight"],
+                    "a track_files entry",
+                )?;
                 let path = fields::string(
                     keys.get("path").ok_or("a track_files entry needs a path")?,
                     "path",
@@ -313,6 +328,34 @@ impl Checker<'_> {
             },
         ))
     }
+}
+
+/// The trackers of sync group members have weight 0: a member's tracker fails the whole group
+/// (keepalived ignores weighted trackers of members; the native format refuses them).
+pub(super) fn group_trackers(parts: &crossref::Parts<'_>) -> Vec<Diagnostic> {
+    let scripts: HashMap<&str, &CheckScript> = parts
+        .scripts
+        .iter()
+        .map(|(script, _)| (script.name.as_str(), script))
+        .collect();
+    let mut errors = Vec::new();
+    for (group, sites) in parts.groups {
+        for (member, site) in group.members.iter().zip(&sites.members) {
+            let Some((instance, _)) = parts.instances.iter().find(|(i, _)| i.name == *member)
+            else {
+                continue;
+            };
+            if let Some(what) = crossref::weighted_tracker(instance, &scripts) {
+                errors.push(site.diagnostic(format!(
+                    "sync group {:?}: member {member:?} tracks {what} with a weight; trackers of \
+                     sync group members must have weight 0 (a failure puts the whole group in \
+                     Fault)",
+                    group.name
+                )));
+            }
+        }
+    }
+    errors
 }
 
 /// A check script's `interval` or `timeout`: more than zero, at most a day.
