@@ -41,7 +41,7 @@ fn strings<S: AsRef<str>>(items: &[S]) -> String {
 fn duration(d: Duration) -> String {
     let text = if d.subsec_nanos() == 0 {
         format!("{}s", d.as_secs())
-    } else if d.as_nanos() % 1_000_000 == 0 {
+    } else if d.as_nanos().is_multiple_of(1_000_000) {
         format!("{}ms", d.as_millis())
     } else {
         let fraction = format!("{:09}", d.subsec_nanos());

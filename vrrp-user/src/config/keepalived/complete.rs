@@ -247,7 +247,7 @@ impl Draft {
                     );
                     return AdvertInterval::V2(Seconds(255));
                 }
-                if micros % 1_000_000 != 0 {
+                if !micros.is_multiple_of(1_000_000) {
                     report.warn(
                         token.at,
                         format!(
@@ -271,7 +271,7 @@ impl Draft {
                     );
                     return AdvertInterval::V3(Centiseconds::MAX_V3);
                 }
-                if micros % 10_000 != 0 {
+                if !micros.is_multiple_of(10_000) {
                     report.warn(
                         token.at,
                         format!(

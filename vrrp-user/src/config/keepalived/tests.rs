@@ -35,7 +35,7 @@ fn instance(body: &str) -> (InstanceConfig, Vec<String>) {
 }
 
 fn errors(text: &str) -> Vec<String> {
-    read(text).err().expect("errors expected")
+    read(text).expect_err("errors expected")
 }
 
 #[test]
@@ -340,4 +340,104 @@ fn structure_errors_have_lines() {
              requires one)"
         ]
     );
+}
+
+mod never_panics {
+    use proptest::prelude::*;
+
+    use super::read_text;
+
+    /// Whatever the text, the reader answers; every diagnostic has a line of the text.
+    fn check_any(text: &str) {
+        let lines = text.split('\n').count().max(1);
+        let outcome = read_text(text, "p.conf");
+        let errors = outcome
+            .result
+            .as_ref()
+            .err()
+            .map(|e| e.diagnostics().to_vec())
+            .unwrap_or_default();
+        for d in outcome.warnings.iter().chain(&errors) {
+            assert_eq!(d.file, "p.conf");
+            assert!((1..=lines).contains(&d.line), "{d}");
+        }
+        if let Ok(config) = &outcome.result {
+            assert!(!config.instances.is_empty());
+        }
+    }
+
+    fn line() -> impl Strategy<Value = String> {
+        let word = prop::sample::select(vec![
+            "vrrp_instance",
+            "VI_1",
+            "{",
+            "}",
+            "interface",
+            "eth0",
+            "virtual_router_id",
+            "51",
+            "0",
+            "256",
+            "priority",
+            "state",
+            "MASTER",
+            "SLAVE",
+            "advert_int",
+            "0.125",
+            "-1",
+            "virtual_ipaddress",
+            "192.0.2.1/24",
+            "2001:db8::1",
+            "dev",
+            "label",
+            "scope",
+            "brd",
+            "track_script",
+            "vrrp_script",
+            "script",
+            "\"killall -0 x\"",
+            "'a b",
+            "weight",
+            "reverse",
+            "vrrp_sync_group",
+            "group",
+            "notify",
+            "authentication",
+            "auth_type",
+            "AH",
+            "PASS",
+            "auth_pass",
+            "unicast_peer",
+            "nopreempt",
+            "preempt_delay",
+            "version",
+            "3",
+            "track_file",
+            "vrrp_track_file",
+            "file",
+            "global_defs",
+            "#",
+            "!",
+            "\"",
+            "include",
+            "use_vmac",
+            "garp_master_delay",
+            "x\\",
+        ]);
+        prop::collection::vec(word, 0..6).prop_map(|words| words.join(" "))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn arbitrary_text_never_panics(text in "\\PC*") {
+            check_any(&text);
+        }
+
+        #[test]
+        fn config_like_text_never_panics(lines in prop::collection::vec(line(), 0..40)) {
+            check_any(&lines.join("\n"));
+        }
+    }
 }
