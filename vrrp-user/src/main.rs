@@ -4,7 +4,7 @@ use std::{io::IsTerminal, path::PathBuf, process::ExitCode};
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use vrrp_user::{
-    config::Config,
+    config::{self, Config, ConfigError},
     control::{self, Request, Status},
     daemon,
     dataplane::{self, XdpDataplane},
@@ -35,8 +35,16 @@ enum Command {
         #[arg(long, value_enum, default_value_t = LogFormat::Text)]
         log_format: LogFormat,
     },
-    /// Validate FILE: exit 0, or print `FILE:LINE: what is wrong` and exit 1.
+    /// Validate FILE (native .toml, or keepalived.conf with what it includes): print every
+    /// warning as `FILE:LINE: warning: ...`, then OK and exit 0, or every error as
+    /// `FILE:LINE: error: ...` and exit 1.
     Check {
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Print FILE (typically a keepalived.conf) as the equivalent native TOML configuration on
+    /// stdout; warnings and errors go to stderr as with `check`.
+    Convert {
         #[arg(short, long, value_name = "FILE")]
         config: PathBuf,
     },
@@ -72,6 +80,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run { config, log_format } => run(config, log_format),
         Command::Check { config } => check(config),
+        Command::Convert { config } => convert(config),
         Command::Status { socket, json } => status(socket, json),
         Command::Reload { socket } => reload(socket),
         Command::CheckXdp => check_xdp(),
@@ -117,21 +126,51 @@ fn run(path: PathBuf, log_format: LogFormat) -> anyhow::Result<()> {
     runtime.block_on(daemon::run(loaded.config, path))
 }
 
-fn check(path: PathBuf) -> anyhow::Result<()> {
-    let loaded = Config::load(&path)?;
-    for warning in &loaded.warnings {
-        eprintln!("warning: {warning}");
+/// Reads FILE for `check` and `convert`: prints every warning, then every error.
+fn checked(path: &PathBuf) -> anyhow::Result<Config> {
+    let checked = Config::check(path);
+    for warning in &checked.warnings {
+        eprintln!(
+            "{}:{}: warning: {}",
+            warning.file, warning.line, warning.message
+        );
     }
+    match checked.result {
+        Ok(config) => Ok(config),
+        Err(ConfigError::Invalid(errors)) => {
+            for error in &errors {
+                eprintln!("{}:{}: error: {}", error.file, error.line, error.message);
+            }
+            anyhow::bail!(
+                "{}: {} error{}",
+                path.display(),
+                errors.len(),
+                if errors.len() == 1 { "" } else { "s" }
+            )
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+fn check(path: PathBuf) -> anyhow::Result<()> {
+    let config = checked(&path)?;
     println!(
         "{}: OK ({} instance{})",
         path.display(),
-        loaded.config.instances.len(),
-        if loaded.config.instances.len() == 1 {
-            ""
-        } else {
-            "s"
-        }
+        config.instances.len(),
+        if config.instances.len() == 1 { "" } else { "s" }
     );
+    Ok(())
+}
+
+fn convert(path: PathBuf) -> anyhow::Result<()> {
+    let config = checked(&path)?;
+    println!(
+        "# xvrrpd configuration converted from {} by `xvrrpd convert`.\n\
+         # Every key is documented in xvrrpd.toml (the example shipped with xvrrpd).\n",
+        path.display()
+    );
+    print!("{}", config::to_toml(&config));
     Ok(())
 }
 

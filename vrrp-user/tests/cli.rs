@@ -42,11 +42,12 @@ fn check_and_run_report_file_and_line_and_exit_non_zero() {
 }
 
 #[test]
-fn keepalived_conf_is_refused_clearly_for_now() {
+fn keepalived_conf_is_read_and_its_errors_have_a_line() {
     let out = xvrrpd(&["check", "-c", &data("keepalived.conf")]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).contains("keepalived.conf files are not supported yet"),
+        stderr(&out)
+            .contains("keepalived.conf:1: error: vrrp_instance VI_1 has no virtual_ipaddress"),
         "{}",
         stderr(&out)
     );

@@ -8,7 +8,9 @@ use std::{
 
 use proptest::prelude::*;
 use vrrp_user::{
-    config::{Config, Family, Garp, Loaded, Vip},
+    config::{
+        Config, Family, Garp, Loaded, ScriptSecurity, TrackFile, TrackInterface, TrackScript, Vip,
+    },
     dataplane::{AttachMode, AttachRequest, Request},
     fsm::AdvertInterval,
     units::{Centiseconds, Seconds},
@@ -190,10 +192,12 @@ fn a_long_password_is_cut_to_8_bytes_with_a_warning() {
 }
 
 #[test]
-fn keepalived_conf_is_not_supported_yet() {
+fn other_names_are_read_as_keepalived_conf() {
+    // `tests/keepalived_conf.rs` tests that reader; this file lacks a virtual_ipaddress.
     assert_eq!(
         load("keepalived.conf").unwrap_err(),
-        "keepalived.conf: keepalived.conf files are not supported yet; use a .toml file"
+        "keepalived.conf:1: vrrp_instance VI_1 has no virtual_ipaddress; xvrrpd needs at least \
+         one (VRRPv3 requires one)"
     );
 }
 
@@ -353,6 +357,172 @@ bad! {
                  socket path (at most 107 bytes)", "x".repeat(120));
     files_are_utf8, "bad_utf8.toml",
         "bad_utf8.toml:3: the file is not valid UTF-8";
+    tracked_scripts_are_defined, "bad_track_unknown_script.toml",
+        "bad_track_unknown_script.toml:6: instance \"VI_1\" tracks script \"chk_missing\", which \
+         is not defined";
+    script_weights_are_at_most_253, "bad_script_weight.toml",
+        "bad_script_weight.toml:4: weight must be -253..253, got 254";
+    scripts_have_a_command, "bad_script_no_command.toml",
+        "bad_script_no_command.toml:1: missing key \"command\" in [[script]]";
+    script_commands_are_split_like_keepalived, "bad_script_command.toml",
+        "bad_script_command.toml:3: command \"/bin/check 'x\" is not a command: a single quote is \
+         not closed";
+    unknown_keys_in_scripts, "bad_script_unknown_key.toml",
+        "bad_script_unknown_key.toml:4: unknown key \"when\" in [[script]]";
+    sync_group_members_exist_and_are_in_one_group, "bad_sync_group_members.toml",
+        "bad_sync_group_members.toml:9: sync group \"G1\": instance \"VI_9\" is not defined\n\
+         bad_sync_group_members.toml:13: sync group \"G2\": instance \"VI_1\" is already in sync \
+         group \"G1\" at line 9; an instance can be in one sync group only";
+    sync_group_members_track_with_weight_0, "bad_sync_group_weight.toml",
+        "bad_sync_group_weight.toml:15: sync group \"G\": member \"VI_1\" tracks script \"chk\" \
+         with a weight; trackers of sync group members must have weight 0 (a failure puts the \
+         whole group in Fault)";
+    track_interface_entries, "bad_track_interfaces.toml",
+        "bad_track_interfaces.toml:6: weight must be -253..253, got -300\n\
+         bad_track_interfaces.toml:6: unknown key \"name\" in a track_interfaces entry \
+         (interface, weight)";
+    excluded_ips_are_not_vips, "bad_excluded_ips.toml",
+        "bad_excluded_ips.toml:6: excluded IP 192.0.2.1 is also a virtual IP; list it once\n\
+         bad_excluded_ips.toml:6: virtual IP 2001:db8::1: a label is for IPv4 addresses only";
+    metrics_listen_is_an_address_and_port, "bad_metrics_listen.toml",
+        "bad_metrics_listen.toml:2: metrics_listen \"9650\" is not an address and port such as \
+         \"127.0.0.1:9650\" or \"[::1]:9650\"";
+    notify_commands, "bad_notify.toml",
+        "bad_notify.toml:6: notify_master \"\" is not a command: it is empty\n\
+         bad_notify.toml:7: notify_backup must be a command line (a string) or a list of its \
+         words, got 3";
+}
+
+#[test]
+fn health_checks_tracking_notify_and_sync_groups() {
+    let loaded = load("good_health.toml").unwrap();
+    assert!(loaded.warnings.is_empty());
+    let config = loaded.config;
+    let global = &config.global;
+    assert_eq!(
+        global.metrics_listen,
+        Some("127.0.0.1:9650".parse().unwrap())
+    );
+    assert_eq!(
+        global.script_security,
+        ScriptSecurity {
+            default_user: Some("keepalived_script".into()),
+            enforce: true
+        }
+    );
+    assert_eq!(
+        global.notify_fifo,
+        Some(PathBuf::from("/run/xvrrpd/notify.fifo"))
+    );
+    let [haproxy, http] = &config.scripts[..] else {
+        panic!("two scripts")
+    };
+    assert_eq!(haproxy.command, ["killall", "-0", "haproxy"]);
+    assert_eq!(
+        (
+            haproxy.interval,
+            haproxy.timeout,
+            haproxy.weight,
+            haproxy.rise,
+            haproxy.fall
+        ),
+        (Duration::from_secs(2), Duration::from_secs(2), 2, 1, 1)
+    );
+    assert_eq!(haproxy.user, None);
+    assert_eq!(haproxy.line, 9);
+    assert_eq!(
+        http.command,
+        ["/usr/bin/curl", "-fsS", "http://127.0.0.1/health check"]
+    );
+    assert_eq!(
+        (
+            http.interval,
+            http.timeout,
+            http.weight,
+            http.rise,
+            http.fall
+        ),
+        (
+            Duration::from_millis(1500),
+            Duration::from_secs(1),
+            -30,
+            2,
+            3
+        )
+    );
+    assert_eq!(http.user.as_deref(), Some("nobody"));
+    let vi = &config.instances[0];
+    assert_eq!(
+        vi.virtual_ips[1],
+        Vip {
+            address: ip("192.0.2.11"),
+            prefix_len: 24,
+            device: Some("eth0".into()),
+            label: Some("eth0:vip".into()),
+            scope: Some(253),
+            broadcast: Some("192.0.2.255".parse().unwrap()),
+        }
+    );
+    assert_eq!(vi.excluded_ips[0], vip("2001:db8::10", 64));
+    assert_eq!(vi.excluded_ips[1].scope, Some(200));
+    assert_eq!(vi.garp.refresh, Duration::from_secs(60));
+    assert_eq!(
+        vi.track_scripts,
+        [
+            TrackScript {
+                script: "chk_haproxy".into(),
+                weight: None
+            },
+            TrackScript {
+                script: "chk_http".into(),
+                weight: Some(-40)
+            }
+        ]
+    );
+    assert_eq!(
+        vi.track_interfaces,
+        [
+            TrackInterface {
+                interface: "eth1".into(),
+                weight: 0
+            },
+            TrackInterface {
+                interface: "eth2".into(),
+                weight: -20
+            }
+        ]
+    );
+    assert_eq!(
+        vi.track_files,
+        [
+            TrackFile {
+                name: "maint".into(),
+                path: "/run/maint".into(),
+                weight: -10
+            },
+            TrackFile {
+                name: "/run/bonus".into(),
+                path: "/run/bonus".into(),
+                weight: 1
+            }
+        ]
+    );
+    assert_eq!(
+        vi.notify.master.as_deref(),
+        Some(&["/etc/xvrrpd/notify.sh", "master", "two words"].map(String::from)[..])
+    );
+    assert_eq!(
+        vi.notify.any.as_deref(),
+        Some(&["/etc/xvrrpd/notify-all.sh".to_owned()][..])
+    );
+    assert_eq!(vi.notify.backup, None);
+    let group = &config.sync_groups[0];
+    assert_eq!(group.members, ["VI_2", "VI_3"]);
+    assert_eq!(
+        group.notify.fault.as_deref(),
+        Some(&["/etc/xvrrpd/group.sh".to_owned(), "FAULT".to_owned()][..])
+    );
+    assert_eq!(group.line, 55);
 }
 
 #[test]

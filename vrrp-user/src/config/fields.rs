@@ -57,16 +57,7 @@ pub(super) fn name(v: &Raw) -> Result<String, String> {
 /// A name the kernel would accept for an interface (`dev_valid_name`).
 pub(super) fn interface(v: &Raw) -> Result<String, String> {
     let name = string(v, "interface")?;
-    let valid = name.len() <= MAX_IFNAME
-        && name != "."
-        && name != ".."
-        && !name.contains(|c: char| c == '/' || c == ':' || c.is_whitespace() || c == '\0');
-    if !valid {
-        return Err(format!(
-            "interface {name:?} is not a valid interface name (1 to {MAX_IFNAME} bytes, not \
-             \".\" or \"..\", no \"/\", \":\" or spaces)"
-        ));
-    }
+    interface_name(&name).map_err(|e| format!("interface {e}"))?;
     Ok(name)
 }
 
@@ -238,4 +229,256 @@ pub(super) fn address(v: &Raw, what: &str) -> Result<IpAddr, String> {
         return Err(format!("{what} {address} is not a unicast address"));
     }
     Ok(address)
+}
+
+/// `address` (named `what`) is of the VIPs' `family`, when that is known.
+pub(super) fn same_family(
+    what: &str,
+    address: IpAddr,
+    family: Option<Family>,
+) -> Result<(), String> {
+    match family {
+        Some(family) if Family::of(address) != family => Err(format!(
+            "{what} {address} is {}, but the virtual IPs are {family}",
+            Family::of(address)
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Whether `vip` may join the advertised `vips` listed before it: one family, IPv6 only with
+/// VRRPv3 (`version` when known), no duplicates.
+pub(super) fn vip_joins(vips: &[Vip], vip: &Vip, version: Option<Version>) -> Result<(), String> {
+    match vips.first() {
+        Some(first) if Family::of(first.address) != Family::of(vip.address) => {
+            return Err(format!(
+                "virtual IP {} is {}, but the first one is {}; use one instance per address family",
+                vip.address,
+                Family::of(vip.address),
+                Family::of(first.address)
+            ));
+        }
+        None if vip.address.is_ipv6() && version == Some(Version::V2) => {
+            return Err(format!(
+                "virtual IP {} is IPv6, which needs version = 3 (VRRPv2 is IPv4 only)",
+                vip.address
+            ));
+        }
+        _ => {}
+    }
+    if vips.iter().any(|v| v.address == vip.address) {
+        return Err(format!("virtual IP {} is listed twice", vip.address));
+    }
+    Ok(())
+}
+
+/// Whether `excluded` may join the excluded addresses listed before it (any family), given the
+/// advertised ones.
+pub(super) fn excluded_joins(vips: &[Vip], excluded: &[Vip], vip: &Vip) -> Result<(), String> {
+    if vips.iter().any(|v| v.address == vip.address) {
+        return Err(format!(
+            "excluded IP {} is also a virtual IP; list it once",
+            vip.address
+        ));
+    }
+    if excluded.iter().any(|v| v.address == vip.address) {
+        return Err(format!("excluded IP {} is listed twice", vip.address));
+    }
+    Ok(())
+}
+
+/// Whether `peer` may join the peers listed before it, given the VIPs' `family`.
+pub(super) fn peer_joins(
+    peers: &[IpAddr],
+    peer: IpAddr,
+    family: Option<Family>,
+) -> Result<(), String> {
+    same_family("unicast peer", peer, family)?;
+    if peers.contains(&peer) {
+        return Err(format!("unicast peer {peer} is listed twice"));
+    }
+    Ok(())
+}
+
+/// The address scopes `ip address add ... scope S` knows by name.
+pub const SCOPES: [(&str, u8); 5] = [
+    ("global", 0),
+    ("site", 200),
+    ("link", 253),
+    ("host", 254),
+    ("nowhere", 255),
+];
+
+/// A scope name or number (`link`, `253`).
+pub(super) fn scope_from_text(text: &str) -> Result<u8, String> {
+    if let Some((_, n)) = SCOPES.iter().find(|(name, _)| *name == text) {
+        return Ok(*n);
+    }
+    text.parse::<u8>().map_err(|_| {
+        format!(
+            "scope {text:?} is not a scope: use global, site, link, host, nowhere or a number \
+             0..255"
+        )
+    })
+}
+
+/// The name of a scope number, if it has one.
+pub fn scope_name(scope: u8) -> Option<&'static str> {
+    SCOPES
+        .iter()
+        .find(|(_, n)| *n == scope)
+        .map(|(name, _)| *name)
+}
+
+/// What the kernel accepts of a VIP's extras: a label and a broadcast address only for IPv4,
+/// a label no longer than an interface name.
+pub(super) fn vip_extras(vip: &Vip) -> Result<(), String> {
+    if vip.address.is_ipv6() {
+        if vip.label.is_some() {
+            return Err(format!(
+                "virtual IP {}: a label is for IPv4 addresses only",
+                vip.address
+            ));
+        }
+        if vip.broadcast.is_some() {
+            return Err(format!(
+                "virtual IP {}: a broadcast address is for IPv4 addresses only",
+                vip.address
+            ));
+        }
+    }
+    if let Some(label) = &vip.label
+        && (label.is_empty() || label.len() > MAX_IFNAME)
+    {
+        return Err(format!(
+            "virtual IP {}: label {label:?} must be 1 to {MAX_IFNAME} bytes",
+            vip.address
+        ));
+    }
+    if let Some(dev) = &vip.device {
+        interface_name(dev).map_err(|e| format!("virtual IP {}: dev {e}", vip.address))?;
+    }
+    Ok(())
+}
+
+/// `interface` without the key: the text checked as an interface name.
+pub(super) fn interface_name(name: &str) -> Result<(), String> {
+    let valid = !name.is_empty()
+        && name.len() <= MAX_IFNAME
+        && name != "."
+        && name != ".."
+        && !name.contains(|c: char| c == '/' || c == ':' || c.is_whitespace() || c == '\0');
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name:?} is not a valid interface name (1 to {MAX_IFNAME} bytes, not \".\" or \
+             \"..\", no \"/\", \":\" or spaces)"
+        ))
+    }
+}
+
+/// A virtual IP entry: `"ADDR[/PREFIX]"` or `{ address = "ADDR[/PREFIX]", dev, label, scope,
+/// brd }`; `key` names the list in messages.
+pub(super) fn vip_entry(v: &Raw, key: &str) -> Result<Vip, String> {
+    let Raw::Table(entries) = v else {
+        return vip(v);
+    };
+    let mut address = None;
+    let mut vip_fields = Vip::plain(IpAddr::from([0, 0, 0, 0]), 0);
+    for (name, value) in entries {
+        let value = value.get_ref();
+        match name.as_str() {
+            "address" => address = Some(vip(value)?),
+            "dev" => vip_fields.device = Some(string(value, "dev")?),
+            "label" => vip_fields.label = Some(string(value, "label")?),
+            "scope" => {
+                vip_fields.scope = Some(match value {
+                    Raw::String(text) => scope_from_text(text)?,
+                    Raw::Integer(n) => {
+                        u8::try_from(*n).map_err(|_| format!("scope must be 0..255, got {n}"))?
+                    }
+                    other => {
+                        return Err(format!(
+                            "scope must be a name such as \"link\" or a number, got {}",
+                            other.describe()
+                        ));
+                    }
+                })
+            }
+            "brd" => {
+                let text = string(value, "brd")?;
+                vip_fields.broadcast = Some(
+                    text.parse()
+                        .map_err(|_| format!("brd {text:?} is not an IPv4 address"))?,
+                );
+            }
+            other => {
+                return Err(format!(
+                    "unknown key {other:?} in a {key} entry (address, dev, label, scope, brd)"
+                ));
+            }
+        }
+    }
+    let Some(address) = address else {
+        return Err(format!("a {key} entry needs an address"));
+    };
+    let vip = Vip {
+        address: address.address,
+        prefix_len: address.prefix_len,
+        ..vip_fields
+    };
+    vip_extras(&vip)?;
+    Ok(vip)
+}
+
+/// A command: a string split like keepalived's (see [`super::argv`]) or a list of strings
+/// (the program and its arguments as they are).
+pub(super) fn command(v: &Raw, key: &str) -> Result<Vec<String>, String> {
+    match v {
+        Raw::String(text) => super::argv::split_command(text)
+            .map_err(|why| format!("{key} {text:?} is not a command: {why}")),
+        Raw::List(items) => {
+            let mut argv = Vec::with_capacity(items.len());
+            for item in items {
+                match item.get_ref() {
+                    Raw::String(arg) => argv.push(arg.clone()),
+                    other => {
+                        return Err(format!(
+                            "{key} arguments must be strings, got {}",
+                            other.describe()
+                        ));
+                    }
+                }
+            }
+            match argv.first() {
+                None => Err(format!("{key} must not be empty")),
+                Some(program) if program.is_empty() => {
+                    Err(format!("{key}: the program name is empty"))
+                }
+                Some(_) => Ok(argv),
+            }
+        }
+        other => Err(format!(
+            "{key} must be a command line (a string) or a list of its words, got {}",
+            other.describe()
+        )),
+    }
+}
+
+/// A tracking weight in `-max..=max`.
+pub(super) fn weight(v: &Raw, key: &str, max: i32) -> Result<i32, String> {
+    let max = i128::from(max);
+    integer(v, key, -max, max).map(|n| n as i32)
+}
+
+/// `"HOST:PORT"`, as in `"127.0.0.1:9650"` or `"[::1]:9650"`.
+pub(super) fn socket_address(v: &Raw, key: &str) -> Result<std::net::SocketAddr, String> {
+    let text = string(v, key)?;
+    text.parse().map_err(|_| {
+        format!(
+            "{key} {text:?} is not an address and port such as \"127.0.0.1:9650\" or \
+             \"[::1]:9650\""
+        )
+    })
 }

@@ -8,8 +8,12 @@ use std::{path::PathBuf, time::Duration};
 pub const DEFAULT_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 /// `rise` and `fall` when not configured.
 pub const DEFAULT_RISE_FALL: u32 = 1;
-/// The largest weight magnitude keepalived accepts.
+/// The largest weight magnitude keepalived accepts for scripts and interfaces.
 pub const MAX_WEIGHT: i32 = 253;
+/// The largest weight magnitude keepalived accepts where an instance tracks a file.
+pub const MAX_TRACK_FILE_WEIGHT: i32 = 254;
+/// A tracked file's weight when not configured (keepalived's default).
+pub const DEFAULT_TRACK_FILE_WEIGHT: i32 = 1;
 
 /// A health check run periodically (keepalived's `vrrp_script`).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,7 +1,8 @@
 //! The daemon's configuration: read from a file, validated once, then handed out as typed values.
 //!
 //! [`Config::load`] reads the native TOML format (`conf/xvrrpd.toml` documents every key); any
-//! other file name is meant for keepalived.conf, which is not supported yet. Everything a user
+//! other file name is read as keepalived.conf ([`keepalived`]), and [`to_toml`] writes a
+//! configuration back as native TOML (`xvrrpd convert`). Everything a user
 //! can get wrong is reported as `FILE:LINE: what is wrong`, all problems of a file at once, and
 //! nothing in here panics on any input. What can only be checked on the running host (does the
 //! interface exist, does it have an address of the instance's family) is left to the daemon.
@@ -9,9 +10,13 @@
 //! The validated types carry units in their types: the advertisement interval is an
 //! [`AdvertInterval`] whose variant is the protocol version (v2 seconds, v3 centiseconds), every
 //! other time a [`Duration`].
+mod argv;
+mod convert;
+mod crossref;
 mod duration;
 mod fields;
 mod health;
+mod keepalived;
 mod native;
 mod validate;
 
@@ -31,10 +36,14 @@ use crate::{
     wire::vrrp::ChecksumMode,
 };
 
+pub use argv::split_command;
+pub use convert::to_toml;
 pub use duration::{DurationError, parse_duration};
+pub use fields::scope_name;
 pub use health::{
-    CheckScript, Command, DEFAULT_CHECK_INTERVAL, DEFAULT_RISE_FALL, MAX_WEIGHT, Notify,
-    ScriptSecurity, SyncGroup, TrackFile, TrackInterface, TrackScript,
+    CheckScript, Command, DEFAULT_CHECK_INTERVAL, DEFAULT_RISE_FALL, DEFAULT_TRACK_FILE_WEIGHT,
+    MAX_TRACK_FILE_WEIGHT, MAX_WEIGHT, Notify, ScriptSecurity, SyncGroup, TrackFile,
+    TrackInterface, TrackScript,
 };
 
 /// `global.control_socket` when not configured.
@@ -55,6 +64,8 @@ pub const MAX_GARP_REPEAT: u8 = 100;
 pub const MAX_GARP_INTERVAL: Duration = Duration::from_secs(10);
 /// The longest `garp_delay`.
 pub const MAX_GARP_DELAY: Duration = Duration::from_secs(3600);
+/// The longest `garp_refresh` (a day, as keepalived's longest periodic gratuitous ARP).
+pub const MAX_GARP_REFRESH: Duration = Duration::from_secs(86_400);
 /// The longest `preempt_delay` (keepalived's limit, enforced by the state machine too).
 pub const MAX_PREEMPT_DELAY: Duration = fsm::MAX_PREEMPT_DELAY;
 /// The most virtual IPs one instance can have: the advert's Count field is 8 bits.
@@ -89,6 +100,20 @@ pub struct Global {
     pub script_security: ScriptSecurity,
     /// A FIFO that receives one line per transition (`INSTANCE "VI_1" MASTER 100`).
     pub notify_fifo: Option<PathBuf>,
+}
+
+impl Global {
+    /// Every default: the host name as `router_id`, the default control socket, `xdp = auto`.
+    pub fn default_for_host() -> Global {
+        Global {
+            router_id: hostname(),
+            control_socket: PathBuf::from(DEFAULT_CONTROL_SOCKET),
+            xdp: Default::default(),
+            metrics_listen: None,
+            script_security: Default::default(),
+            notify_fifo: None,
+        }
+    }
 }
 
 /// One `[[instance]]`: a virtual router on one interface, for one address family.
@@ -307,9 +332,6 @@ pub enum ConfigError {
         path: PathBuf,
         error: std::io::Error,
     },
-    /// Not a `.toml` file: `PATH: keepalived.conf files are not supported yet; use a .toml file`.
-    #[error("{}: keepalived.conf files are not supported yet; use a .toml file", path.display())]
-    KeepalivedUnsupported { path: PathBuf },
     /// Every problem found, in line order, one `FILE:LINE: message` per line. Never empty.
     #[error("{}", DisplayLines(.0))]
     Invalid(Vec<Diagnostic>),
@@ -339,17 +361,52 @@ impl fmt::Display for DisplayLines<'_> {
     }
 }
 
+/// What checking a configuration file found: every warning, and the configuration or why it
+/// was refused.
+#[derive(Debug)]
+pub struct Checked {
+    /// In file order (across included files, in reading order); log or print each of them.
+    pub warnings: Vec<Warning>,
+    pub result: Result<Config, ConfigError>,
+}
+
 impl Config {
     /// Reads and validates a configuration file. A name ending in `.toml` is the native format;
-    /// anything else is taken for keepalived.conf, which is refused for now. Messages name the
+    /// anything else is read as keepalived.conf (with the files it includes). Messages name the
     /// file as `path` is written.
     pub fn load(path: impl AsRef<Path>) -> Result<Loaded, ConfigError> {
+        let checked = Config::check(path);
+        checked.result.map(|config| Loaded {
+            config,
+            warnings: checked.warnings,
+        })
+    }
+
+    /// Like [`Config::load`], with the warnings also when the file is refused (`xvrrpd check`
+    /// prints them all).
+    pub fn check(path: impl AsRef<Path>) -> Checked {
         let path = path.as_ref();
         if path.extension().is_none_or(|ext| ext != "toml") {
-            return Err(ConfigError::KeepalivedUnsupported {
-                path: path.to_owned(),
-            });
+            let outcome = keepalived::read(path);
+            return Checked {
+                warnings: outcome.warnings,
+                result: outcome.result,
+            };
         }
+        let result = Config::load_toml(path);
+        match result {
+            Ok(loaded) => Checked {
+                warnings: loaded.warnings,
+                result: Ok(loaded.config),
+            },
+            Err(err) => Checked {
+                warnings: Vec::new(),
+                result: Err(err),
+            },
+        }
+    }
+
+    fn load_toml(path: &Path) -> Result<Loaded, ConfigError> {
         let bytes = std::fs::read(path).map_err(|error| ConfigError::Read {
             path: path.to_owned(),
             error,

@@ -16,7 +16,9 @@ use super::{Diagnostic, Loaded, validate::Checker};
 #[serde(deny_unknown_fields)]
 pub(super) struct RawFile {
     pub global: Option<Spanned<TableOnly<RawGlobal>>>,
-    pub instance: Option<Spanned<RawInstances>>,
+    pub instance: Option<Spanned<RawTables<RawInstance>>>,
+    pub script: Option<Spanned<RawTables<RawScript>>>,
+    pub sync_group: Option<Spanned<RawTables<RawSyncGroup>>>,
 }
 
 /// `[global]`.
@@ -27,10 +29,13 @@ pub(super) struct RawGlobal {
     pub control_socket: Option<Spanned<Raw>>,
     pub xdp: Option<Spanned<Raw>>,
     pub metrics_listen: Option<Spanned<Raw>>,
+    pub script_user: Option<Spanned<Raw>>,
+    pub enable_script_security: Option<Spanned<Raw>>,
+    pub notify_fifo: Option<Spanned<Raw>>,
 }
 
-/// The `[[instance]]` tables.
-pub(super) struct RawInstances(pub Vec<Spanned<RawInstance>>);
+/// The `[[instance]]`, `[[script]]` or `[[sync_group]]` tables; the span of each is its header.
+pub(super) struct RawTables<T>(pub Vec<Spanned<T>>);
 
 /// One `[[instance]]`; the span of the whole is its `[[instance]]` header.
 #[derive(Deserialize)]
@@ -53,7 +58,71 @@ pub(super) struct RawInstance {
     pub garp_repeat: Option<Spanned<Raw>>,
     pub garp_interval: Option<Spanned<Raw>>,
     pub garp_delay: Option<Spanned<Raw>>,
+    pub garp_refresh: Option<Spanned<Raw>>,
+    pub excluded_ips: Option<Spanned<Raw>>,
+    pub track_scripts: Option<Spanned<Raw>>,
+    pub track_interfaces: Option<Spanned<Raw>>,
+    pub track_files: Option<Spanned<Raw>>,
+    pub notify_master: Option<Spanned<Raw>>,
+    pub notify_backup: Option<Spanned<Raw>>,
+    pub notify_fault: Option<Spanned<Raw>>,
+    pub notify_stop: Option<Spanned<Raw>>,
+    pub notify: Option<Spanned<Raw>>,
 }
+
+/// One `[[script]]`: a health check instances track.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawScript {
+    pub name: Option<Spanned<Raw>>,
+    pub command: Option<Spanned<Raw>>,
+    pub interval: Option<Spanned<Raw>>,
+    pub timeout: Option<Spanned<Raw>>,
+    pub weight: Option<Spanned<Raw>>,
+    pub rise: Option<Spanned<Raw>>,
+    pub fall: Option<Spanned<Raw>>,
+    pub user: Option<Spanned<Raw>>,
+}
+
+/// One `[[sync_group]]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSyncGroup {
+    pub name: Option<Spanned<Raw>>,
+    pub members: Option<Spanned<Raw>>,
+    pub notify_master: Option<Spanned<Raw>>,
+    pub notify_backup: Option<Spanned<Raw>>,
+    pub notify_fault: Option<Spanned<Raw>>,
+    pub notify_stop: Option<Spanned<Raw>>,
+    pub notify: Option<Spanned<Raw>>,
+}
+
+/// The notify keys of an `[[instance]]` or a `[[sync_group]]`, side by side.
+pub(super) struct RawNotify<'a> {
+    pub master: &'a Option<Spanned<Raw>>,
+    pub backup: &'a Option<Spanned<Raw>>,
+    pub fault: &'a Option<Spanned<Raw>>,
+    pub stop: &'a Option<Spanned<Raw>>,
+    pub any: &'a Option<Spanned<Raw>>,
+}
+
+macro_rules! raw_notify {
+    ($($table:ty),*) => {$(
+        impl $table {
+            pub fn notifies(&self) -> RawNotify<'_> {
+                RawNotify {
+                    master: &self.notify_master,
+                    backup: &self.notify_backup,
+                    fault: &self.notify_fault,
+                    stop: &self.notify_stop,
+                    any: &self.notify,
+                }
+            }
+        }
+    )*};
+}
+
+raw_notify!(RawInstance, RawSyncGroup);
 
 /// A TOML value before validation. List entries keep their spans: a bad address in a long
 /// multi-line list is reported on its own line.
@@ -64,7 +133,8 @@ pub(super) enum Raw {
     Float(f64),
     Bool(bool),
     List(Vec<Spanned<Raw>>),
-    Table,
+    /// An inline table (`{ address = "192.0.2.1", dev = "eth1" }`): its keys in file order.
+    Table(Vec<(String, Spanned<Raw>)>),
     Datetime,
 }
 
@@ -77,7 +147,7 @@ impl Raw {
             Raw::Float(x) => x.to_string(),
             Raw::Bool(b) => b.to_string(),
             Raw::List(_) => "a list".to_owned(),
-            Raw::Table => "a table".to_owned(),
+            Raw::Table(_) => "a table".to_owned(),
             Raw::Datetime => "a date-time".to_owned(),
         }
     }
@@ -109,6 +179,10 @@ fn reword(message: &str, text: &str, span: &Range<usize>) -> String {
             " in [[instance]]"
         } else if expected.contains("`router_id`") {
             " in [global]"
+        } else if expected.contains("`command`") {
+            " in [[script]]"
+        } else if expected.contains("`members`") {
+            " in [[sync_group]]"
         } else {
             " at the top level"
         };
@@ -126,34 +200,32 @@ fn reword(message: &str, text: &str, span: &Range<usize>) -> String {
     message.lines().collect::<Vec<_>>().join("; ")
 }
 
-impl<'de> Deserialize<'de> for RawInstances {
+impl<'de, T: Deserialize<'de> + TableName> Deserialize<'de> for RawTables<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct InstancesVisitor;
+        struct TablesVisitor<T>(PhantomData<T>);
 
-        impl<'de> Visitor<'de> for InstancesVisitor {
-            type Value = RawInstances;
+        impl<'de, T: Deserialize<'de> + TableName> Visitor<'de> for TablesVisitor<T> {
+            type Value = RawTables<T>;
 
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("[[instance]] tables")
+                f.write_str(T::EXPECTING_LIST)
             }
 
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawInstances, A::Error> {
-                let mut instances = Vec::new();
-                while let Some(instance) = seq.next_element::<Spanned<TableOnly<RawInstance>>>()? {
-                    let span = instance.span();
-                    instances.push(Spanned::new(span, instance.into_inner().0));
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawTables<T>, A::Error> {
+                let mut tables = Vec::new();
+                while let Some(table) = seq.next_element::<Spanned<TableOnly<T>>>()? {
+                    let span = table.span();
+                    tables.push(Spanned::new(span, table.into_inner().0));
                 }
-                Ok(RawInstances(instances))
+                Ok(RawTables(tables))
             }
 
-            fn visit_map<A: MapAccess<'de>>(self, _map: A) -> Result<RawInstances, A::Error> {
-                Err(de::Error::custom(
-                    "instances are written [[instance]], with double brackets",
-                ))
+            fn visit_map<A: MapAccess<'de>>(self, _map: A) -> Result<RawTables<T>, A::Error> {
+                Err(de::Error::custom(T::SINGLE_BRACKETS))
             }
         }
 
-        deserializer.deserialize_seq(InstancesVisitor)
+        deserializer.deserialize_seq(TablesVisitor(PhantomData))
     }
 }
 
@@ -166,6 +238,10 @@ pub(super) trait TableName {
     const EXPECTING: &'static str;
     /// The message for a list where the table belongs.
     const NOT_A_LIST: &'static str;
+    /// As in "expected {EXPECTING_LIST}", for tables written `[[...]]`.
+    const EXPECTING_LIST: &'static str = "";
+    /// The message for a `[...]` table where `[[...]]` tables belong.
+    const SINGLE_BRACKETS: &'static str = "";
 }
 
 impl TableName for RawGlobal {
@@ -176,6 +252,24 @@ impl TableName for RawGlobal {
 impl TableName for RawInstance {
     const EXPECTING: &'static str = "an [[instance]] table";
     const NOT_A_LIST: &'static str = "an [[instance]] is a table, not a list";
+    const EXPECTING_LIST: &'static str = "[[instance]] tables";
+    const SINGLE_BRACKETS: &'static str =
+        "instances are written [[instance]], with double brackets";
+}
+
+impl TableName for RawScript {
+    const EXPECTING: &'static str = "a [[script]] table";
+    const NOT_A_LIST: &'static str = "a [[script]] is a table, not a list";
+    const EXPECTING_LIST: &'static str = "[[script]] tables";
+    const SINGLE_BRACKETS: &'static str = "scripts are written [[script]], with double brackets";
+}
+
+impl TableName for RawSyncGroup {
+    const EXPECTING: &'static str = "a [[sync_group]] table";
+    const NOT_A_LIST: &'static str = "a [[sync_group]] is a table, not a list";
+    const EXPECTING_LIST: &'static str = "[[sync_group]] tables";
+    const SINGLE_BRACKETS: &'static str =
+        "sync groups are written [[sync_group]], with double brackets";
 }
 
 impl<'de, T: Deserialize<'de> + TableName> Deserialize<'de> for TableOnly<T> {
@@ -261,14 +355,16 @@ impl<'de> Visitor<'de> for RawVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Raw, A::Error> {
-        let first: Option<String> = map.next_key()?;
-        if first.is_some() {
-            map.next_value::<IgnoredAny>()?;
+        let mut entries = Vec::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if key == DATETIME_KEY {
+                map.next_value::<IgnoredAny>()?;
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                return Ok(Raw::Datetime);
+            }
+            let value: Spanned<Raw> = map.next_value()?;
+            entries.push((key, value));
         }
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(match first.as_deref() {
-            Some(DATETIME_KEY) => Raw::Datetime,
-            _ => Raw::Table,
-        })
+        Ok(Raw::Table(entries))
     }
 }

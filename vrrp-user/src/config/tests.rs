@@ -270,12 +270,11 @@ fn inline_instances_are_accepted() {
 }
 
 #[test]
-fn keepalived_files_are_refused_for_now() {
-    let err = Config::load("/etc/keepalived/keepalived.conf").unwrap_err();
+fn other_names_are_read_as_keepalived_conf() {
+    let err = Config::load("/nonexistent/keepalived.conf").unwrap_err();
     assert_eq!(
         err.to_string(),
-        "/etc/keepalived/keepalived.conf: keepalived.conf files are not supported yet; use a \
-         .toml file"
+        "/nonexistent/keepalived.conf: No such file or directory (os error 2)"
     );
     assert!(err.diagnostics().is_empty());
 }

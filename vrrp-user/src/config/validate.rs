@@ -3,20 +3,33 @@
 //! Each problem is recorded with the line of the value at fault and checking goes on, so that
 //! one run reports all of them. A value found invalid is not used by the checks that combine it
 //! with others (a bad `version` does not also make `auth_pass` wrong).
-use std::{collections::HashMap, net::IpAddr, ops::Range, path::PathBuf};
+mod health;
+
+use std::{net::IpAddr, ops::Range, path::PathBuf};
 
 use toml::Spanned;
 
 use super::{
     Config, DEFAULT_CONTROL_SOCKET, DEFAULT_PRIORITY, Diagnostic, Family, Garp, Global,
-    InstanceConfig, Loaded, MAX_GARP_DELAY, MAX_GARP_INTERVAL, MAX_GARP_REPEAT, MAX_INSTANCES,
-    MAX_PREEMPT_DELAY, MAX_VIPS_PER_INSTANCE, Vip, fields, hostname,
+    InstanceConfig, Loaded, MAX_GARP_DELAY, MAX_GARP_INTERVAL, MAX_GARP_REFRESH, MAX_GARP_REPEAT,
+    MAX_INSTANCES, MAX_PREEMPT_DELAY, MAX_VIPS_PER_INSTANCE, ScriptSecurity, Vip,
+    crossref::{self, InstanceSites, Site},
+    fields::{self, same_family},
+    hostname,
     native::{Raw, RawFile, RawGlobal, RawInstance},
 };
 use crate::{
     fsm::Version,
     wire::vrrp::{AUTH_DATA_LEN, simple_auth_data},
 };
+
+/// The name a table gives itself, if it is a string (for messages about references to it).
+fn raw_name(name: &Option<Spanned<Raw>>) -> Option<String> {
+    match name.as_ref().map(Spanned::get_ref) {
+        Some(Raw::String(name)) => Some(name.clone()),
+        _ => None,
+    }
+}
 
 /// A problem was found and recorded; the value is not to be used.
 pub(super) struct Reported;
@@ -35,13 +48,6 @@ pub(super) struct Checker<'a> {
     text: &'a str,
     errors: Vec<Diagnostic>,
     warnings: Vec<Diagnostic>,
-}
-
-/// What the cross-instance checks need besides the instance itself.
-struct Checked {
-    instance: InstanceConfig,
-    name_span: Range<usize>,
-    vrid_span: Range<usize>,
 }
 
 impl<'a> Checker<'a> {
@@ -65,10 +71,13 @@ impl<'a> Checker<'a> {
     }
 
     fn diagnostic(&self, span: &Range<usize>, message: String) -> Diagnostic {
-        Diagnostic {
+        self.site(span).diagnostic(message)
+    }
+
+    fn site(&self, span: &Range<usize>) -> Site {
+        Site {
             file: self.file.to_owned(),
             line: self.line(span),
-            message,
         }
     }
 
@@ -105,18 +114,45 @@ impl<'a> Checker<'a> {
                 format!("too many instances: at most {MAX_INSTANCES} are supported"),
             );
         }
-        let checked: Vec<Option<Checked>> =
-            raw_instances.iter().map(|raw| self.instance(raw)).collect();
-        self.unique(&checked);
+        let mut failed = Vec::new();
+        let mut instances: Vec<(InstanceConfig, InstanceSites)> = Vec::new();
+        for raw in raw_instances {
+            match self.instance(raw) {
+                Some(instance) => instances.push(instance),
+                None => failed.extend(raw_name(&raw.get_ref().name)),
+            }
+        }
+        let raw_scripts = raw.script.as_ref().map_or(&[][..], |s| &s.get_ref().0);
+        let mut scripts = Vec::new();
+        for raw in raw_scripts {
+            match self.script(raw) {
+                Some(script) => scripts.push(script),
+                None => failed.extend(raw_name(&raw.get_ref().name)),
+            }
+        }
+        let raw_groups = raw.sync_group.as_ref().map_or(&[][..], |g| &g.get_ref().0);
+        let groups: Vec<_> = raw_groups
+            .iter()
+            .filter_map(|g| self.sync_group(g))
+            .collect();
+        let parts = crossref::Parts {
+            instances: &instances,
+            scripts: &scripts,
+            groups: &groups,
+            failed: &failed,
+        };
+        let mut errors = crossref::check(&parts);
+        errors.extend(health::group_trackers(&parts));
+        self.errors.extend(errors);
         match global {
             Ok(global) if self.errors.is_empty() => {
                 self.warnings.sort_by_key(|d| d.line);
                 Ok(Loaded {
                     config: Config {
                         global,
-                        instances: checked.into_iter().flatten().map(|c| c.instance).collect(),
-                        scripts: Vec::new(),
-                        sync_groups: Vec::new(),
+                        instances: instances.into_iter().map(|(i, _)| i).collect(),
+                        scripts: scripts.into_iter().map(|(s, _)| s).collect(),
+                        sync_groups: groups.into_iter().map(|(g, _)| g).collect(),
                     },
                     warnings: self.warnings,
                 })
@@ -148,10 +184,22 @@ impl<'a> Checker<'a> {
         table: &Range<usize>,
         convert: impl FnOnce(&'f Raw) -> Result<T, String>,
     ) -> Result<T, Reported> {
+        self.required_in(field, key, "[[instance]]", table, convert)
+    }
+
+    /// A value the table `table_name` (spanning `table`) must have.
+    fn required_in<'f, T>(
+        &mut self,
+        field: &'f Option<Spanned<Raw>>,
+        key: &str,
+        table_name: &str,
+        table: &Range<usize>,
+        convert: impl FnOnce(&'f Raw) -> Result<T, String>,
+    ) -> Result<T, Reported> {
         match self.value(field, convert)? {
             Some(value) => Ok(value),
             None => {
-                self.error(table, format!("missing key {key:?} in [[instance]]"));
+                self.error(table, format!("missing key {key:?} in {table_name}"));
                 Err(Reported)
             }
         }
@@ -159,14 +207,7 @@ impl<'a> Checker<'a> {
 
     fn global(&mut self, raw: Option<&RawGlobal>) -> Result<Global, Reported> {
         let Some(raw) = raw else {
-            return Ok(Global {
-                router_id: hostname(),
-                control_socket: PathBuf::from(DEFAULT_CONTROL_SOCKET),
-                xdp: Default::default(),
-                metrics_listen: None,
-                script_security: Default::default(),
-                notify_fifo: None,
-            });
+            return Ok(Global::default_for_host());
         };
         let router_id = self.value(&raw.router_id, |v| fields::string(v, "router_id"));
         let control_socket = self.value(&raw.control_socket, |v| {
@@ -181,13 +222,13 @@ impl<'a> Checker<'a> {
         });
         let xdp = self.value(&raw.xdp, fields::xdp);
         let metrics_listen = self.value(&raw.metrics_listen, |v| {
-            let text = fields::string(v, "metrics_listen")?;
-            text.parse::<std::net::SocketAddr>().map_err(|_| {
-                format!(
-                    "metrics_listen {text:?} is not an address and port such as \"127.0.0.1:9650\""
-                )
-            })
+            fields::socket_address(v, "metrics_listen")
         });
+        let script_user = self.value(&raw.script_user, |v| fields::string(v, "script_user"));
+        let enforce = self.value(&raw.enable_script_security, |v| {
+            fields::boolean(v, "enable_script_security")
+        });
+        let notify_fifo = self.value(&raw.notify_fifo, |v| fields::string(v, "notify_fifo"));
         Ok(Global {
             router_id: router_id?.unwrap_or_else(hostname),
             control_socket: PathBuf::from(
@@ -195,12 +236,15 @@ impl<'a> Checker<'a> {
             ),
             xdp: xdp?.unwrap_or_default(),
             metrics_listen: metrics_listen?,
-            script_security: Default::default(),
-            notify_fifo: None,
+            script_security: ScriptSecurity {
+                default_user: script_user?,
+                enforce: enforce?.unwrap_or(false),
+            },
+            notify_fifo: notify_fifo?.map(PathBuf::from),
         })
     }
 
-    fn instance(&mut self, raw: &Spanned<RawInstance>) -> Option<Checked> {
+    fn instance(&mut self, raw: &Spanned<RawInstance>) -> Option<(InstanceConfig, InstanceSites)> {
         let header = raw.span();
         let r = raw.get_ref();
         let name = self.required(&r.name, "name", &header, fields::name);
@@ -250,13 +294,19 @@ impl<'a> Checker<'a> {
         });
         let pass_adverts = self.value(&r.pass_adverts, |v| fields::boolean(v, "pass_adverts"));
         let garp = self.garp(r);
+        let excluded = self.excluded(&r.excluded_ips, vips.as_ref().ok().map(|(v, _)| &v[..]));
+        let track_scripts = self.track_scripts(&r.track_scripts);
+        let track_interfaces = self.track_interfaces(&r.track_interfaces);
+        let track_files = self.track_files(&r.track_files);
+        let notify = self.notify(&r.notifies());
 
         let name_span = r.name.as_ref().map_or(header.clone(), Spanned::span);
         let vrid_span = r.vrid.as_ref().map_or(header.clone(), Spanned::span);
         let line = self.line(&header);
         let (virtual_ips, _) = vips.ok()?;
-        Some(Checked {
-            instance: InstanceConfig {
+        let (track_scripts, track_script_sites) = track_scripts.ok()?;
+        Some((
+            InstanceConfig {
                 name: name.ok()?,
                 interface: interface.ok()?,
                 vrid: u8::try_from(vrid.ok()?).ok()?,
@@ -271,17 +321,21 @@ impl<'a> Checker<'a> {
                 checksum: checksum.ok()?.unwrap_or_default(),
                 pass_adverts: pass_adverts.ok()?.unwrap_or(false),
                 garp: garp.ok()?,
-                excluded_ips: Vec::new(),
+                excluded_ips: excluded.ok()?,
                 use_vmac: false,
-                track_scripts: Vec::new(),
-                track_interfaces: Vec::new(),
-                track_files: Vec::new(),
-                notify: Default::default(),
+                track_scripts,
+                track_interfaces: track_interfaces.ok()?,
+                track_files: track_files.ok()?,
+                notify: notify.ok()?,
                 line,
             },
-            name_span,
-            vrid_span,
-        })
+            InstanceSites {
+                header: self.site(&header),
+                name: self.site(&name_span),
+                vrid: self.site(&vrid_span),
+                track_scripts: track_script_sites,
+            },
+        ))
     }
 
     /// `virtual_ips`: their family is the instance's.
@@ -308,28 +362,8 @@ impl<'a> Checker<'a> {
         let mut vips: Vec<Vip> = Vec::with_capacity(entries.len());
         let mut failed = false;
         for entry in entries {
-            let result = fields::vip(entry.get_ref()).and_then(|vip| {
-                match vips.first() {
-                    Some(first) if Family::of(first.address) != Family::of(vip.address) => {
-                        return Err(format!(
-                            "virtual IP {} is {}, but the first one is {}; use one instance per \
-                             address family",
-                            vip.address,
-                            Family::of(vip.address),
-                            Family::of(first.address)
-                        ));
-                    }
-                    None if vip.address.is_ipv6() && version == Some(Version::V2) => {
-                        return Err(format!(
-                            "virtual IP {} is IPv6, which needs version = 3 (VRRPv2 is IPv4 only)",
-                            vip.address
-                        ));
-                    }
-                    _ => {}
-                }
-                if vips.iter().any(|v| v.address == vip.address) {
-                    return Err(format!("virtual IP {} is listed twice", vip.address));
-                }
+            let result = fields::vip_entry(entry.get_ref(), "virtual_ips").and_then(|vip| {
+                fields::vip_joins(&vips, &vip, version)?;
                 Ok(vip)
             });
             match result {
@@ -369,10 +403,7 @@ impl<'a> Checker<'a> {
         let mut failed = false;
         for entry in entries {
             let result = fields::address(entry.get_ref(), "unicast peer").and_then(|peer| {
-                same_family("unicast peer", peer, family)?;
-                if peers.contains(&peer) {
-                    return Err(format!("unicast peer {peer} is listed twice"));
-                }
+                fields::peer_joins(&peers, peer, family)?;
                 Ok(peer)
             });
             match result {
@@ -428,64 +459,16 @@ impl<'a> Checker<'a> {
         let delay = self.value(&r.garp_delay, |v| {
             fields::duration_at_most(v, "garp_delay", MAX_GARP_DELAY, "3600s")
         });
+        let refresh = self.value(&r.garp_refresh, |v| {
+            fields::duration_at_most(v, "garp_refresh", MAX_GARP_REFRESH, "86400s")
+        });
         Ok(Garp {
             repeat: repeat?
                 .map_or(Ok(defaults.repeat), u8::try_from)
                 .map_err(|_| Reported)?,
             interval: interval?.unwrap_or(defaults.interval),
             delay: delay?.unwrap_or(defaults.delay),
-            refresh: defaults.refresh,
+            refresh: refresh?.unwrap_or(defaults.refresh),
         })
-    }
-
-    /// Names are unique, and so is (interface, vrid, family).
-    fn unique(&mut self, checked: &[Option<Checked>]) {
-        let mut names: HashMap<&str, usize> = HashMap::new();
-        let mut routers: HashMap<(&str, u8, Family), &InstanceConfig> = HashMap::new();
-        for c in checked.iter().flatten() {
-            let instance = &c.instance;
-            if let Some(line) = names.get(instance.name.as_str()) {
-                self.error(
-                    &c.name_span,
-                    format!(
-                        "instance name {:?} is already used at line {line}",
-                        instance.name
-                    ),
-                );
-            } else {
-                names.insert(&instance.name, instance.line);
-            }
-            let key = (
-                instance.interface.as_str(),
-                instance.vrid,
-                instance.family(),
-            );
-            if let Some(first) = routers.get(&key) {
-                self.error(
-                    &c.vrid_span,
-                    format!(
-                        "vrid {} on {} for {} is already used by instance {:?} at line {}",
-                        instance.vrid,
-                        instance.interface,
-                        instance.family(),
-                        first.name,
-                        first.line
-                    ),
-                );
-            } else {
-                routers.insert(key, instance);
-            }
-        }
-    }
-}
-
-/// `address` (named `what`) is of the VIPs' `family`, when that is known.
-fn same_family(what: &str, address: IpAddr, family: Option<Family>) -> Result<(), String> {
-    match family {
-        Some(family) if Family::of(address) != family => Err(format!(
-            "{what} {address} is {}, but the virtual IPs are {family}",
-            Family::of(address)
-        )),
-        _ => Ok(()),
     }
 }

@@ -1,0 +1,443 @@
+//! The keepalived.conf reader on inline texts: keepalived's defaults and corrections, one
+//! rule at a time. Whole files, includes and `xvrrpd check` are in `tests/keepalived_conf.rs`.
+use std::time::Duration;
+
+use super::read_text;
+use crate::{
+    config::{Config, InstanceConfig, TrackInterface, TrackScript, to_toml},
+    fsm::AdvertInterval,
+    units::{Centiseconds, Seconds},
+};
+
+/// The configuration and the warnings (`LINE: message`), or the errors.
+fn read(text: &str) -> Result<(Config, Vec<String>), Vec<String>> {
+    let outcome = read_text(text, "k.conf");
+    let lines = |list: Vec<crate::config::Diagnostic>| -> Vec<String> {
+        list.into_iter()
+            .map(|d| {
+                assert_eq!(d.file, "k.conf");
+                format!("{}: {}", d.line, d.message)
+            })
+            .collect()
+    };
+    match outcome.result {
+        Ok(config) => Ok((config, lines(outcome.warnings))),
+        Err(err) => Err(lines(err.diagnostics().to_vec())),
+    }
+}
+
+fn instance(body: &str) -> (InstanceConfig, Vec<String>) {
+    let text = format!(
+        "vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 51\n{body}\n virtual_ipaddress {{\n  192.0.2.10/24\n }}\n}}\n"
+    );
+    let (config, warnings) = read(&text).unwrap_or_else(|e| panic!("{e:?}"));
+    (config.instances.into_iter().next().unwrap(), warnings)
+}
+
+fn errors(text: &str) -> Vec<String> {
+    read(text).expect_err("errors expected")
+}
+
+#[test]
+fn defaults_are_keepalived_s() {
+    let (vi, warnings) = instance("");
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(vi.priority, 100);
+    assert_eq!(vi.interval, AdvertInterval::V2(Seconds(1)));
+    assert!(vi.preempt);
+    assert_eq!(vi.garp.repeat, 5);
+    assert_eq!(vi.garp.delay, Duration::from_secs(5));
+    assert!(!vi.use_vmac);
+}
+
+#[test]
+fn state_master_without_priority_is_the_address_owner() {
+    assert_eq!(instance(" state MASTER").0.priority, 255);
+    assert_eq!(instance(" state BACKUP").0.priority, 100);
+    assert_eq!(instance(" state MASTER\n priority 150").0.priority, 150);
+}
+
+#[test]
+fn state_slave_is_read_as_backup_with_a_warning() {
+    let (vi, warnings) = instance(" state SLAVE");
+    assert_eq!(vi.priority, 100);
+    assert_eq!(
+        warnings,
+        [
+            "4: state SLAVE is not MASTER or BACKUP; read as state BACKUP, as keepalived does \
+          (write state BACKUP)"
+        ]
+    );
+}
+
+#[test]
+fn nopreempt_and_preempt_delay_are_corrected_as_keepalived_does() {
+    let (vi, warnings) = instance(" state MASTER\n priority 100\n nopreempt\n preempt_delay 5");
+    assert!(vi.preempt);
+    assert_eq!(vi.preempt_delay, Duration::ZERO);
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    let (vi, warnings) = instance(" state BACKUP\n nopreempt\n preempt_delay 5");
+    assert!(!vi.preempt);
+    assert_eq!(vi.preempt_delay, Duration::ZERO);
+    assert_eq!(
+        warnings,
+        ["6: preempt_delay does not apply with nopreempt; ignored, as keepalived does"]
+    );
+    let (vi, warnings) = instance(" preempt_delay 2.5");
+    assert_eq!(vi.preempt_delay, Duration::from_millis(2500));
+    assert!(warnings.is_empty());
+    let (vi, warnings) = instance(" priority 255\n nopreempt");
+    assert!(vi.preempt);
+    assert_eq!(warnings.len(), 1);
+}
+
+#[test]
+fn advert_int_is_rounded_per_version() {
+    let (vi, warnings) = instance(" advert_int 1.4");
+    assert_eq!(vi.interval, AdvertInterval::V2(Seconds(1)));
+    assert_eq!(
+        warnings,
+        [
+            "4: advert_int 1.4 is not a whole number of seconds, which VRRPv2 needs; rounded to 1, \
+          as keepalived does"
+        ]
+    );
+    assert_eq!(
+        instance(" advert_int 0.2").0.interval,
+        AdvertInterval::V2(Seconds(1))
+    );
+    assert_eq!(
+        instance(" advert_int 300").0.interval,
+        AdvertInterval::V2(Seconds(255))
+    );
+    let (vi, warnings) = instance(" version 3\n advert_int 0.125");
+    assert_eq!(vi.interval, AdvertInterval::V3(Centiseconds(13)));
+    assert_eq!(
+        warnings,
+        [
+            "5: advert_int 0.125 is not a multiple of 10 ms, which VRRPv3 needs; rounded to 0.13, \
+          as keepalived does"
+        ]
+    );
+    let (vi, warnings) = instance(" version 3\n advert_int 0.05");
+    assert_eq!(vi.interval, AdvertInterval::V3(Centiseconds(5)));
+    assert!(warnings.is_empty());
+    assert_eq!(
+        instance(" version 3\n advert_int 0.001").0.interval,
+        AdvertInterval::V3(Centiseconds(1))
+    );
+    assert_eq!(
+        instance(" version 3\n advert_int 41").0.interval,
+        AdvertInterval::V3(Centiseconds(4095))
+    );
+}
+
+#[test]
+fn the_global_version_applies_and_ipv6_is_always_version_3() {
+    let text = "global_defs {\n vrrp_version 3\n}\nvrrp_instance A {\n interface eth0\n \
+                virtual_router_id 1\n virtual_ipaddress {\n  192.0.2.1\n }\n}\n\
+                vrrp_instance B {\n interface eth0\n virtual_router_id 1\n version 2\n \
+                virtual_ipaddress {\n  2001:db8::1/64\n }\n}\n";
+    let (config, warnings) = read(text).unwrap();
+    assert_eq!(
+        config.instances[0].interval,
+        AdvertInterval::V3(Centiseconds(100))
+    );
+    assert_eq!(
+        config.instances[1].interval,
+        AdvertInterval::V3(Centiseconds(100))
+    );
+    assert_eq!(
+        warnings,
+        ["14: version 2 cannot carry IPv6 addresses; using version 3, as keepalived does"]
+    );
+}
+
+#[test]
+fn authentication() {
+    let pass = " authentication {\n  auth_type PASS\n  auth_pass 123456789\n }";
+    let (vi, warnings) = instance(pass);
+    assert_eq!(vi.auth, Some(*b"12345678"));
+    assert_eq!(
+        warnings,
+        ["6: auth_pass is 9 bytes long; only the first 8 are used, as keepalived does"]
+    );
+    let (vi, warnings) = instance(&format!(" version 3\n{pass}"));
+    assert_eq!(vi.auth, None);
+    assert_eq!(warnings.len(), 1);
+    let text = "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n authentication {\n \
+                auth_type AH\n auth_pass x\n }\n virtual_ipaddress {\n 192.0.2.1\n }\n}\n";
+    assert_eq!(
+        errors(text),
+        [
+            "5: auth_type AH (IPsec authentication header) is not supported by xvrrpd: use \
+          auth_type PASS, or no authentication"
+        ]
+    );
+}
+
+#[test]
+fn trackers_and_their_weights() {
+    let text = "vrrp_script chk {\n script \"killall -0 haproxy\"\n interval 2\n weight 2\n}\n\
+                vrrp_track_file maint {\n file /run/maint\n}\n\
+                vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n \
+                virtual_ipaddress {\n 192.0.2.1\n }\n track_script {\n  chk weight -5\n }\n \
+                track_interface {\n  eth1 weight -20\n  eth2\n }\n track_file {\n  maint weight 3\n }\n}\n";
+    let (config, warnings) = read(text).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let script = &config.scripts[0];
+    assert_eq!(script.command, ["killall", "-0", "haproxy"]);
+    assert_eq!(script.interval, Duration::from_secs(2));
+    assert_eq!(script.timeout, Duration::from_secs(2));
+    assert_eq!((script.weight, script.rise, script.fall), (2, 1, 1));
+    let vi = &config.instances[0];
+    assert_eq!(
+        vi.track_scripts,
+        [TrackScript {
+            script: "chk".into(),
+            weight: Some(-5)
+        }]
+    );
+    assert_eq!(
+        vi.track_interfaces,
+        [
+            TrackInterface {
+                interface: "eth1".into(),
+                weight: -20
+            },
+            TrackInterface {
+                interface: "eth2".into(),
+                weight: 0
+            }
+        ]
+    );
+    assert_eq!(vi.track_files[0].path.to_str(), Some("/run/maint"));
+    assert_eq!(vi.track_files[0].weight, 3);
+    let text = text.replace("chk weight -5", "chk weight -5 reverse");
+    assert_eq!(
+        errors(&text),
+        [
+            "16: reverse is not supported by xvrrpd: use a weight of the opposite sense (a \
+          positive weight counts while up, a negative one while down)"
+        ]
+    );
+}
+
+#[test]
+fn notify_commands_and_users() {
+    let (vi, warnings) = instance(
+        " notify_master \"/etc/keepalived/notify.sh master 'two words'\"\n notify /bin/n.sh \
+         keepalived_script",
+    );
+    assert_eq!(
+        vi.notify.master.as_deref(),
+        Some(&["/etc/keepalived/notify.sh", "master", "two words"].map(String::from)[..])
+    );
+    assert_eq!(
+        vi.notify.any.as_deref(),
+        Some(&["/bin/n.sh".to_owned()][..])
+    );
+    assert_eq!(
+        warnings,
+        [
+            "5: notify: the user \"keepalived_script\" is ignored (xvrrpd runs notify scripts as \
+          script_user, or root); to pass arguments, quote the whole command"
+        ]
+    );
+}
+
+#[test]
+fn use_vmac_is_read_and_converted() {
+    let (vi, warnings) = instance(" use_vmac");
+    assert!(vi.use_vmac);
+    assert!(warnings.is_empty());
+    let (vi, warnings) = instance(" use_vmac vrrp.51");
+    assert!(vi.use_vmac);
+    assert_eq!(warnings.len(), 1);
+    let config = Config {
+        global: crate::config::Global::default_for_host(),
+        instances: vec![vi],
+        scripts: Vec::new(),
+        sync_groups: Vec::new(),
+    };
+    assert!(to_toml(&config).contains("\nuse_vmac = true\n"));
+}
+
+#[test]
+fn sync_group_members_lose_weighted_trackers_and_gain_the_group_s() {
+    let text = "vrrp_script a {\n script /a\n weight 5\n}\nvrrp_script b {\n script /b\n}\n\
+                vrrp_sync_group G {\n group {\n  VI_1\n }\n track_script {\n  b\n }\n}\n\
+                vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n \
+                virtual_ipaddress {\n 192.0.2.1\n }\n track_script {\n  a\n }\n}\n";
+    let (config, warnings) = read(text).unwrap();
+    assert_eq!(
+        config.instances[0].track_scripts,
+        [TrackScript {
+            script: "b".into(),
+            weight: None
+        }]
+    );
+    assert_eq!(
+        warnings,
+        [
+            "23: track_script a has weight 5, but VI_1 is in vrrp_sync_group G: keepalived ignores \
+          weighted trackers of sync group members, and so does xvrrpd"
+        ]
+    );
+    assert_eq!(config.sync_groups[0].members, ["VI_1"]);
+}
+
+#[test]
+fn unknown_keywords_are_warnings_and_lvs_is_skipped_once() {
+    let text = "global_defs {\n vrrp_strict\n lvs_id LB\n smtp_server 127.0.0.1\n}\n\
+                virtual_server 192.0.2.1 80 {\n real_server 192.0.2.5 80 {\n weight 1\n }\n}\n\
+                vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n dont_track_primary\n \
+                virtual_ipaddress {\n 192.0.2.1 no_track\n }\n}\nbogus\n";
+    let (config, warnings) = read(text).unwrap();
+    assert_eq!(config.global.router_id, "LB");
+    assert_eq!(
+        warnings,
+        [
+            "2: unknown or unsupported keyword \"vrrp_strict\" in global_defs; ignored",
+            "3: lvs_id is the old name of router_id; read as router_id",
+            "4: smtp_server: xvrrpd sends no mail; ignored (notify scripts can)",
+            "6: virtual_server skipped: xvrrpd does the VRRP part of keepalived only, not LVS \
+             (keep keepalived or ipvsadm for load balancing)",
+            "14: unknown or unsupported keyword \"dont_track_primary\" in vrrp_instance; ignored",
+            "16: virtual_ipaddress 192.0.2.1: no_track not supported; ignored",
+            "19: unknown or unsupported keyword \"bogus\" in the top level; ignored",
+        ]
+    );
+}
+
+#[test]
+fn more_than_255_vips_spill_into_excluded_ones() {
+    let vips: String = (0..300)
+        .map(|i| format!("  192.0.{}.{}\n", i / 200, i % 200 + 1))
+        .collect();
+    let (vi, warnings) = instance(&format!(" virtual_ipaddress_excluded {{\n{vips} }}"));
+    // The one virtual_ipaddress entry of `instance` plus 300 excluded.
+    assert_eq!(vi.virtual_ips.len(), 1);
+    assert_eq!(vi.excluded_ips.len(), 300);
+    assert!(warnings.is_empty());
+}
+
+#[test]
+fn structure_errors_have_lines() {
+    assert_eq!(
+        errors("vrrp_instance A {\n"),
+        ["1: this block is not closed: a } is missing"]
+    );
+    assert_eq!(
+        errors("global_defs {\n}\n"),
+        ["1: no vrrp_instance is defined; at least one is needed"]
+    );
+    assert_eq!(
+        errors("vrrp_instance A {\n interface eth0\n}\n"),
+        [
+            "1: vrrp_instance A has no virtual_router_id",
+            "1: vrrp_instance A has no virtual_ipaddress; xvrrpd needs at least one (VRRPv3 \
+             requires one)"
+        ]
+    );
+}
+
+mod never_panics {
+    use proptest::prelude::*;
+
+    use super::read_text;
+
+    /// Whatever the text, the reader answers; every diagnostic has a line of the text.
+    fn check_any(text: &str) {
+        let lines = text.split('\n').count().max(1);
+        let outcome = read_text(text, "p.conf");
+        let errors = outcome
+            .result
+            .as_ref()
+            .err()
+            .map(|e| e.diagnostics().to_vec())
+            .unwrap_or_default();
+        for d in outcome.warnings.iter().chain(&errors) {
+            assert_eq!(d.file, "p.conf");
+            assert!((1..=lines).contains(&d.line), "{d}");
+        }
+        if let Ok(config) = &outcome.result {
+            assert!(!config.instances.is_empty());
+        }
+    }
+
+    fn line() -> impl Strategy<Value = String> {
+        let word = prop::sample::select(vec![
+            "vrrp_instance",
+            "VI_1",
+            "{",
+            "}",
+            "interface",
+            "eth0",
+            "virtual_router_id",
+            "51",
+            "0",
+            "256",
+            "priority",
+            "state",
+            "MASTER",
+            "SLAVE",
+            "advert_int",
+            "0.125",
+            "-1",
+            "virtual_ipaddress",
+            "192.0.2.1/24",
+            "2001:db8::1",
+            "dev",
+            "label",
+            "scope",
+            "brd",
+            "track_script",
+            "vrrp_script",
+            "script",
+            "\"killall -0 x\"",
+            "'a b",
+            "weight",
+            "reverse",
+            "vrrp_sync_group",
+            "group",
+            "notify",
+            "authentication",
+            "auth_type",
+            "AH",
+            "PASS",
+            "auth_pass",
+            "unicast_peer",
+            "nopreempt",
+            "preempt_delay",
+            "version",
+            "3",
+            "track_file",
+            "vrrp_track_file",
+            "file",
+            "global_defs",
+            "#",
+            "!",
+            "\"",
+            "include",
+            "use_vmac",
+            "garp_master_delay",
+            "x\\",
+        ]);
+        prop::collection::vec(word, 0..6).prop_map(|words| words.join(" "))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn arbitrary_text_never_panics(text in "\\PC*") {
+            check_any(&text);
+        }
+
+        #[test]
+        fn config_like_text_never_panics(lines in prop::collection::vec(line(), 0..40)) {
+            check_any(&lines.join("\n"));
+        }
+    }
+}
