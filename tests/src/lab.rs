@@ -137,6 +137,8 @@ impl Lab {
             .arg(xvrrpd_binary())
             .args(["run", "-c"])
             .arg(&config_path)
+            .arg("--socket")
+            .arg(&socket)
             .env("RUST_LOG", "info,vrrp_user=debug")
             .envs(env.iter().copied())
             .stdout(Stdio::null())

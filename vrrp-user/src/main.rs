@@ -34,6 +34,10 @@ enum Command {
         /// Log lines as text or as JSON objects. Filter with RUST_LOG (default: info).
         #[arg(long, value_enum, default_value_t = LogFormat::Text)]
         log_format: LogFormat,
+        /// The control socket, instead of the configuration's `control_socket` (keepalived.conf
+        /// has no such setting; default /run/xvrrpd.sock).
+        #[arg(long, value_name = "PATH")]
+        socket: Option<PathBuf>,
     },
     /// Validate FILE (native .toml, or keepalived.conf with what it includes): print every
     /// warning as `FILE:LINE: warning: ...`, then OK and exit 0, or every error as
@@ -78,7 +82,11 @@ enum LogFormat {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run { config, log_format } => run(config, log_format),
+        Command::Run {
+            config,
+            log_format,
+            socket,
+        } => run(config, log_format, socket),
         Command::Check { config } => check(config),
         Command::Convert { config } => convert(config),
         Command::Status { socket, json } => status(socket, json),
@@ -113,7 +121,7 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-fn run(path: PathBuf, log_format: LogFormat) -> anyhow::Result<()> {
+fn run(path: PathBuf, log_format: LogFormat, socket: Option<PathBuf>) -> anyhow::Result<()> {
     init_logging(log_format);
     let loaded = Config::load(&path)?;
     for warning in &loaded.warnings {
@@ -123,7 +131,7 @@ fn run(path: PathBuf, log_format: LogFormat) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(daemon::run(loaded.config, path))
+    runtime.block_on(daemon::run(loaded.config, path, socket))
 }
 
 /// Reads FILE for `check` and `convert`: prints every warning, then every error.

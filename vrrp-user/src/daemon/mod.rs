@@ -80,6 +80,8 @@ struct Running {
 
 struct Daemon {
     config_path: PathBuf,
+    /// The command line's control socket, which the file's does not override.
+    control_socket: Option<PathBuf>,
     config: Config,
     shared: Arc<Shared>,
     registry: Arc<Registry>,
@@ -93,7 +95,15 @@ struct Daemon {
 }
 
 /// Runs the daemon with the validated `config` read from `config_path` until SIGTERM / SIGINT.
-pub async fn run(config: Config, config_path: PathBuf) -> anyhow::Result<()> {
+/// `control_socket`, when given, replaces the configuration's (now and on every reload).
+pub async fn run(
+    mut config: Config,
+    config_path: PathBuf,
+    control_socket: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    if let Some(path) = &control_socket {
+        config.global.control_socket = path.clone();
+    }
     let systemd = Systemd::new();
     let netlink = Netlink::new().context("opening rtnetlink")?;
     let (plane, mut events) = dataplane::open(config.global.xdp)?;
@@ -109,6 +119,7 @@ pub async fn run(config: Config, config_path: PathBuf) -> anyhow::Result<()> {
     ));
     let mut daemon = Daemon {
         config_path,
+        control_socket,
         config: config.clone(),
         shared: Arc::clone(&shared),
         registry: Arc::clone(&registry),
@@ -424,7 +435,10 @@ impl Daemon {
         for warning in &loaded.warnings {
             tracing::warn!("{warning}");
         }
-        let new = loaded.config;
+        let mut new = loaded.config;
+        if let Some(path) = &self.control_socket {
+            new.global.control_socket = path.clone();
+        }
         for warning in reload::global_warnings(&self.config.global, &new.global) {
             tracing::warn!("{warning}");
         }
