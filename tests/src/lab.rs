@@ -417,8 +417,8 @@ pub fn xvrrpd_binary() -> PathBuf {
         || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"),
         PathBuf::from,
     );
-    let path = std::env::var_os("XVRRPD_BIN")
-        .map_or_else(|| target.join("debug/xvrrpd"), PathBuf::from);
+    let path =
+        std::env::var_os("XVRRPD_BIN").map_or_else(|| target.join("debug/xvrrpd"), PathBuf::from);
     assert!(
         path.exists(),
         "{} is missing: run the tests with `cargo xtask test` (or `cargo build --bin xvrrpd` first)",
