@@ -1,7 +1,11 @@
 //! Harness for xvrrpd's root-only tests.
+pub mod arping;
+pub mod attached;
+pub mod flood;
 pub mod frames;
 pub mod frr;
 pub mod lab;
+pub mod malformed;
 pub mod netns;
 pub mod packet;
 pub mod xdp;

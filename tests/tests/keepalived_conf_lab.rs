@@ -124,10 +124,11 @@ fn a_failing_check_moves_all_vips_and_notify_scripts_follow() {
     assert!(wait(SETTLE, || holds_all(&lab, 1)), "{}", lab.logs());
 
     // notify_<state> with its own arguments, then `notify` with INSTANCE NAME STATE PRIORITY,
-    // in transition order; notify_stop when the daemon stops.
+    // in transition order; notify_stop when the daemon stops. (The priority of the first
+    // Backup line depends on whether the first check finished before start-up: not compared.)
     let expected = [
         "backup",
-        "any INSTANCE VI_1 BACKUP 101",
+        "any INSTANCE VI_1 BACKUP",
         "master",
         "any INSTANCE VI_1 MASTER 103",
         "backup",
@@ -142,16 +143,29 @@ fn a_failing_check_moves_all_vips_and_notify_scripts_follow() {
         "{:?}",
         calls(&dir, 0)
     );
-    assert_eq!(calls(&dir, 0), expected, "{}", lab.logs());
+    let matches = |got: &[String], expected: &[&str]| {
+        got.len() == expected.len()
+            && got.iter().zip(expected).all(|(line, want)| {
+                line == want || line.rsplit_once(' ').is_some_and(|(head, _)| head == *want)
+            })
+    };
+    let master_calls = calls(&dir, 0);
+    assert!(
+        matches(&master_calls, &expected),
+        "{master_calls:?}\n{}",
+        lab.logs()
+    );
     let backup_calls = calls(&dir, 1);
-    assert_eq!(
-        backup_calls[..4],
-        [
-            "backup",
-            "any INSTANCE VI_1 BACKUP 102",
-            "master",
-            "any INSTANCE VI_1 MASTER 102"
-        ],
+    assert!(
+        matches(
+            &backup_calls[..4.min(backup_calls.len())],
+            &[
+                "backup",
+                "any INSTANCE VI_1 BACKUP",
+                "master",
+                "any INSTANCE VI_1 MASTER 102"
+            ]
+        ),
         "{backup_calls:?}"
     );
 }

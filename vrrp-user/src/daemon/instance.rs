@@ -18,6 +18,7 @@ use crate::{
     control::{InstanceCounters, InstanceStatus},
     dataplane::address16,
     fsm::{self, Action, AdvertInterval, Event, State, Timer, VirtualRouter},
+    netlink::NetlinkError,
     notify::Notifier,
     track::{Health, Observation, Tracker},
     tx::{AdvertSender, Garp},
@@ -473,8 +474,15 @@ impl Instance {
                 tracing::warn!(instance = %self.config.name, "{err:#}");
             }
             let (ifindex, netlink) = (self.placement.ifindex, self.shared.netlink.clone());
-            let removed = retry("removing", vip.address, || {
-                netlink.remove_address(ifindex, vip.address, vip.prefix_len)
+            let removed = retry("removing", vip.address, || async {
+                match netlink
+                    .remove_address(ifindex, vip.address, vip.prefix_len)
+                    .await
+                {
+                    // The interface was deleted and its addresses with it: nothing to retry.
+                    Err(NetlinkError::NoSuchIndex(_)) => Ok(()),
+                    other => other,
+                }
             })
             .await;
             if let Err(err) = removed {
