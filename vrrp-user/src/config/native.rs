@@ -52,6 +52,7 @@ pub(super) struct RawInstance {
     pub garp_repeat: Option<Spanned<Raw>>,
     pub garp_interval: Option<Spanned<Raw>>,
     pub garp_delay: Option<Spanned<Raw>>,
+    pub use_vmac: Option<Spanned<Raw>>,
 }
 
 /// A TOML value before validation. List entries keep their spans: a bad address in a long

@@ -241,6 +241,7 @@ impl<'a> Checker<'a> {
             fields::duration_at_most(v, "preempt_delay", MAX_PREEMPT_DELAY, "1000s")
         });
         let pass_adverts = self.value(&r.pass_adverts, |v| fields::boolean(v, "pass_adverts"));
+        let use_vmac = self.value(&r.use_vmac, |v| fields::boolean(v, "use_vmac"));
         let garp = self.garp(r);
 
         let name_span = r.name.as_ref().map_or(header.clone(), Spanned::span);
@@ -264,7 +265,7 @@ impl<'a> Checker<'a> {
                 pass_adverts: pass_adverts.ok()?.unwrap_or(false),
                 garp: garp.ok()?,
                 excluded_ips: Vec::new(),
-                use_vmac: false,
+                use_vmac: use_vmac.ok()?.unwrap_or(false),
                 track_scripts: Vec::new(),
                 track_interfaces: Vec::new(),
                 track_files: Vec::new(),
