@@ -24,7 +24,7 @@ use vrrp_common::{
 };
 
 pub use clock::KernelClock;
-use instance::{Input, Instance, Placement};
+use instance::{Input, Instance, Placement, vip_mac};
 
 use crate::{
     config::{Config, Family},
@@ -119,6 +119,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         interfaces.insert(instance.interface.clone(), found);
     }
     let mode = plane.mode();
+    refuse_vmac_without_xdp(&config, mode)?;
 
     let mut placements = Vec::new();
     for instance in &config.instances {
@@ -202,17 +203,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let mut statuses = Vec::new();
     let mut tasks = Vec::new();
     for (instance, placement) in config.instances.iter().zip(placements) {
-        let sender = AdvertSender::open(&SenderConfig {
-            interface: instance.interface.clone(),
-            ifindex: placement.ifindex,
-            source: placement.primary,
-            peers: instance.unicast_peers.clone(),
-        })
-        .with_context(|| format!("instance {}: opening its advert socket", instance.name))?;
+        let sender = open_sender(instance, &placement)
+            .with_context(|| format!("instance {}: opening its advert socket", instance.name))?;
         let garp = Garp::open(
             &instance.interface,
             placement.ifindex,
-            MacAddr(placement.mac),
+            MacAddr(vip_mac(instance, &placement)),
             None,
         )
         .with_context(|| format!("instance {}: opening its ARP / NA socket", instance.name))?;
@@ -321,6 +317,38 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             tracing::info!("stopped");
             Ok(())
         }
+    }
+}
+
+/// Adverts from the interface's MAC through the kernel, or with `use_vmac` whole frames from
+/// the virtual MAC.
+fn open_sender(
+    instance: &crate::config::InstanceConfig,
+    placement: &Placement,
+) -> Result<AdvertSender, crate::tx::TxError> {
+    let config = SenderConfig {
+        interface: instance.interface.clone(),
+        ifindex: placement.ifindex,
+        source: placement.primary,
+        peers: instance.unicast_peers.clone(),
+    };
+    if instance.use_vmac {
+        AdvertSender::open_from_mac(&config, MacAddr(vip_mac(instance, placement)))
+    } else {
+        AdvertSender::open(&config)
+    }
+}
+
+/// `use_vmac` needs XDP to hand the virtual MAC's frames to the stack: better a clear refusal
+/// at start-up than a master whose clients' traffic is dropped.
+fn refuse_vmac_without_xdp(config: &Config, mode: dataplane::Mode) -> anyhow::Result<()> {
+    match config.instances.iter().find(|instance| instance.use_vmac) {
+        Some(instance) if mode == dataplane::Mode::Socket => bail!(
+            "instance {}: use_vmac needs the XDP data plane, and this daemon runs in socket \
+             mode (the kernel would drop the frames sent to the virtual MAC)",
+            instance.name
+        ),
+        _ => Ok(()),
     }
 }
 
