@@ -15,11 +15,14 @@ fn main() -> anyhow::Result<()> {
         .parent()
         .ok_or_else(|| anyhow!("vrrp-user has no parent directory"))?;
     let ebpf_dir = workspace.join(EBPF_PACKAGE);
-    // aya-build watches the eBPF crate itself; the shared types it compiles in live here.
-    println!(
-        "cargo:rerun-if-changed={}",
-        workspace.join("vrrp-common").display()
-    );
+    // The eBPF crate and the shared types it compiles in: watched explicitly, as a merge that
+    // changed the program was seen to leave a stale object embedded.
+    for watched in [EBPF_PACKAGE, "vrrp-common"] {
+        println!(
+            "cargo:rerun-if-changed={}",
+            workspace.join(watched).display()
+        );
+    }
 
     // For quick host-only work (editing pure modules), AYA_BUILD_SKIP=1 embeds an empty object;
     // loading it then fails with a clear error instead of the build needing the BPF toolchain.

@@ -114,3 +114,10 @@ pub fn tcp_v4() -> Vec<u8> {
     frame[14 + 9] = 6;
     frame
 }
+
+/// `frame` with another destination MAC.
+pub fn to_mac(frame: &[u8], destination: [u8; 6]) -> Vec<u8> {
+    let mut frame = frame.to_vec();
+    frame[..6].copy_from_slice(&destination);
+    frame
+}

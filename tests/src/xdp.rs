@@ -5,7 +5,10 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use aya::programs::{TestRun, TestRunOptions};
 use vrrp_common::{
     Counter, FAMILY_V4, FAMILY_V6,
-    maps::{AdvertEvent, InstanceConfig, InstanceKey, InstanceState, PeerKey, VipKey, VipOwner},
+    maps::{
+        AdvertEvent, InstanceConfig, InstanceKey, InstanceState, PeerKey, VipKey, VipOwner,
+        VmacKey, VmacOwner,
+    },
 };
 use vrrp_user::dataplane::{CounterTotals, XdpDataplane, address16, monotonic_now_ns, parse_event};
 
@@ -60,14 +63,37 @@ impl XdpLab {
     }
 
     pub fn own(&mut self, vlan: u16, vip: IpAddr) {
+        self.own_with_mac(vlan, vip, OUR_MAC);
+    }
+
+    /// Claims `vip`, answered with `mac` (the virtual MAC under `use_vmac`).
+    pub fn own_with_mac(&mut self, vlan: u16, vip: IpAddr, mac: [u8; 6]) {
         let key = vip_key(vlan, vip);
         let owner = VipOwner {
-            mac: OUR_MAC,
+            mac,
             vrid: 51,
             _pad: 0,
             heartbeat_max_age_ns: 1_000_000_000,
         };
         self.dataplane.own_vip(key, owner).expect("own VIP");
+    }
+
+    /// Takes the frames sent to the virtual MAC `vmac` on interface `ifindex`, for the
+    /// interface whose MAC is [`OUR_MAC`].
+    pub fn own_vmac(&mut self, ifindex: u32, vmac: [u8; 6]) {
+        let key = VmacKey {
+            ifindex,
+            mac: vmac,
+            _pad: [0; 2],
+        };
+        let owner = VmacOwner {
+            interface_mac: OUR_MAC,
+            _pad: [0; 2],
+            heartbeat_max_age_ns: 1_000_000_000,
+        };
+        self.dataplane
+            .own_vmac(key, owner)
+            .expect("own virtual MAC");
     }
 
     pub fn allow_peer(&mut self, instance: InstanceKey, peer: IpAddr) {

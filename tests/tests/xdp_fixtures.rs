@@ -635,3 +635,129 @@ fn a_forgotten_master_is_reported_again() {
     assert!(lab.dataplane.observation(key).unwrap().is_none());
     assert_absorbed("after forgetting", &mut lab, &frame, FAMILY_V4, 0);
 }
+
+/// `use_vmac`: VRID 51's IPv4 virtual MAC (RFC 5798 §7.3).
+const VMAC: [u8; 6] = [0x00, 0x00, 0x5e, 0x00, 0x01, 51];
+
+#[test]
+fn a_vip_owned_with_the_virtual_mac_is_answered_with_it() {
+    let mut lab = XdpLab::new();
+    lab.own_with_mac(0, VIP_V4.into(), VMAC);
+    let request = arp_request(VIP_V4, None);
+    let outcome = lab.run(&request);
+    assert_eq!(outcome.action, XDP_TX);
+    let expected = arp::answer_request(&request, MacAddr(VMAC))
+        .unwrap()
+        .unwrap();
+    assert_eq!(outcome.frame, expected, "exact reply bytes");
+    let (ethernet, reply) = arp::parse_frame(&outcome.frame).unwrap();
+    assert_eq!(ethernet.src, MacAddr(VMAC));
+    assert_eq!((reply.sender_mac, reply.sender_ip), (MacAddr(VMAC), VIP_V4));
+
+    let vmac_v6 = [0x00, 0x00, 0x5e, 0x00, 0x02, 51];
+    lab.own_with_mac(0, VIP_V6.into(), vmac_v6);
+    let request = solicitation(VIP_V6, CLIENT_V6);
+    let outcome = lab.run(&request);
+    assert_eq!(outcome.action, XDP_TX);
+    let (ethernet, _, na) = ndp::parse_frame(&outcome.frame).expect("a valid NA");
+    assert_eq!(ethernet.src, MacAddr(vmac_v6));
+    let NdpRepr::NeighborAdvert { target_lladdr, .. } = na else {
+        panic!("not an NA: {na:?}");
+    };
+    assert_eq!(target_lladdr, Some(MacAddr(vmac_v6)));
+}
+
+#[test]
+fn frames_to_an_owned_virtual_mac_reach_the_stack_under_the_interface_mac() {
+    let mut lab = XdpLab::new();
+    lab.own_vmac(TEST_IFINDEX, VMAC);
+    let tcp = to_mac(&tcp_v4(), VMAC);
+    let outcome = lab.run(&tcp);
+    assert_eq!(outcome.action, XDP_PASS);
+    assert_eq!(
+        outcome.frame,
+        to_mac(&tcp, OUR_MAC),
+        "only the destination changes"
+    );
+    assert_counters("tcp to the vmac", &outcome, &[(Counter::VmacDelivered, 1)]);
+
+    // A unicast ARP request to the virtual MAC (a client refreshing its entry) is still
+    // answered when the VIP is owned, and handed to the stack when it is not.
+    lab.own_with_mac(0, VIP_V4.into(), VMAC);
+    let refresh = to_mac(&arp_request(VIP_V4, None), VMAC);
+    let outcome = lab.run(&refresh);
+    assert_eq!(outcome.action, XDP_TX);
+    assert_counters(
+        "arp refresh",
+        &outcome,
+        &[(Counter::VmacDelivered, 1), (Counter::ArpReply, 1)],
+    );
+    assert_eq!(
+        arp::parse_frame(&outcome.frame).unwrap().0.src,
+        MacAddr(VMAC)
+    );
+    let other = to_mac(&arp_request("192.0.2.101".parse().unwrap(), None), VMAC);
+    let outcome = lab.run(&other);
+    assert_eq!(outcome.action, XDP_PASS);
+    assert_eq!(outcome.frame, to_mac(&other, OUR_MAC));
+
+    // Tagged frames too: the MAC is the interface's whatever the VLAN.
+    let mut info = FrameInfo::multicast_v4(MacAddr(PEER_MAC), PEER_V4, 7);
+    info.vlan = Some(vlan(42));
+    info.dst_mac = MacAddr(VMAC);
+    let tagged = wire::emit_advert_frame(&info, &v3_v4(150), ChecksumMode::PseudoHeader).unwrap();
+    let outcome = lab.run(&tagged);
+    assert_eq!(outcome.frame[..6], OUR_MAC, "tagged frame");
+}
+
+#[test]
+fn frames_to_other_or_lapsed_virtual_macs_pass_untouched() {
+    let mut lab = XdpLab::new();
+    lab.own_vmac(TEST_IFINDEX, VMAC);
+    // Owned on another interface only.
+    let elsewhere = [0x00, 0x00, 0x5e, 0x00, 0x01, 52];
+    lab.own_vmac(TEST_IFINDEX + 1, elsewhere);
+    let tcp = tcp_v4();
+    for (name, destination) in [
+        ("a VRID we do not own", [0x00, 0x00, 0x5e, 0x00, 0x01, 50]),
+        (
+            "the IPv6 MAC of our VRID",
+            [0x00, 0x00, 0x5e, 0x00, 0x02, 51],
+        ),
+        ("owned on another interface", elsewhere),
+        ("not a virtual MAC kind", [0x00, 0x00, 0x5e, 0x00, 0x03, 51]),
+        (
+            "another OUI starting with 00",
+            [0x00, 0x50, 0x56, 0x00, 0x01, 51],
+        ),
+        ("the interface's own MAC", OUR_MAC),
+    ] {
+        let frame = to_mac(&tcp, destination);
+        let outcome = lab.run(&frame);
+        assert_eq!(outcome.action, XDP_PASS, "{name}");
+        assert_eq!(outcome.frame, frame, "{name}: untouched");
+        assert_counters(name, &outcome, &[]);
+    }
+
+    // A hung daemon's virtual MAC is no longer taken.
+    lab.heartbeat_stale();
+    let frame = to_mac(&tcp, VMAC);
+    let outcome = lab.run(&frame);
+    assert_eq!(outcome.action, XDP_PASS);
+    assert_eq!(outcome.frame, frame, "stale: untouched");
+    assert_counters("stale", &outcome, &[(Counter::OwnershipStale, 1)]);
+    lab.heartbeat_fresh();
+    assert_eq!(lab.run(&frame).frame[..6], OUR_MAC, "fresh again");
+
+    // Disowned: untouched.
+    lab.dataplane
+        .disown_vmac(vrrp_common::maps::VmacKey {
+            ifindex: TEST_IFINDEX,
+            mac: VMAC,
+            _pad: [0; 2],
+        })
+        .unwrap();
+    let outcome = lab.run(&frame);
+    assert_eq!(outcome.frame, frame, "disowned: untouched");
+    assert_counters("disowned", &outcome, &[]);
+}

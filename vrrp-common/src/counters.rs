@@ -34,13 +34,16 @@ pub enum Counter {
     ArpReply,
     /// Neighbour solicitations for an owned VIP answered with XDP_TX.
     NaReply,
-    /// ARP requests / solicitations for a VIP whose ownership lapsed (stale heartbeat): passed.
+    /// ARP requests / solicitations for a VIP, or frames to a virtual MAC, whose ownership
+    /// lapsed (stale heartbeat): passed untouched.
     OwnershipStale,
+    /// Frames to an owned virtual MAC, given the interface's MAC as destination and passed.
+    VmacDelivered,
 }
 
 impl Counter {
     /// Number of slots the counter array must have.
-    pub const COUNT: u32 = 16;
+    pub const COUNT: u32 = 17;
     pub const ALL: [Counter; Self::COUNT as usize] = [
         Counter::AdvertAccepted,
         Counter::AdvertEvent,
@@ -58,6 +61,7 @@ impl Counter {
         Counter::ArpReply,
         Counter::NaReply,
         Counter::OwnershipStale,
+        Counter::VmacDelivered,
     ];
 
     pub const fn index(self) -> u32 {
@@ -83,6 +87,7 @@ impl Counter {
             Counter::ArpReply => "arp_reply",
             Counter::NaReply => "na_reply",
             Counter::OwnershipStale => "ownership_stale",
+            Counter::VmacDelivered => "vmac_delivered",
         }
     }
 }

@@ -4,9 +4,9 @@
 //! byte, so no byte may be left undefined) so both sides agree on the layout without
 //! serialisation. The crate is `no_std`; the `user` feature adds `aya::Pod` impls.
 //!
-//! One writer per map: userspace writes [`maps::INSTANCES`], [`maps::VIPS`], [`maps::PEERS`] and
-//! [`maps::HEARTBEAT`]; the XDP program writes [`maps::OBSERVATIONS`], [`maps::COUNTERS`] and
-//! [`maps::EVENTS`].
+//! One writer per map: userspace writes [`maps::INSTANCES`], [`maps::VIPS`], [`maps::PEERS`],
+//! [`maps::VMACS`], [`maps::VMAC_INTERFACES`] and [`maps::HEARTBEAT`]; the XDP program writes
+//! [`maps::OBSERVATIONS`], [`maps::COUNTERS`] and [`maps::EVENTS`].
 #![no_std]
 
 pub mod advert;
@@ -31,6 +31,8 @@ pub mod proto {
 
 /// Name of the XDP program inside the object file.
 pub const XDP_PROGRAM_NAME: &str = "xvrrpd_xdp";
+/// Name of the TC ingress program that completes the XDP program's virtual-MAC rewrite.
+pub const VMAC_TC_PROGRAM_NAME: &str = "xvrrpd_vmac_tc";
 
 /// Address family tags used in map keys (not the kernel's AF_* values, which differ by OS).
 pub const FAMILY_V4: u8 = 4;

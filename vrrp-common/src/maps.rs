@@ -14,6 +14,13 @@ pub const VIPS: &str = "VIPS";
 pub const PEERS: &str = "PEERS";
 /// Userspace → XDP: one `u64`, CLOCK_MONOTONIC nanoseconds of the daemon's last heartbeat.
 pub const HEARTBEAT: &str = "HEARTBEAT";
+/// Userspace → XDP: VRRP virtual MACs this host answers to (keepalived's `use_vmac`), keyed
+/// by [`VmacKey`]: frames sent to one get the interface's MAC as destination before they are
+/// passed, since the stack drops unicast frames for a MAC that is not the interface's.
+pub const VMACS: &str = "VMACS";
+/// Userspace → TC: per ifindex, the interface's own MAC ([`VmacOwner::interface_mac`]) once a
+/// virtual MAC is owned there, for the ingress fix-up the XDP rewrite needs on veth.
+pub const VMAC_INTERFACES: &str = "VMAC_INTERFACES";
 /// XDP → userspace: per-CPU `u64` counters indexed by [`crate::Counter`].
 pub const COUNTERS: &str = "COUNTERS";
 /// XDP → userspace: ring buffer of [`AdvertEvent`].
@@ -22,6 +29,9 @@ pub const EVENTS: &str = "EVENTS";
 pub const MAX_INSTANCES: u32 = 1024;
 pub const MAX_VIPS: u32 = 4096;
 pub const MAX_PEERS: u32 = 1024;
+/// One virtual MAC per family and VRID on an interface at most, so as many as instances.
+pub const MAX_VMACS: u32 = MAX_INSTANCES;
+pub const MAX_VMAC_INTERFACES: u32 = 256;
 /// Room for 4096 events: a burst of changes on every instance at once.
 pub const EVENTS_BYTES: u32 = 4096 * 64;
 
@@ -128,6 +138,40 @@ pub struct VipOwner {
     pub heartbeat_max_age_ns: u64,
 }
 
+/// The first four bytes of every VRRP virtual MAC (RFC 5798 §7.3: 00-00-5E-00-01-{VRID} for
+/// IPv4, 00-00-5E-00-02-{VRID} for IPv6): the XDP program looks no further into other frames.
+pub const VIRTUAL_MAC_PREFIX: [u8; 4] = [0x00, 0x00, 0x5e, 0x00];
+
+/// The VRRP virtual MAC of `vrid` for `family` ([`crate::FAMILY_V4`] or [`crate::FAMILY_V6`]).
+pub const fn virtual_mac(family: u8, vrid: u8) -> [u8; 6] {
+    let kind = if family == crate::FAMILY_V6 {
+        0x02
+    } else {
+        0x01
+    };
+    [0x00, 0x00, 0x5e, 0x00, kind, vrid]
+}
+
+/// A virtual MAC on an interface.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct VmacKey {
+    pub ifindex: u32,
+    pub mac: [u8; 6],
+    pub _pad: [u8; 2],
+}
+
+/// What to do with a frame sent to a virtual MAC we own.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VmacOwner {
+    /// The interface's own MAC, written as the frame's destination.
+    pub interface_mac: [u8; 6],
+    pub _pad: [u8; 2],
+    /// As [`VipOwner::heartbeat_max_age_ns`]: a hung daemon stops taking the MAC's frames.
+    pub heartbeat_max_age_ns: u64,
+}
+
 /// An allow-listed advert source for an instance.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -177,6 +221,8 @@ mod pod {
     unsafe impl aya::Pod for VipKey {}
     unsafe impl aya::Pod for VipOwner {}
     unsafe impl aya::Pod for PeerKey {}
+    unsafe impl aya::Pod for VmacKey {}
+    unsafe impl aya::Pod for VmacOwner {}
     unsafe impl aya::Pod for AdvertEvent {}
 }
 
@@ -194,5 +240,14 @@ mod tests {
         assert_eq!(size_of::<VipOwner>(), 16);
         assert_eq!(size_of::<PeerKey>(), 24);
         assert_eq!(size_of::<AdvertEvent>(), 40);
+        assert_eq!(size_of::<VmacKey>(), 12);
+        assert_eq!(size_of::<VmacOwner>(), 16);
+    }
+
+    #[test]
+    fn virtual_macs_follow_rfc_5798() {
+        assert_eq!(virtual_mac(crate::FAMILY_V4, 51), [0, 0, 0x5e, 0, 1, 51]);
+        assert_eq!(virtual_mac(crate::FAMILY_V6, 255), [0, 0, 0x5e, 0, 2, 255]);
+        assert_eq!(virtual_mac(crate::FAMILY_V4, 1)[..4], VIRTUAL_MAC_PREFIX);
     }
 }

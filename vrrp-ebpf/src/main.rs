@@ -1,6 +1,7 @@
 //! xvrrpd's XDP program: validates and absorbs VRRP adverts, answers ARP and neighbour
-//! solicitations for owned VIPs, and passes everything else after as few instructions as it can,
-//! since it sits in front of all of the host's traffic.
+//! solicitations for owned VIPs, hands frames sent to an owned virtual MAC to the stack, and
+//! passes everything else after as few instructions as it can, since it sits in front of all of
+//! the host's traffic.
 //!
 //! A thin `#[xdp]` entry, `try_*` functions returning `Result`, every packet access through the
 //! bounds-checked `packet::ptr_at`. Map layouts live in `vrrp-common`.
@@ -10,18 +11,20 @@
 mod advert;
 mod neighbour;
 mod packet;
+mod vmac;
 
 use aya_ebpf::{
     bindings::xdp_action,
-    macros::{map, xdp},
+    helpers::bpf_ktime_get_coarse_ns,
+    macros::{classifier, map, xdp},
     maps::{Array, HashMap, PerCpuArray, RingBuf},
-    programs::XdpContext,
+    programs::{TcContext, XdpContext},
 };
 use vrrp_common::{
     Counter,
     maps::{
-        EVENTS_BYTES, InstanceConfig, InstanceKey, MAX_INSTANCES, MAX_PEERS, MAX_VIPS, Observation,
-        PeerKey, VipKey, VipOwner,
+        EVENTS_BYTES, InstanceConfig, InstanceKey, MAX_INSTANCES, MAX_PEERS, MAX_VIPS,
+        MAX_VMAC_INTERFACES, MAX_VMACS, Observation, PeerKey, VipKey, VipOwner, VmacKey, VmacOwner,
     },
     proto,
 };
@@ -37,6 +40,10 @@ static OBSERVATIONS: Array<Observation> = Array::with_max_entries(MAX_INSTANCES,
 static VIPS: HashMap<VipKey, VipOwner> = HashMap::with_max_entries(MAX_VIPS, 0);
 #[map(name = "PEERS")]
 static PEERS: HashMap<PeerKey, u8> = HashMap::with_max_entries(MAX_PEERS, 0);
+#[map(name = "VMACS")]
+static VMACS: HashMap<VmacKey, VmacOwner> = HashMap::with_max_entries(MAX_VMACS, 0);
+#[map(name = "VMAC_INTERFACES")]
+static VMAC_INTERFACES: HashMap<u32, VmacOwner> = HashMap::with_max_entries(MAX_VMAC_INTERFACES, 0);
 #[map(name = "HEARTBEAT")]
 static HEARTBEAT: Array<u64> = Array::with_max_entries(1, 0);
 #[map(name = "COUNTERS")]
@@ -58,6 +65,9 @@ pub fn xvrrpd_xdp(ctx: XdpContext) -> u32 {
 #[inline(always)]
 fn try_xvrrpd_xdp(ctx: &XdpContext) -> Result<u32, Short> {
     let (ethertype, l3, vlan) = ethertype(ctx)?;
+    // Before the rest, as it only touches the destination MAC, which no later path reads: a
+    // rewritten frame is then judged like any other (an ARP request to it is still answered).
+    vmac::deliver(ctx)?;
     match ethertype {
         proto::ETH_P_IPV4 => {
             // TTL and protocol share a 16-bit word: one 2-byte read (single-byte checks are
@@ -82,6 +92,12 @@ fn try_xvrrpd_xdp(ctx: &XdpContext) -> Result<u32, Short> {
     }
 }
 
+/// At TC ingress, after XDP: see [`vmac::to_host`].
+#[classifier]
+pub fn xvrrpd_vmac_tc(ctx: TcContext) -> i32 {
+    vmac::to_host(&ctx)
+}
+
 /// An invalid advert is counted under its reason and dropped (RFC 5798 §7.1: "MUST discard").
 #[inline(always)]
 fn verdict(result: Result<u32, Counter>) -> u32 {
@@ -101,6 +117,19 @@ fn ethertype(ctx: &XdpContext) -> Result<(u16, usize, u16), Short> {
         return Ok((inner, ETH_HDR_LEN + VLAN_HDR_LEN, vlan));
     }
     Ok((outer, ETH_HDR_LEN, 0))
+}
+
+/// Whether the daemon's heartbeat is at most `max_age_ns` old: ownership (of a VIP, of a
+/// virtual MAC) holds only while it is.
+#[inline(always)]
+fn heartbeat_fresh(max_age_ns: u64) -> bool {
+    let Some(&heartbeat) = HEARTBEAT.get(0) else {
+        return false;
+    };
+    // SAFETY: no preconditions. CLOCK_MONOTONIC at tick resolution: ample for a bound of
+    // hundreds of milliseconds, and cheaper than the precise clock on this per-frame path.
+    let now = unsafe { bpf_ktime_get_coarse_ns() };
+    now.saturating_sub(heartbeat) <= max_age_ns
 }
 
 #[inline(always)]

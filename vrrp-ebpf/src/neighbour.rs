@@ -12,9 +12,7 @@
 //!                                            +-------------------------+
 //! ```
 use aya_ebpf::{
-    bindings::xdp_action,
-    helpers::{bpf_ktime_get_coarse_ns, generated::bpf_xdp_adjust_tail},
-    programs::XdpContext,
+    bindings::xdp_action, helpers::generated::bpf_xdp_adjust_tail, programs::XdpContext,
 };
 use vrrp_common::{
     Counter, FAMILY_V4, FAMILY_V6,
@@ -23,7 +21,7 @@ use vrrp_common::{
 };
 
 use crate::{
-    HEARTBEAT, VIPS, count,
+    VIPS, count, heartbeat_fresh,
     packet::{Short, bytes_at, fold, len, sum_address, sum_be32, sum_words, write_at},
 };
 
@@ -55,11 +53,7 @@ fn owner(ctx: &XdpContext, vlan: u16, family: u8, address: [u8; 16]) -> Option<V
     };
     // SAFETY: read-only; userspace replaces whole entries.
     let owner = *unsafe { VIPS.get(key) }?;
-    let heartbeat = *HEARTBEAT.get(0)?;
-    // SAFETY: no preconditions. CLOCK_MONOTONIC at tick resolution: ample for a bound of
-    // hundreds of milliseconds, and cheaper than the precise clock on this per-request path.
-    let now = unsafe { bpf_ktime_get_coarse_ns() };
-    if now.saturating_sub(heartbeat) > owner.heartbeat_max_age_ns {
+    if !heartbeat_fresh(owner.heartbeat_max_age_ns) {
         // The daemon is hung or gone: claiming the VIP now could black-hole its traffic.
         count(Counter::OwnershipStale);
         return None;

@@ -68,6 +68,7 @@ pub(super) struct RawInstance {
     pub notify_fault: Option<Spanned<Raw>>,
     pub notify_stop: Option<Spanned<Raw>>,
     pub notify: Option<Spanned<Raw>>,
+    pub use_vmac: Option<Spanned<Raw>>,
 }
 
 /// One `[[script]]`: a health check instances track.

@@ -145,6 +145,20 @@ fn v2_interval_is_in_seconds_and_v3_in_centiseconds() {
 }
 
 #[test]
+fn use_vmac_is_a_boolean_that_defaults_to_false() {
+    assert!(!parse(MINIMAL).unwrap().config.instances[0].use_vmac);
+    let on = format!("{MINIMAL}use_vmac = true\n");
+    assert!(parse(&on).unwrap().config.instances[0].use_vmac);
+    let off = format!("{MINIMAL}use_vmac = false\n");
+    assert!(!parse(&off).unwrap().config.instances[0].use_vmac);
+    let wrong = format!("{MINIMAL}use_vmac = \"yes\"\n");
+    assert_eq!(
+        parse(&wrong).unwrap_err(),
+        "t.toml:6: use_vmac must be true or false, got \"yes\""
+    );
+}
+
+#[test]
 fn values_of_every_type_are_described() {
     let cases = [
         ("vrid = \"x\"", "vrid must be an integer 1..255, got \"x\""),

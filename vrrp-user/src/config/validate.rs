@@ -293,6 +293,7 @@ impl<'a> Checker<'a> {
             fields::duration_at_most(v, "preempt_delay", MAX_PREEMPT_DELAY, "1000s")
         });
         let pass_adverts = self.value(&r.pass_adverts, |v| fields::boolean(v, "pass_adverts"));
+        let use_vmac = self.value(&r.use_vmac, |v| fields::boolean(v, "use_vmac"));
         let garp = self.garp(r);
         let excluded = self.excluded(&r.excluded_ips, vips.as_ref().ok().map(|(v, _)| &v[..]));
         let track_scripts = self.track_scripts(&r.track_scripts);
@@ -322,7 +323,7 @@ impl<'a> Checker<'a> {
                 pass_adverts: pass_adverts.ok()?.unwrap_or(false),
                 garp: garp.ok()?,
                 excluded_ips: excluded.ok()?,
-                use_vmac: false,
+                use_vmac: use_vmac.ok()?.unwrap_or(false),
                 track_scripts,
                 track_interfaces: track_interfaces.ok()?,
                 track_files: track_files.ok()?,

@@ -9,7 +9,10 @@ use std::{
 use tokio::sync::{mpsc, oneshot};
 use vrrp_common::{
     FAMILY_V4,
-    maps::{self, AdvertEvent, InstanceKey, InstanceState, VipKey, VipOwner, instance_flags},
+    maps::{
+        self, AdvertEvent, InstanceKey, InstanceState, VipKey, VipOwner, VmacKey, VmacOwner,
+        instance_flags,
+    },
 };
 
 use super::{Shared, retry};
@@ -438,6 +441,7 @@ impl Instance {
         for task in self.announcements.drain(..) {
             task.abort();
         }
+        self.disown_vmac();
         self.remove_addresses(&self.all_addresses()).await;
     }
 
@@ -459,6 +463,7 @@ impl Instance {
                 tracing::warn!(instance = %self.config.name, "{err:#}");
             }
         }
+        self.own_vmac();
         if let Err(err) = self.shared.lock_dataplane().heartbeat() {
             tracing::warn!("heartbeat: {err:#}");
         }
@@ -619,10 +624,47 @@ impl Instance {
 
     fn vip_owner(&self) -> VipOwner {
         VipOwner {
-            mac: self.placement.mac,
+            mac: vip_mac(&self.config, &self.placement),
             vrid: self.config.vrid,
             _pad: 0,
             heartbeat_max_age_ns: self.placement.heartbeat_bound.as_nanos() as u64,
+        }
+    }
+
+    /// With `use_vmac`, has the data plane take the frames sent to the virtual MAC.
+    fn own_vmac(&self) {
+        if !self.config.use_vmac {
+            return;
+        }
+        let owner = VmacOwner {
+            interface_mac: self.placement.mac,
+            _pad: [0; 2],
+            heartbeat_max_age_ns: self.placement.heartbeat_bound.as_nanos() as u64,
+        };
+        let owned = self
+            .shared
+            .lock_dataplane()
+            .own_vmac(self.vmac_key(), owner);
+        if let Err(err) = owned {
+            tracing::warn!(instance = %self.config.name, "{err:#}");
+        }
+    }
+
+    fn disown_vmac(&self) {
+        if !self.config.use_vmac {
+            return;
+        }
+        let disowned = self.shared.lock_dataplane().disown_vmac(self.vmac_key());
+        if let Err(err) = disowned {
+            tracing::warn!(instance = %self.config.name, "{err:#}");
+        }
+    }
+
+    fn vmac_key(&self) -> VmacKey {
+        VmacKey {
+            ifindex: self.placement.ifindex,
+            mac: vip_mac(&self.config, &self.placement),
+            _pad: [0; 2],
         }
     }
 
@@ -692,6 +734,16 @@ impl Instance {
 
 /// How long notify scripts still queued may run when the instance stops or is reconfigured.
 const NOTIFY_GRACE: Duration = Duration::from_secs(2);
+
+/// The MAC the instance's VIPs are answered and announced from: with `use_vmac` the VRRP
+/// virtual MAC (RFC 5798 §7.3), else the interface's.
+pub fn vip_mac(config: &config::InstanceConfig, placement: &Placement) -> [u8; 6] {
+    if config.use_vmac {
+        maps::virtual_mac(placement.key.family, config.vrid)
+    } else {
+        placement.mac
+    }
+}
 
 async fn sleep_until(deadline: Option<Instant>) {
     match deadline {

@@ -6,10 +6,13 @@ use std::{collections::HashMap, net::IpAddr, time::Duration};
 use anyhow::Context as _;
 use vrrp_common::maps::{InstanceKey, PeerKey};
 
-use super::{Shared, instance::Placement};
+use super::{
+    Shared,
+    instance::{Placement, vip_mac},
+};
 use crate::{
     config::{Config, Family, InstanceConfig},
-    dataplane::address16,
+    dataplane::{self, address16},
     netlink::{IpFamily, Netlink},
     tx::{AdvertSender, Garp, SenderConfig},
     wire::MacAddr,
@@ -58,6 +61,7 @@ pub async fn place(
     instance: &InstanceConfig,
     heartbeat_bound: Duration,
 ) -> anyhow::Result<Placed> {
+    refuse_vmac_without_xdp(instance, shared.lock_dataplane().mode())?;
     let netlink = &shared.netlink;
     let interface = netlink
         .interface(&instance.interface)
@@ -119,7 +123,7 @@ pub async fn place(
     let garp = Garp::open(
         &instance.interface,
         placement.ifindex,
-        MacAddr(placement.mac),
+        MacAddr(vip_mac(instance, &placement)),
         None,
     )
     .with_context(|| format!("instance {}: opening its ARP / NA socket", instance.name))?;
@@ -131,17 +135,40 @@ pub async fn place(
     })
 }
 
+/// The instance's advert socket: from the virtual MAC with `use_vmac` (multicast), else a raw
+/// IP socket.
 pub fn open_sender(
     instance: &InstanceConfig,
     placement: &Placement,
 ) -> anyhow::Result<AdvertSender> {
-    AdvertSender::open(&SenderConfig {
+    let config = SenderConfig {
         interface: instance.interface.clone(),
         ifindex: placement.ifindex,
         source: placement.primary,
         peers: instance.unicast_peers.clone(),
-    })
-    .with_context(|| format!("instance {}: opening its advert socket", instance.name))
+    };
+    let sender = if instance.use_vmac {
+        AdvertSender::open_from_mac(&config, MacAddr(vip_mac(instance, placement)))
+    } else {
+        AdvertSender::open(&config)
+    };
+    sender.with_context(|| format!("instance {}: opening its advert socket", instance.name))
+}
+
+/// `use_vmac` needs XDP to hand the virtual MAC's frames to the stack: better a clear refusal
+/// than a master whose clients' traffic is dropped.
+pub fn refuse_vmac_without_xdp(
+    instance: &InstanceConfig,
+    mode: dataplane::Mode,
+) -> anyhow::Result<()> {
+    if instance.use_vmac && mode == dataplane::Mode::Socket {
+        anyhow::bail!(
+            "instance {}: use_vmac needs the XDP data plane, and this daemon runs in socket \
+             mode (the kernel would drop the frames sent to the virtual MAC)",
+            instance.name
+        );
+    }
+    Ok(())
 }
 
 pub fn allow_peers(shared: &Shared, key: InstanceKey, peers: &[IpAddr]) -> anyhow::Result<()> {

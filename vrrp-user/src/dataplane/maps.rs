@@ -8,6 +8,7 @@ use vrrp_common::{
     Counter,
     maps::{
         self, AdvertEvent, InstanceConfig, InstanceKey, Observation, PeerKey, VipKey, VipOwner,
+        VmacKey, VmacOwner,
     },
 };
 
@@ -88,6 +89,23 @@ impl XdpDataplane {
     pub fn disown_vip(&mut self, key: VipKey) -> anyhow::Result<()> {
         ignore_missing(self.hash_map::<VipKey, VipOwner>(maps::VIPS)?.remove(&key))
             .with_context(|| format!("releasing VIP {key:?}"))
+    }
+
+    /// Takes the frames sent to a virtual MAC: the program gives them the interface's MAC as
+    /// destination, so that the stack accepts them, while the heartbeat is fresh. Only the map:
+    /// the interface's own filter is the backend's business.
+    pub fn own_vmac(&mut self, key: VmacKey, owner: VmacOwner) -> anyhow::Result<()> {
+        self.hash_map::<VmacKey, VmacOwner>(maps::VMACS)?
+            .insert(key, owner, 0)
+            .with_context(|| format!("claiming virtual MAC {key:?}"))
+    }
+
+    pub fn disown_vmac(&mut self, key: VmacKey) -> anyhow::Result<()> {
+        ignore_missing(
+            self.hash_map::<VmacKey, VmacOwner>(maps::VMACS)?
+                .remove(&key),
+        )
+        .with_context(|| format!("releasing virtual MAC {key:?}"))
     }
 
     pub fn allow_peer(&mut self, key: PeerKey) -> anyhow::Result<()> {

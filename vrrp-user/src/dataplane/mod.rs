@@ -9,13 +9,15 @@
 //! consults before taking over.
 mod maps;
 pub mod socket;
+mod vmac;
 pub mod xdp;
 
 use std::fmt;
 
 use tokio::sync::mpsc;
 use vrrp_common::maps::{
-    AdvertEvent, InstanceConfig, InstanceKey, Observation, PeerKey, VipKey, VipOwner,
+    AdvertEvent, InstanceConfig, InstanceKey, Observation, PeerKey, VipKey, VipOwner, VmacKey,
+    VmacOwner,
 };
 
 pub use maps::{CounterTotals, address16, monotonic_now_ns, parse_event};
@@ -67,6 +69,12 @@ pub trait Dataplane: Send {
     /// Claims a VIP (XDP answers ARP / NS for it). The socket backend leaves this to the kernel.
     fn own_vip(&mut self, key: VipKey, owner: VipOwner) -> anyhow::Result<()>;
     fn disown_vip(&mut self, key: VipKey) -> anyhow::Result<()>;
+    /// Receives the frames sent to a VRRP virtual MAC on an interface (`use_vmac`): XDP hands
+    /// them to the stack under the interface's own MAC while the heartbeat is fresh, and the MAC
+    /// is added to the interface's unicast filter. The socket backend refuses: without XDP the
+    /// stack drops such frames, and only a macvlan (not made here) could take them.
+    fn own_vmac(&mut self, key: VmacKey, owner: VmacOwner) -> anyhow::Result<()>;
+    fn disown_vmac(&mut self, key: VmacKey) -> anyhow::Result<()>;
     fn allow_peer(&mut self, key: PeerKey) -> anyhow::Result<()>;
     fn forbid_peer(&mut self, key: PeerKey) -> anyhow::Result<()>;
     /// Tells the data plane the daemon is alive; VIP ownership lapses without it.

@@ -1,23 +1,34 @@
 //! The XDP backend: the program embedded at build time, its attachment, and the task that
 //! turns ring-buffer records into events.
-use std::fmt;
+use std::{
+    collections::{HashMap, HashSet},
+    fmt,
+};
 
 use anyhow::{Context as _, bail};
 use aya::{
     Ebpf,
-    maps::{MapData, RingBuf},
-    programs::{Xdp, XdpMode},
+    maps::{HashMap as BpfHashMap, MapData, RingBuf},
+    programs::{SchedClassifier, TcAttachType, Xdp, XdpMode, tc},
 };
 use tokio::{
     io::{Interest, unix::AsyncFd},
     sync::mpsc,
 };
 use vrrp_common::{
-    XDP_PROGRAM_NAME,
-    maps::{AdvertEvent, InstanceConfig, InstanceKey, Observation, PeerKey, VipKey, VipOwner},
+    VMAC_TC_PROGRAM_NAME, XDP_PROGRAM_NAME,
+    maps::{
+        AdvertEvent, InstanceConfig, InstanceKey, Observation, PeerKey, VipKey, VipOwner, VmacKey,
+        VmacOwner,
+    },
 };
 
-use super::{CounterTotals, Dataplane, Mode, maps::Slots, monotonic_now_ns, parse_event};
+use super::{
+    CounterTotals, Dataplane, Mode,
+    maps::Slots,
+    monotonic_now_ns, parse_event,
+    vmac::{self, ArpAnnounce},
+};
 
 /// The XDP object built from `vrrp-ebpf` by this crate's build script.
 pub static XDP_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/vrrp-xdp"));
@@ -69,6 +80,9 @@ impl XdpDataplane {
         program(&mut ebpf)?
             .load()
             .context("the kernel refused the XDP program")?;
+        vmac_tc_program(&mut ebpf)?
+            .load()
+            .context("the kernel refused the virtual-MAC TC program")?;
         Ok(XdpDataplane {
             ebpf,
             slots: Slots::default(),
@@ -107,6 +121,38 @@ impl XdpDataplane {
         bail!("cannot attach XDP to {interface}: {}", refusals.join("; "))
     }
 
+    /// Has `interface`'s TC ingress mark the frames the XDP program addressed to the interface
+    /// (`interface_mac`) as the host's, which veth needs (see `vrrp-ebpf`'s `vmac::to_host`).
+    /// Attached as a TCX link where the kernel has them (6.6), so it goes with the daemon.
+    pub fn attach_vmac_fixup(
+        &mut self,
+        interface: &str,
+        ifindex: u32,
+        interface_mac: [u8; 6],
+    ) -> anyhow::Result<()> {
+        let entry = VmacOwner {
+            interface_mac,
+            ..VmacOwner::default()
+        };
+        let map = self
+            .ebpf_mut()
+            .map_mut(vrrp_common::maps::VMAC_INTERFACES)
+            .context("no VMAC_INTERFACES map")?;
+        BpfHashMap::<_, u32, VmacOwner>::try_from(map)?
+            .insert(ifindex, entry, 0)
+            .with_context(|| format!("{interface}: recording its MAC for the TC program"))?;
+        let program = vmac_tc_program(&mut self.ebpf)?;
+        if program.attach(interface, TcAttachType::Ingress).is_ok() {
+            return Ok(());
+        }
+        // Older kernels attach through a clsact qdisc, which may have to be made first.
+        let _ = tc::qdisc_add_clsact(interface);
+        program
+            .attach(interface, TcAttachType::Ingress)
+            .with_context(|| format!("{interface}: attaching the virtual-MAC TC program"))?;
+        Ok(())
+    }
+
     pub(crate) fn ebpf(&self) -> &Ebpf {
         &self.ebpf
     }
@@ -114,6 +160,37 @@ impl XdpDataplane {
     pub(crate) fn ebpf_mut(&mut self) -> &mut Ebpf {
         &mut self.ebpf
     }
+}
+
+impl XdpBackend {
+    fn interface_name(&self, ifindex: u32) -> String {
+        self.interfaces
+            .get(&ifindex)
+            .cloned()
+            .unwrap_or_else(|| format!("interface {ifindex}"))
+    }
+}
+
+impl Drop for XdpBackend {
+    /// A daemon that stops takes its virtual MACs off the interfaces' filters.
+    fn drop(&mut self) {
+        for key in std::mem::take(&mut self.vmacs) {
+            if let Err(err) = vmac::remove_unicast_address(key.ifindex, key.mac) {
+                tracing::warn!("removing virtual MAC {}: {err}", mac_text(key.mac));
+            }
+        }
+    }
+}
+
+fn mac_text(mac: [u8; 6]) -> String {
+    crate::wire::MacAddr(mac).to_string()
+}
+
+fn vmac_tc_program(ebpf: &mut Ebpf) -> anyhow::Result<&mut SchedClassifier> {
+    ebpf.program_mut(VMAC_TC_PROGRAM_NAME)
+        .with_context(|| format!("the XDP object has no program {VMAC_TC_PROGRAM_NAME}"))?
+        .try_into()
+        .context("the program is not a TC classifier")
 }
 
 fn program(ebpf: &mut Ebpf) -> anyhow::Result<&mut Xdp> {
@@ -128,6 +205,13 @@ pub struct XdpBackend {
     dataplane: XdpDataplane,
     attach: AttachRequest,
     mode: Mode,
+    /// Names of the interfaces added, for their sysctls.
+    interfaces: HashMap<u32, String>,
+    /// Virtual MACs owned, whose host-side set-up ([`vmac`]) is done.
+    vmacs: HashSet<VmacKey>,
+    /// Interfaces whose TC ingress runs the virtual-MAC fix-up (kept until the daemon exits).
+    fixups: HashSet<u32>,
+    arp_announce: ArpAnnounce,
 }
 
 impl XdpBackend {
@@ -149,6 +233,10 @@ impl XdpBackend {
             dataplane,
             attach,
             mode,
+            interfaces: HashMap::new(),
+            vmacs: HashSet::new(),
+            fixups: HashSet::new(),
+            arp_announce: ArpAnnounce::default(),
         })
     }
 }
@@ -191,6 +279,7 @@ impl Dataplane for XdpBackend {
             }
         };
         self.mode = mode;
+        self.interfaces.insert(ifindex, name.to_owned());
         Ok(mode)
     }
 
@@ -208,6 +297,51 @@ impl Dataplane for XdpBackend {
 
     fn disown_vip(&mut self, key: VipKey) -> anyhow::Result<()> {
         self.dataplane.disown_vip(key)
+    }
+
+    /// The map entry first (frames flow on a device without a unicast filter from then on),
+    /// then, once per owned MAC, the TC fix-up (once per interface), the interface's filter and
+    /// `arp_announce`.
+    fn own_vmac(&mut self, key: VmacKey, owner: VmacOwner) -> anyhow::Result<()> {
+        self.dataplane.own_vmac(key, owner)?;
+        if self.vmacs.contains(&key) {
+            return Ok(());
+        }
+        let name = self.interface_name(key.ifindex);
+        if !self.fixups.contains(&key.ifindex) {
+            self.dataplane
+                .attach_vmac_fixup(&name, key.ifindex, owner.interface_mac)?;
+            self.fixups.insert(key.ifindex);
+        }
+        vmac::add_unicast_address(key.ifindex, key.mac).with_context(|| {
+            format!(
+                "{name}: adding virtual MAC {} to its unicast filter",
+                mac_text(key.mac)
+            )
+        })?;
+        self.vmacs.insert(key);
+        self.arp_announce
+            .hold(&name)
+            .with_context(|| format!("{name}: setting net.ipv4.conf.{name}.arp_announce = 2"))
+    }
+
+    fn disown_vmac(&mut self, key: VmacKey) -> anyhow::Result<()> {
+        self.dataplane.disown_vmac(key)?;
+        if !self.vmacs.remove(&key) {
+            return Ok(());
+        }
+        let name = self.interface_name(key.ifindex);
+        let filter = vmac::remove_unicast_address(key.ifindex, key.mac).with_context(|| {
+            format!(
+                "{name}: removing virtual MAC {} from its unicast filter",
+                mac_text(key.mac)
+            )
+        });
+        let announce = self
+            .arp_announce
+            .release(&name)
+            .with_context(|| format!("{name}: restoring arp_announce"));
+        filter.and(announce)
     }
 
     fn allow_peer(&mut self, key: PeerKey) -> anyhow::Result<()> {

@@ -1,17 +1,23 @@
 //! VRRP adverts through a raw IP socket of protocol 112: the kernel builds the IP header
 //! (TTL / hop limit 255, TOS / traffic class 0xc0, as keepalived sends them), we build the
 //! VRRP message and its checksum with [`crate::wire`].
+//!
+//! With a virtual MAC (`use_vmac`), multicast adverts leave instead as whole Ethernet frames
+//! through AF_PACKET, built by [`crate::wire::emit_advert_frame`] with the headers the kernel
+//! would have written: the kernel would give them the interface's MAC as source.
 use std::{
     net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6},
     num::NonZeroU32,
     os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd},
+    sync::atomic::{AtomicU16, Ordering},
 };
 
 use socket2::{Domain, Protocol, SockAddr, SockFilter, Socket, Type};
 
-use super::{TxError, mmsg, set_option, setup};
+use super::{TxError, garp::link_addr, mmsg, set_option, setup};
 use crate::wire::{
-    self, ADVERT_TOS, ChecksumMode, IpPair, VrrpPacket, VrrpRepr,
+    self, ADVERT_TOS, ChecksumMode, FrameInfo, IpInfo, IpPair, MacAddr, VrrpPacket, VrrpRepr,
+    ethernet::ethertype,
     vrrp::{MULTICAST_V4, MULTICAST_V6, PROTOCOL, TTL},
 };
 
@@ -121,6 +127,16 @@ pub struct AdvertSender {
     interface: String,
     source: IpAddr,
     destinations: Vec<(IpAddr, SockAddr)>,
+    /// Set when adverts leave as whole frames from a virtual MAC.
+    link: Option<LinkLayer>,
+}
+
+/// What an AF_PACKET sender writes below the VRRP message.
+#[derive(Debug)]
+struct LinkLayer {
+    src_mac: MacAddr,
+    /// The IPv4 ID of the next advert: from 1, one more per advert, as keepalived's.
+    ident: AtomicU16,
 }
 
 impl AdvertSender {
@@ -138,7 +154,86 @@ impl AdvertSender {
                 .into_iter()
                 .map(|dst| (dst, sockaddr(dst, config.ifindex)))
                 .collect(),
+            link: None,
         })
+    }
+
+    /// A sender whose multicast adverts come from `src_mac` (the virtual MAC, RFC 5798 §7.3),
+    /// sent through an AF_PACKET socket bound to the interface. Unicast adverts (`peers`) are
+    /// left to [`AdvertSender::open`]'s raw socket, from the interface's MAC: the kernel
+    /// resolves the peers' MACs, which a frame sender would have to do itself.
+    pub fn open_from_mac(config: &SenderConfig, src_mac: MacAddr) -> Result<AdvertSender, TxError> {
+        let destinations = config.destinations()?;
+        if !config.peers.is_empty() {
+            return AdvertSender::open(config);
+        }
+        let ifindex = i32::try_from(config.ifindex).unwrap_or(0);
+        let name = config.interface.as_str();
+        let socket = setup(
+            name,
+            "opening an AF_PACKET socket (needs CAP_NET_RAW)",
+            Socket::new(Domain::PACKET, Type::RAW, None),
+        )?;
+        // Protocol 0: bound to the interface to send, it receives nothing.
+        let bound = link_addr(ifindex, 0, MacAddr::ZERO).and_then(|addr| socket.bind(&addr));
+        setup(name, "binding the AF_PACKET socket", bound)?;
+        setup(name, "setting O_NONBLOCK", socket.set_nonblocking(true))?;
+        let mut resolved = Vec::with_capacity(destinations.len());
+        for dst in destinations {
+            let (mac, ethertype) = match dst {
+                IpAddr::V4(group) => (MacAddr::ipv4_multicast(group), ethertype::IPV4),
+                IpAddr::V6(group) => (MacAddr::ipv6_multicast(group), ethertype::IPV6),
+            };
+            let addr = link_addr(ifindex, ethertype, mac);
+            resolved.push((dst, setup(name, "addressing the VRRP group", addr)?));
+        }
+        Ok(AdvertSender {
+            socket,
+            interface: config.interface.clone(),
+            source: config.source,
+            destinations: resolved,
+            link: Some(LinkLayer {
+                src_mac,
+                ident: AtomicU16::new(1),
+            }),
+        })
+    }
+
+    /// The source MAC of whole-frame adverts, if this sender writes them.
+    pub fn source_mac(&self) -> Option<MacAddr> {
+        self.link.as_ref().map(|link| link.src_mac)
+    }
+
+    /// The bytes handed to the kernel for `advert` to `dst`: the VRRP message, or with a
+    /// virtual MAC the whole frame.
+    fn datagram(
+        &self,
+        advert: &VrrpRepr,
+        dst: IpAddr,
+        checksum: ChecksumMode,
+    ) -> Result<Vec<u8>, wire::Error> {
+        let Some(link) = &self.link else {
+            return build_advert(advert, self.source, dst, checksum);
+        };
+        let (dst_mac, ip) = match (self.source, dst) {
+            (IpAddr::V4(src), IpAddr::V4(group)) => {
+                let ident = link.ident.fetch_add(1, Ordering::Relaxed);
+                let ip = IpInfo::advert_v4(src, group, ident);
+                (MacAddr::ipv4_multicast(group), ip)
+            }
+            (IpAddr::V6(src), IpAddr::V6(group)) => (
+                MacAddr::ipv6_multicast(group),
+                IpInfo::advert_v6(src, group, 0),
+            ),
+            _ => return Err(wire::Error::AddressFamilyMismatch),
+        };
+        let info = FrameInfo {
+            src_mac: link.src_mac,
+            dst_mac,
+            vlan: None,
+            ip,
+        };
+        wire::emit_advert_frame(&info, advert, checksum)
     }
 
     pub fn source(&self) -> IpAddr {
@@ -165,7 +260,7 @@ impl AdvertSender {
         let mut datagrams = Vec::with_capacity(adverts.len() * self.destinations.len());
         for advert in adverts {
             for (dst, addr) in &self.destinations {
-                match build_advert(advert, self.source, *dst, checksum) {
+                match self.datagram(advert, *dst, checksum) {
                     Ok(payload) => datagrams.push((*dst, addr, payload)),
                     Err(source) => report.errors.push(TxError::Encode {
                         interface: self.interface.clone(),

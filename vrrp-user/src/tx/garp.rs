@@ -71,8 +71,9 @@ pub struct Garp {
 }
 
 impl Garp {
-    /// `interface` names it in errors; `mac` is the source (the interface's MAC, as
-    /// keepalived without `use_vmac`); `vlan` as for [`announcement`].
+    /// `interface` names it in errors; `mac` is the source: the interface's MAC, or with
+    /// `use_vmac` the virtual MAC (RFC 5798 §7.3), which switches then learn at this port;
+    /// `vlan` as for [`announcement`].
     pub fn open(
         interface: &str,
         ifindex: u32,
@@ -182,7 +183,7 @@ fn what(vip: IpAddr) -> &'static str {
 }
 
 /// A `sockaddr_ll` for `ifindex`: protocol `ethertype` (host order), destination `dst`.
-fn link_addr(ifindex: i32, ethertype: u16, dst: MacAddr) -> io::Result<SockAddr> {
+pub(super) fn link_addr(ifindex: i32, ethertype: u16, dst: MacAddr) -> io::Result<SockAddr> {
     // SAFETY: sockaddr_ll is plain data; all-zero is a valid starting value.
     let mut ll: libc::sockaddr_ll = unsafe { mem::zeroed() };
     ll.sll_family = libc::AF_PACKET as u16;

@@ -31,6 +31,7 @@ use vrrp_common::{
     Counter,
     maps::{
         AdvertEvent, InstanceConfig, InstanceKey, MAX_VIPS, Observation, PeerKey, VipKey, VipOwner,
+        VmacKey, VmacOwner,
     },
 };
 
@@ -206,6 +207,20 @@ impl Dataplane for SocketDataplane {
 
     fn disown_vip(&mut self, key: VipKey) -> anyhow::Result<()> {
         self.vips.remove(&key);
+        Ok(())
+    }
+
+    /// Refused: the stack drops frames sent to a MAC that is not the interface's, and only XDP
+    /// (or a macvlan, which xvrrpd does not make) can hand them over. Promiscuous mode would not
+    /// help: the stack still drops frames for other hosts' MACs.
+    fn own_vmac(&mut self, key: VmacKey, _owner: VmacOwner) -> anyhow::Result<()> {
+        bail!(
+            "{}: use_vmac needs the XDP data plane: in socket mode the kernel drops the frames              sent to the virtual MAC",
+            crate::wire::MacAddr(key.mac)
+        )
+    }
+
+    fn disown_vmac(&mut self, _key: VmacKey) -> anyhow::Result<()> {
         Ok(())
     }
 
