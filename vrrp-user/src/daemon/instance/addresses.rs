@@ -1,0 +1,255 @@
+//! An instance's addresses: the VIPs (and excluded ones) it adds and removes as Master, claims in
+//! the data plane and announces, and how a reload changes them in place.
+use super::*;
+
+impl Instance {
+    /// Every address the instance adds as Master: the advertised VIPs and the excluded ones.
+    pub(super) fn all_addresses(&self) -> Vec<config::Vip> {
+        let config = &self.config;
+        config
+            .virtual_ips
+            .iter()
+            .chain(&config.excluded_ips)
+            .cloned()
+            .collect()
+    }
+
+    pub(super) async fn add_vips(&mut self) {
+        self.add_addresses(&self.all_addresses()).await;
+    }
+
+    pub(super) async fn remove_vips(&mut self) {
+        for task in self.announcements.drain(..) {
+            task.abort();
+        }
+        self.disown_vmac();
+        self.remove_addresses(&self.all_addresses()).await;
+    }
+
+    pub(super) async fn add_addresses(&self, vips: &[config::Vip]) {
+        for vip in vips {
+            let (ifindex, netlink) = (self.placement.ifindex, self.shared.netlink.clone());
+            let added = retry("adding", vip.address, || {
+                netlink.add_address(ifindex, vip.address, vip.prefix_len)
+            })
+            .await;
+            if let Err(err) = added {
+                tracing::error!(instance = %self.config.name, "{err:#}");
+            }
+            let owned = self
+                .shared
+                .lock_dataplane()
+                .own_vip(self.vip_key(vip.address), self.vip_owner());
+            if let Err(err) = owned {
+                tracing::warn!(instance = %self.config.name, "{err:#}");
+            }
+        }
+        self.own_vmac();
+        if let Err(err) = self.shared.lock_dataplane().heartbeat() {
+            tracing::warn!("heartbeat: {err:#}");
+        }
+    }
+
+    pub(super) async fn remove_addresses(&self, vips: &[config::Vip]) {
+        for vip in vips {
+            if let Err(err) = self
+                .shared
+                .lock_dataplane()
+                .disown_vip(self.vip_key(vip.address))
+            {
+                tracing::warn!(instance = %self.config.name, "{err:#}");
+            }
+            let (ifindex, netlink) = (self.placement.ifindex, self.shared.netlink.clone());
+            let removed = retry("removing", vip.address, || async {
+                match netlink
+                    .remove_address(ifindex, vip.address, vip.prefix_len)
+                    .await
+                {
+                    // The interface was deleted and its addresses with it: nothing to retry.
+                    Err(NetlinkError::NoSuchIndex(_)) => Ok(()),
+                    other => other,
+                }
+            })
+            .await;
+            if let Err(err) = removed {
+                tracing::error!(instance = %self.config.name, "{err:#}");
+            }
+        }
+    }
+
+    /// A reload changed our configuration: the state machine keeps its state and timers; a
+    /// Master adds and removes the VIPs that changed in place, announces the new ones and
+    /// advertises at once if what it advertises changed.
+    pub(super) async fn reconfigure(
+        &mut self,
+        new: config::InstanceConfig,
+        heartbeat_bound: Duration,
+    ) {
+        let name = new.name.clone();
+        let actions = match self
+            .router
+            .reconfigure(new.fsm_config(self.placement.primary), Instant::now())
+        {
+            Ok(actions) => actions,
+            Err(err) => {
+                // The daemon restarts instances whose identity changed; this is a bug guard.
+                tracing::error!(instance = %name, "reload refused: {err}");
+                return;
+            }
+        };
+        let old = std::mem::replace(&mut self.config, new);
+        let bound_changed = self.placement.heartbeat_bound != heartbeat_bound;
+        self.placement.heartbeat_bound = heartbeat_bound;
+        if old.unicast_peers != self.config.unicast_peers {
+            match super::super::placement::open_sender(&self.config, &self.placement) {
+                Ok(sender) => self.sender = sender,
+                Err(err) => tracing::error!(instance = %name, "{err:#}"),
+            }
+        }
+        for action in actions {
+            self.execute(action).await;
+        }
+        let before: Vec<config::Vip> = old
+            .virtual_ips
+            .iter()
+            .chain(&old.excluded_ips)
+            .cloned()
+            .collect();
+        let after = self.all_addresses();
+        let removed: Vec<config::Vip> = before
+            .iter()
+            .filter(|v| !after.contains(v))
+            .cloned()
+            .collect();
+        let added: Vec<config::Vip> = after
+            .iter()
+            .filter(|v| !before.contains(v))
+            .cloned()
+            .collect();
+        if self.router.state() == State::Master {
+            self.remove_addresses(&removed).await;
+            // A new heartbeat bound is written with every owned VIP.
+            let to_add = if bound_changed { &after } else { &added };
+            self.add_addresses(to_add).await;
+            if !added.is_empty() {
+                self.announce_addresses(added.iter().map(|v| v.address).collect());
+            }
+        }
+        self.publish_to_dataplane();
+        let priority_before = self.router.priority();
+        self.apply(Event::PriorityChanged(self.config.priority))
+            .await;
+        let advertised_again = self.router.priority() != priority_before;
+        if self.router.state() == State::Master
+            && !advertised_again
+            && old.virtual_ips != self.config.virtual_ips
+        {
+            // The advert lists the VIPs: tell the Backups now rather than at the next interval.
+            self.send_advert(self.router.priority());
+        }
+        if let Ok(mut status) = self.status.lock() {
+            status.name = self.config.name.clone();
+            status.priority = self.config.priority;
+            status.virtual_ips = self
+                .config
+                .virtual_ips
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            status.advert_interval_ms = self.config.interval.as_duration().as_millis() as u64;
+        }
+        self.refresh_status();
+        tracing::info!(
+            instance = %name,
+            "reconfigured: {} VIP(s) added, {} removed, priority {}",
+            added.len(),
+            removed.len(),
+            self.config.priority
+        );
+    }
+
+    /// Gratuitous ARP / unsolicited NA: a burst now and, if configured, another after
+    /// `garp_delay`, so that switches and neighbours that missed the first learn the move.
+    pub(super) fn announce(&mut self) {
+        let vips = self.all_addresses().iter().map(|v| v.address).collect();
+        self.announce_addresses(vips);
+    }
+
+    pub(super) fn announce_addresses(&mut self, vips: Vec<IpAddr>) {
+        self.announcements.retain(|task| !task.is_finished());
+        let settings = self.config.garp.clone();
+        let garp = Arc::clone(&self.garp);
+        let name = self.config.name.clone();
+        self.counters.gratuitous_sent += (vips.len() * usize::from(settings.repeat)) as u64;
+        self.announcements.push(tokio::spawn(async move {
+            let bursts = if settings.delay.is_zero() { 1 } else { 2 };
+            for burst in 0..bursts {
+                if burst == 1 {
+                    tokio::time::sleep(settings.delay).await;
+                }
+                let report = garp
+                    .send_burst(&vips, u32::from(settings.repeat), settings.interval)
+                    .await;
+                if let Err(err) = report.into_result() {
+                    tracing::warn!(instance = %name, "gratuitous ARP / NA: {err:#}");
+                }
+            }
+        }));
+    }
+
+    pub(super) fn vip_key(&self, address: IpAddr) -> VipKey {
+        VipKey {
+            ifindex: self.placement.key.ifindex,
+            vlan: self.placement.key.vlan,
+            family: self.placement.key.family,
+            _pad: 0,
+            address: address16(address),
+        }
+    }
+
+    pub(super) fn vip_owner(&self) -> VipOwner {
+        VipOwner {
+            mac: vip_mac(&self.config, &self.placement),
+            vrid: self.config.vrid,
+            _pad: 0,
+            heartbeat_max_age_ns: self.placement.heartbeat_bound.as_nanos() as u64,
+        }
+    }
+
+    /// With `use_vmac`, has the data plane take the frames sent to the virtual MAC.
+    pub(super) fn own_vmac(&self) {
+        if !self.config.use_vmac {
+            return;
+        }
+        let owner = VmacOwner {
+            interface_mac: self.placement.mac,
+            _pad: [0; 2],
+            heartbeat_max_age_ns: self.placement.heartbeat_bound.as_nanos() as u64,
+        };
+        let owned = self
+            .shared
+            .lock_dataplane()
+            .own_vmac(self.vmac_key(), owner);
+        if let Err(err) = owned {
+            tracing::warn!(instance = %self.config.name, "{err:#}");
+        }
+    }
+
+    pub(super) fn disown_vmac(&self) {
+        if !self.config.use_vmac {
+            return;
+        }
+        let disowned = self.shared.lock_dataplane().disown_vmac(self.vmac_key());
+        if let Err(err) = disowned {
+            tracing::warn!(instance = %self.config.name, "{err:#}");
+        }
+    }
+
+    pub(super) fn vmac_key(&self) -> VmacKey {
+        VmacKey {
+            ifindex: self.placement.ifindex,
+            mac: vip_mac(&self.config, &self.placement),
+            _pad: [0; 2],
+        }
+    }
+}
