@@ -137,8 +137,10 @@ impl Instance {
         }
         self.publish_to_dataplane();
         let priority_before = self.router.priority();
-        self.apply(Event::PriorityChanged(self.config.priority))
-            .await;
+        // The configured priority adjusted by tracking, never the bare one: advertising it for
+        // a moment could let a Backup preempt.
+        let priority = self.tracker.health().priority(self.config.priority);
+        self.apply(Event::PriorityChanged(priority)).await;
         let advertised_again = self.router.priority() != priority_before;
         if self.router.state() == State::Master
             && !advertised_again
