@@ -1,5 +1,6 @@
 //! Developer tasks. Every task runs `setup` first, so a fresh machine needs no manual step.
 mod bench;
+mod fuzz;
 mod setup;
 mod shell;
 mod test;
@@ -34,6 +35,15 @@ enum Task {
         /// One benchmark (`xdp`); all when omitted.
         which: Option<String>,
     },
+    /// Fuzz the decoders (cargo-fuzz, nightly): each target for SECONDS from its seeds in
+    /// fuzz/corpus; fails if any input crashes. Installs cargo-fuzz first if missing.
+    Fuzz {
+        /// One target (`cargo +nightly fuzz list` names them); all when omitted.
+        target: Option<String>,
+        /// How long each target runs.
+        #[arg(long, default_value_t = fuzz::DEFAULT_SECONDS)]
+        seconds: u64,
+    },
 }
 
 fn main() -> ExitCode {
@@ -52,6 +62,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Task::Setup => Ok(()),
         Task::Test => test::run_all(),
         Task::Bench { which } => bench::run_bench(which.as_deref()),
+        Task::Fuzz { target, seconds } => fuzz::run_fuzz(target.as_deref(), seconds),
         Task::Demo => {
             shell::run(shell::command("cargo").args(["build", "--quiet", "--bin", "xvrrpd"]))?;
             shell::run(shell::command("cargo").args([

@@ -15,6 +15,9 @@ use crate::shell::{command, output, run};
 /// bpf-linker release known to build with our stable toolchain and nightly's LLVM.
 const BPF_LINKER_VERSION: &str = "0.13.0";
 
+/// cargo-fuzz release known to install with our stable toolchain (`cargo xtask fuzz` only).
+const CARGO_FUZZ_VERSION: &str = "0.13.2";
+
 /// Debian packages the tests use: network namespaces, real VRRP peers, captures.
 const DEBIAN_PACKAGES: &[&str] = &[
     "iproute2",
@@ -130,6 +133,43 @@ fn bpf_linker_uses(llvm: &Path) -> bool {
         .filter_map(|line| line.split("=>").nth(1))
         .filter_map(|rest| rest.split_whitespace().next())
         .any(|loaded| fs::canonicalize(loaded).is_ok_and(|loaded| loaded == wanted))
+}
+
+/// What `cargo xtask fuzz` needs besides nightly: cargo-fuzz, and the C++ compiler that
+/// libfuzzer-sys builds libFuzzer with. Only the fuzz task runs this, so the other tasks' setup
+/// stays quick; like the rest, it installs only what is missing.
+pub fn ensure_cargo_fuzz() -> anyhow::Result<()> {
+    if output(command("sh").args(["-c", "command -v c++"])).is_none() {
+        if !is_root() {
+            bail!("no C++ compiler (c++) for libFuzzer: install g++, or run as root");
+        }
+        run(command("apt-get").args(["update", "-qq"]))?;
+        run(command("apt-get")
+            .args(["install", "-y", "-qq", "g++"])
+            .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    }
+    let has_version = || {
+        // `cargo fuzz --version` prints `cargo-fuzz 0.13.2`.
+        output(command("cargo").args(["fuzz", "--version"]))
+            .is_some_and(|v| v.split_whitespace().nth(1) == Some(CARGO_FUZZ_VERSION))
+    };
+    if has_version() {
+        return Ok(());
+    }
+    run(command("cargo").args([
+        "install",
+        "cargo-fuzz",
+        "--version",
+        CARGO_FUZZ_VERSION,
+        "--locked",
+        "--force",
+    ]))?;
+    if !has_version() {
+        bail!(
+            "cargo-fuzz {CARGO_FUZZ_VERSION} was installed but `cargo fuzz` does not run it; is ~/.cargo/bin first in PATH?"
+        );
+    }
+    Ok(())
 }
 
 fn cache_dir() -> anyhow::Result<PathBuf> {

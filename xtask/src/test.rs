@@ -3,6 +3,8 @@ use crate::shell::{command, run};
 
 pub fn run_all() -> anyhow::Result<()> {
     run(command("cargo").args(["fmt", "--all", "--", "--check"]))?;
+    // fuzz/ is a workspace of its own (built by `cargo xtask fuzz`), out of reach of `--all`.
+    run(command("cargo").args(["fmt", "--manifest-path", "fuzz/Cargo.toml", "--", "--check"]))?;
     run(command("cargo").args([
         "clippy",
         "--workspace",
