@@ -1,4 +1,5 @@
 //! Harness for xvrrpd's root-only tests.
+pub mod bench;
 pub mod frames;
 pub mod frr;
 pub mod lab;

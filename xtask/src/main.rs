@@ -31,8 +31,12 @@ enum Task {
     },
     /// Benchmarks (root): figures next to a baseline measured in the same run.
     Bench {
-        /// One benchmark (`xdp`); all when omitted.
+        /// One benchmark (xdp, memory, cpu, arp-flood, starvation, graceful, failover); all
+        /// when omitted.
         which: Option<String>,
+        /// A few repeats per figure instead of the full counts (for development).
+        #[arg(long)]
+        quick: bool,
     },
 }
 
@@ -51,7 +55,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.task {
         Task::Setup => Ok(()),
         Task::Test => test::run_all(),
-        Task::Bench { which } => bench::run_bench(which.as_deref()),
+        Task::Bench { which, quick } => bench::run_bench(which.as_deref(), quick),
         Task::Demo => {
             shell::run(shell::command("cargo").args(["build", "--quiet", "--bin", "xvrrpd"]))?;
             shell::run(shell::command("cargo").args([

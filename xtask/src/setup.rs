@@ -24,6 +24,8 @@ const DEBIAN_PACKAGES: &[&str] = &[
     "frr",
     "tcpdump",
     "tshark",
+    "stress-ng",
+    "netsniff-ng",
 ];
 
 pub fn run_setup() -> anyhow::Result<()> {
