@@ -215,34 +215,20 @@ fn measure(
     outages
 }
 
-/// Pings the VIP from the client for `window`, runs `failure` after [`LEAD`]; the time the
-/// client went without a reply across the failure, in ms (the gap between the replies around
-/// it, less one ping interval), or `None` if no reply came before or after it.
+/// Pings the VIP from the client every 2 ms for `window`, runs `failure` after [`LEAD`]; the
+/// time the client went without a reply once the failure began, in ms (the longest gap between
+/// replies, less one ping interval), or `None` if it did not recover within the window.
 fn ping_across(lab: &Lab, window: Duration, failure: impl FnOnce()) -> Option<f64> {
-    let count = (window.as_micros() / PING_INTERVAL.as_micros()).max(1);
+    let target = VIP.parse().expect("VIP");
     let (stamps, at) = std::thread::scope(|scope| {
         let pinger = scope.spawn(|| {
             lab.client
-                .command("ping")
-                .args([
-                    "-n",
-                    "-D",
-                    "-i",
-                    &format!("{:.3}", PING_INTERVAL.as_secs_f64()),
-                    "-c",
-                    &count.to_string(),
-                    "-W",
-                    "1",
-                    VIP,
-                ])
-                .output()
-                .expect("ping")
+                .enter(|| super::pinger::ping(target, PING_INTERVAL, window))
         });
         pause(LEAD);
         let at = unix_seconds();
         failure();
-        let out = pinger.join().expect("ping thread");
-        (reply_stamps(&String::from_utf8_lossy(&out.stdout)), at)
+        (pinger.join().expect("pinger"), at)
     });
     gap_across(&stamps, at).map(|gap| (gap - PING_INTERVAL.as_secs_f64()).max(0.0) * 1000.0)
 }
@@ -252,17 +238,6 @@ fn unix_seconds() -> f64 {
         .duration_since(SystemTime::UNIX_EPOCH)
         .expect("clock after 1970")
         .as_secs_f64()
-}
-
-/// The receive timestamps (`ping -D`) of the replies in `output`.
-fn reply_stamps(output: &str) -> Vec<f64> {
-    output
-        .lines()
-        .filter(|line| line.contains("icmp_seq="))
-        .filter_map(|line| line.strip_prefix('['))
-        .filter_map(|rest| rest.split(']').next())
-        .filter_map(|stamp| stamp.parse().ok())
-        .collect()
 }
 
 /// Replies that must follow an outage for it to count as over (a steady stream again).
@@ -289,22 +264,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_gap_across_the_failure_is_measured_from_ping_timestamps() {
-        let mut output = String::from("PING 192.0.2.100 (192.0.2.100) 56(84) bytes of data.\n");
-        let mut stamp = |seconds: f64, seq: usize| {
-            output.push_str(&format!(
-                "[{seconds:.6}] 64 bytes from 192.0.2.100: icmp_seq={seq} ttl=64 time=0.05 ms\n"
-            ));
-        };
+    fn the_gap_across_the_failure_is_measured_between_replies() {
         // Replies every 2 ms, a 40 ms hole from 100.010, then 30 more replies.
-        for seq in 0..=5 {
-            stamp(100.0 + 0.002 * seq as f64, seq);
-        }
-        for seq in 25..55 {
-            stamp(100.0 + 0.002 * seq as f64, seq);
-        }
-        let stamps = reply_stamps(&output);
-        assert_eq!(stamps.len(), 36);
+        let stamps: Vec<f64> = (0..=5)
+            .chain(25..55)
+            .map(|seq| 100.0 + 0.002 * f64::from(seq))
+            .collect();
         // The failure began before the last replies ahead of the hole.
         let gap = gap_across(&stamps, 100.003).unwrap();
         assert!((gap - 0.040).abs() < 1e-6, "{gap}");

@@ -8,6 +8,7 @@ pub mod arp_flood;
 pub mod cpu;
 pub mod failover;
 pub mod peers;
+pub mod pinger;
 pub mod procfs;
 pub mod report;
 pub mod starvation;
