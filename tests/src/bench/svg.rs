@@ -111,7 +111,7 @@ fn panel(svg: &mut String, rows: &[&Row], top: f64) {
         base,
         number(floor)
     );
-    let slot = ((WIDTH - LEFT - 20.0) / rows.len() as f64).min(90.0);
+    let slot = ((WIDTH - LEFT - 20.0) / rows.len() as f64).min(140.0);
     let mut previous_case = "";
     for (index, row) in rows.iter().enumerate() {
         let Some(summary) = row.summary else { continue };
@@ -148,12 +148,25 @@ fn panel(svg: &mut String, rows: &[&Row], top: f64) {
             escape(&row.implementation)
         );
         if row.case != previous_case {
+            // Long case names ("ARP request -> reply (single)") go on two lines.
+            let (first, second) = row
+                .case
+                .split_once(" (")
+                .map_or((row.case.as_str(), ""), |(a, b)| (a, b));
             let _ = writeln!(
                 svg,
                 "<text x=\"{x:.1}\" y=\"{:.1}\" font-size=\"10\">{}</text>",
                 base + 26.0,
-                escape(&row.case)
+                escape(first)
             );
+            if !second.is_empty() {
+                let _ = writeln!(
+                    svg,
+                    "<text x=\"{x:.1}\" y=\"{:.1}\" font-size=\"10\">({}</text>",
+                    base + 38.0,
+                    escape(second)
+                );
+            }
             previous_case = &row.case;
         }
     }
