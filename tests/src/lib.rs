@@ -1,6 +1,7 @@
 //! Harness for xvrrpd's root-only tests.
 pub mod arping;
 pub mod attached;
+pub mod bench;
 pub mod flood;
 pub mod frames;
 pub mod frr;

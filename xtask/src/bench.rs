@@ -1,30 +1,45 @@
-//! `cargo xtask bench [xdp]`: benchmarks that report figures (never pass/fail timing tests),
-//! each compared with a baseline measured in the same run.
+//! `cargo xtask bench [NAME] [--quick]`: benchmarks that report figures (never pass/fail timing
+//! tests), xvrrpd next to keepalived or another baseline measured in the same run. Everything
+//! is built in release; the `bench` binary prints one table and writes target/bench/.
 use crate::shell::{command, run};
 
-/// The benchmarks `cargo xtask bench` knows.
-pub const BENCHES: &[&str] = &["xdp"];
+/// The benchmarks `cargo xtask bench` knows (the `bench` binary's names).
+pub const BENCHES: &[&str] = &[
+    "xdp",
+    "memory",
+    "cpu",
+    "arp-flood",
+    "starvation",
+    "graceful",
+    "failover",
+];
 
-pub fn run_bench(which: Option<&str>) -> anyhow::Result<()> {
-    let selected: Vec<&str> = match which {
-        None => BENCHES.to_vec(),
-        Some(name) if BENCHES.contains(&name) => vec![name],
-        Some(name) => anyhow::bail!("no benchmark named {name:?}; known: {}", BENCHES.join(", ")),
-    };
-    for bench in selected {
-        match bench {
-            // Needs root (BPF_PROG_TEST_RUN); built in release so the harness adds little.
-            "xdp" => run(command("cargo").args([
-                "run",
-                "--release",
-                "--quiet",
-                "--package",
-                "tests",
-                "--bin",
-                "xdp_bench",
-            ]))?,
-            _ => unreachable!("listed in BENCHES"),
-        }
+pub fn run_bench(which: Option<&str>, quick: bool) -> anyhow::Result<()> {
+    if let Some(name) = which
+        && !BENCHES.contains(&name)
+    {
+        anyhow::bail!("no benchmark named {name:?}; known: {}", BENCHES.join(", "));
     }
-    Ok(())
+    // The daemon under test, built in release like the harness.
+    run(command("cargo").args(["build", "--release", "--quiet", "--bin", "xvrrpd"]))?;
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .unwrap_or_else(|_| format!("{}/target", crate::shell::workspace_root()));
+    let mut bench = command("cargo");
+    bench
+        .args([
+            "run",
+            "--release",
+            "--quiet",
+            "--package",
+            "tests",
+            "--bin",
+            "bench",
+            "--",
+        ])
+        .args(which)
+        .env("XVRRPD_BIN", format!("{target}/release/xvrrpd"));
+    if quick {
+        bench.arg("--quick");
+    }
+    run(&mut bench)
 }

@@ -32,8 +32,12 @@ enum Task {
     },
     /// Benchmarks (root): figures next to a baseline measured in the same run.
     Bench {
-        /// One benchmark (`xdp`); all when omitted.
+        /// One benchmark (xdp, memory, cpu, arp-flood, starvation, graceful, failover); all
+        /// when omitted.
         which: Option<String>,
+        /// A few repeats per figure instead of the full counts (for development).
+        #[arg(long)]
+        quick: bool,
     },
     /// Fuzz the decoders (cargo-fuzz, nightly): each target for SECONDS from its seeds in
     /// fuzz/corpus; fails if any input crashes. Installs cargo-fuzz first if missing.
@@ -61,7 +65,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.task {
         Task::Setup => Ok(()),
         Task::Test => test::run_all(),
-        Task::Bench { which } => bench::run_bench(which.as_deref()),
+        Task::Bench { which, quick } => bench::run_bench(which.as_deref(), quick),
         Task::Fuzz { target, seconds } => fuzz::run_fuzz(target.as_deref(), seconds),
         Task::Demo => {
             shell::run(shell::command("cargo").args(["build", "--quiet", "--bin", "xvrrpd"]))?;

@@ -28,6 +28,8 @@ const DEBIAN_PACKAGES: &[&str] = &[
     "tcpdump",
     "tshark",
     "systemd",
+    "stress-ng",
+    "netsniff-ng",
 ];
 
 pub fn run_setup() -> anyhow::Result<()> {

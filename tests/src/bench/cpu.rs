@@ -1,0 +1,154 @@
+//! The daemons' own cost with many virtual routers on one interface at 10 ms adverts: CPU per
+//! wall second (utime + stime of every daemon process, in % of one core) of the master and of
+//! the backup (`cpu`), and their resident memory with 255 instances (`memory`). The two
+//! implementations run one after the other so that neither measures the other's load.
+//!
+//! Packet work done in softirq (XDP, the kernel's receive path) is charged to whichever task
+//! the CPU was running, not to the daemon: `arp-flood` measures kernel time machine-wide.
+use std::time::{Duration, Instant};
+
+use super::{
+    Settings, pause,
+    peers::{self, Group, Implementation},
+    procfs::{CpuMark, daemon_pids, rss_kib},
+    report::{Report, number},
+    starvation::link_counter_named,
+};
+use crate::lab::Lab;
+
+const INTERVAL: Duration = Duration::from_millis(10);
+
+fn group(instances: u8) -> Group {
+    Group {
+        version: 3,
+        interval: INTERVAL,
+        instances,
+        xdp_off: false,
+    }
+}
+
+pub fn cpu(settings: Settings, report: &mut Report) {
+    let windows = settings.repeats(5, 3);
+    let window = settings.duration(Duration::from_secs(6), Duration::from_secs(2));
+    for instances in [10u8, 100, 255] {
+        let case = format!("{instances} instances");
+        for implementation in Implementation::BOTH {
+            let mut lab = Lab::new(&format!("cpu{}{instances}", &implementation.name()[..1]), 2);
+            let group = group(instances);
+            peers::master_and_backup(&mut lab, implementation, &group);
+            // Past the start-up bursts (gratuitous ARP, the second burst after 5 s).
+            pause(Duration::from_secs(6));
+            let before = peers::became_master(&lab, 1, implementation);
+            let (mut master, mut backup, mut sent) = (Vec::new(), Vec::new(), Vec::new());
+            for _ in 0..windows {
+                let marks = [
+                    CpuMark::now(&lab.routers[0].netns),
+                    CpuMark::now(&lab.routers[1].netns),
+                ];
+                // What the master's port received: its adverts (the backup sends none).
+                let frames = link_counter_named(&lab.bridge, "p0", "rx", "packets");
+                let started = Instant::now();
+                pause(window);
+                master.push(marks[0].percent_since());
+                backup.push(marks[1].percent_since());
+                let frames = link_counter_named(&lab.bridge, "p0", "rx", "packets") - frames;
+                sent.push(frames as f64 / started.elapsed().as_secs_f64());
+            }
+            let after = peers::became_master(&lab, 1, implementation);
+            let stable = lab.holds(0, &group.last_vip()) && !lab.holds(1, &group.last_vip());
+            let takeovers = match (before, after) {
+                (Some(before), Some(after)) => (after - before).to_string(),
+                _ => "?".into(),
+            };
+            let note = format!(
+                "{windows} windows of {}s; backup took over {takeovers} times{}",
+                window.as_secs(),
+                if stable {
+                    ""
+                } else {
+                    "; roles NOT stable at the end"
+                }
+            );
+            let name = implementation.name();
+            report.add(
+                "cpu",
+                &case,
+                name,
+                "master CPU",
+                "% of a core",
+                master,
+                note.clone(),
+            );
+            report.add(
+                "cpu",
+                &case,
+                name,
+                "backup CPU",
+                "% of a core",
+                backup,
+                note,
+            );
+            let due = f64::from(instances) / INTERVAL.as_secs_f64();
+            report.add(
+                "cpu",
+                &case,
+                name,
+                "master adverts sent",
+                "per s",
+                sent,
+                format!("{} due per s: a late master sends fewer", number(due)),
+            );
+        }
+        for (role, fraction, label) in [("backup", 10.0, "1/10"), ("master", 2.0, "1/2")] {
+            let metric = format!("{role} CPU");
+            let ours = report.median("cpu", &case, "xvrrpd", &metric);
+            let theirs = report.median("cpu", &case, "keepalived", &metric);
+            if let (Some(ours), Some(theirs)) = (ours, theirs) {
+                report.verdict(
+                    "cpu",
+                    &format!("{case}: {role} at most {label} of keepalived's"),
+                    ours <= theirs / fraction,
+                    format!(
+                        "{}% vs {}% (ratio {})",
+                        number(ours),
+                        number(theirs),
+                        number(ours / theirs.max(f64::MIN_POSITIVE))
+                    ),
+                );
+            }
+        }
+    }
+}
+
+pub fn memory(settings: Settings, report: &mut Report) {
+    let samples = settings.repeats(5, 3);
+    let case = "255 instances";
+    for implementation in Implementation::BOTH {
+        let mut lab = Lab::new(&format!("mem{}", &implementation.name()[..1]), 2);
+        let group = group(255);
+        peers::master_and_backup(&mut lab, implementation, &group);
+        pause(Duration::from_secs(2));
+        let (mut master, mut backup) = (Vec::new(), Vec::new());
+        let mut processes = 0;
+        for _ in 0..samples {
+            for (index, list) in [(0, &mut master), (1, &mut backup)] {
+                let pids = daemon_pids(&lab.routers[index].netns);
+                processes = pids.len();
+                list.push(pids.iter().map(|&pid| rss_kib(pid)).sum::<f64>() / 1024.0);
+            }
+            pause(Duration::from_secs(1));
+        }
+        let note = format!("VmRSS summed over the daemon's {processes} process(es)");
+        let name = implementation.name();
+        report.add(
+            "memory",
+            case,
+            name,
+            "master VmRSS",
+            "MiB",
+            master,
+            note.clone(),
+        );
+        report.add("memory", case, name, "backup VmRSS", "MiB", backup, note);
+    }
+}

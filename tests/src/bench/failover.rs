@@ -1,0 +1,284 @@
+//! What a client pinging the VIP every 2 ms sees when the master fails: its link cut
+//! (`failover`), or a graceful stop that sends priority 0 (`graceful`). Both implementations
+//! run at once, each in its own lab, so that they share the machine's load.
+//!
+//! Both routers of a lab have the same priority: whoever is master keeps the role until it
+//! fails (an equal-priority Backup does not preempt), so each repeat fails the current master
+//! and the next one fails the other router — no waiting for a preempting router to come back.
+use std::time::{Duration, SystemTime};
+
+use super::{
+    Settings, check_stop, interval_name, master_down_interval, pause,
+    peers::{self, Group, Implementation, VIP},
+    report::{Report, number},
+    skew_time, wait_until,
+};
+use crate::lab::Lab;
+
+/// (version, advert interval in ms) of each case.
+const CASES: [(u8, u64); 4] = [(3, 10), (3, 100), (3, 1000), (2, 1000)];
+/// The client's ping interval.
+const PING_INTERVAL: Duration = Duration::from_millis(2);
+/// Pings before the failure: the client has a steady stream of replies (and the VIP's MAC).
+const LEAD: Duration = Duration::from_millis(200);
+/// Failover: the typical default priority, so Master_Down_Interval is 3.61 intervals.
+const CUT_PRIORITY: u8 = 100;
+/// Graceful stop: the Backup waits Skew_Time after priority 0; 254 keeps it under 8 ms even
+/// at 1 s, so what remains is the implementations' own handover time.
+const STOP_PRIORITY: u8 = 254;
+
+#[derive(Clone, Copy, PartialEq)]
+enum Failure {
+    Cut,
+    Stop,
+}
+
+/// Outages in ms, and how many failures saw no reply again within the ping window.
+struct Outages {
+    ms: Vec<f64>,
+    unrecovered: usize,
+}
+
+pub fn failover(settings: Settings, report: &mut Report) {
+    run(settings, report, Failure::Cut);
+}
+
+pub fn graceful(settings: Settings, report: &mut Report) {
+    run(settings, report, Failure::Stop);
+}
+
+fn run(settings: Settings, report: &mut Report, failure: Failure) {
+    let (bench, priority) = match failure {
+        Failure::Cut => ("failover", CUT_PRIORITY),
+        Failure::Stop => ("graceful", STOP_PRIORITY),
+    };
+    let repeats = settings.repeats(20, 3);
+    for (version, interval_ms) in CASES {
+        let group = Group::single(version, Duration::from_millis(interval_ms));
+        let case = format!("v{version} {}", interval_name(group.interval));
+        let mdi = master_down_interval(version, group.interval, priority);
+        let skew = skew_time(version, group.interval, priority);
+        let results: Vec<(Implementation, Outages)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = Implementation::BOTH
+                .into_iter()
+                .map(|implementation| {
+                    scope.spawn(move || {
+                        (
+                            implementation,
+                            measure(implementation, &group, priority, failure, repeats),
+                        )
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|handle| {
+                    handle
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        });
+        let note = |outages: &Outages| {
+            let timer = match failure {
+                Failure::Cut => format!("MDI {} ms (backup priority {priority})", number(ms(mdi))),
+                Failure::Stop => format!("Skew_Time {} ms (priority {priority})", number(ms(skew))),
+            };
+            if outages.unrecovered > 0 {
+                format!(
+                    "{timer}; {} without recovery in the window",
+                    outages.unrecovered
+                )
+            } else {
+                timer
+            }
+        };
+        for (implementation, outages) in &results {
+            report.add(
+                bench,
+                &case,
+                implementation.name(),
+                "client outage",
+                "ms",
+                outages.ms.clone(),
+                note(outages),
+            );
+        }
+        let ours = report.median(bench, &case, "xvrrpd", "client outage");
+        let theirs = report.median(bench, &case, "keepalived", "client outage");
+        match failure {
+            Failure::Cut => {
+                if let (Some(ours), Some(theirs)) = (ours, theirs) {
+                    report.verdict(
+                        bench,
+                        &format!("{case}: median no worse than keepalived's"),
+                        ours <= theirs,
+                        format!("{} ms vs {} ms", number(ours), number(theirs)),
+                    );
+                }
+                if let Some(ours) = ours {
+                    let bound = ms(mdi) + 5.0;
+                    report.verdict(
+                        bench,
+                        &format!("{case}: median within MDI + 5 ms"),
+                        ours <= bound,
+                        format!("{} ms vs {} ms", number(ours), number(bound)),
+                    );
+                }
+            }
+            Failure::Stop => {
+                if let Some(ours) = ours {
+                    report.verdict(
+                        bench,
+                        &format!("{case}: handover under 10 ms"),
+                        ours < 10.0,
+                        format!(
+                            "{} ms (Skew_Time {} ms; keepalived {} ms)",
+                            number(ours),
+                            number(ms(skew)),
+                            theirs.map_or("-".into(), number)
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+/// One lab, `repeats` failures of whichever router is master.
+fn measure(
+    implementation: Implementation,
+    group: &Group,
+    priority: u8,
+    failure: Failure,
+    repeats: usize,
+) -> Outages {
+    let tag = format!(
+        "{}{}{}{}",
+        if failure == Failure::Cut { "fo" } else { "gs" },
+        &implementation.name()[..1],
+        group.version,
+        group.interval.as_millis()
+    );
+    let mut lab = Lab::new(&tag, 2);
+    let mdi = master_down_interval(group.version, group.interval, priority);
+    // Generous: startup, then a full Master_Down_Interval on a loaded machine.
+    let settle_limit = mdi * 3 + Duration::from_secs(10);
+    peers::start(&mut lab, 0, implementation, group, priority);
+    assert!(
+        wait_until(settle_limit, || lab.holds(0, VIP)),
+        "{tag}: r0 never became master\n{}",
+        lab.logs()
+    );
+    peers::start(&mut lab, 1, implementation, group, priority);
+    pause(mdi + group.interval);
+    let window = LEAD + mdi + mdi / 2 + Duration::from_millis(500);
+    let mut outages = Outages {
+        ms: Vec::new(),
+        unrecovered: 0,
+    };
+    for _ in 0..repeats {
+        check_stop();
+        let mut master = None;
+        wait_until(settle_limit, || {
+            master = lab.holder(VIP);
+            master.is_some()
+        });
+        let master = master.unwrap_or_else(|| panic!("{tag}: no single master\n{}", lab.logs()));
+        let outage = ping_across(&lab, window, || match failure {
+            Failure::Cut => lab.cut(master),
+            Failure::Stop => lab.signal(master, "TERM"),
+        });
+        match outage {
+            Some(outage) => outages.ms.push(outage),
+            None => outages.unrecovered += 1,
+        }
+        match failure {
+            Failure::Cut => lab.restore(master),
+            Failure::Stop => {
+                assert!(
+                    lab.wait_exit(master, Duration::from_secs(10)).is_some(),
+                    "{tag}: r{master} did not stop on SIGTERM\n{}",
+                    lab.logs()
+                );
+                peers::start(&mut lab, master, implementation, group, priority);
+            }
+        }
+        // The failed router comes back as Backup: give it a full Master_Down_Interval to
+        // hear the new master before the next failure.
+        pause(mdi + group.interval + Duration::from_millis(200));
+    }
+    outages
+}
+
+/// Pings the VIP from the client every 2 ms for `window`, runs `failure` after [`LEAD`]; the
+/// time the client went without a reply once the failure began, in ms (the longest gap between
+/// replies, less one ping interval), or `None` if it did not recover within the window.
+fn ping_across(lab: &Lab, window: Duration, failure: impl FnOnce()) -> Option<f64> {
+    let target = VIP.parse().expect("VIP");
+    let (stamps, at) = std::thread::scope(|scope| {
+        let pinger = scope.spawn(|| {
+            lab.client
+                .enter(|| super::pinger::ping(target, PING_INTERVAL, window))
+        });
+        pause(LEAD);
+        let at = unix_seconds();
+        failure();
+        (pinger.join().expect("pinger"), at)
+    });
+    gap_across(&stamps, at).map(|gap| (gap - PING_INTERVAL.as_secs_f64()).max(0.0) * 1000.0)
+}
+
+fn unix_seconds() -> f64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs_f64()
+}
+
+/// Replies that must follow an outage for it to count as over (a steady stream again).
+const RECOVERED_REPLIES: usize = 20;
+
+/// The longest time between consecutive replies once the failure began at `at` (the command
+/// that fails the master takes a few ms to act, so replies go on for a moment), provided
+/// replies came before it and [`RECOVERED_REPLIES`] came after the gap.
+fn gap_across(stamps: &[f64], at: f64) -> Option<f64> {
+    if !stamps.first().is_some_and(|&first| first <= at) {
+        return None;
+    }
+    let (end, gap) = stamps
+        .windows(2)
+        .enumerate()
+        .filter(|(_, pair)| pair[1] > at)
+        .map(|(index, pair)| (index + 1, pair[1] - pair[0]))
+        .max_by(|a, b| a.1.total_cmp(&b.1))?;
+    (stamps.len() - end >= RECOVERED_REPLIES).then_some(gap)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_gap_across_the_failure_is_measured_between_replies() {
+        // Replies every 2 ms, a 40 ms hole from 100.010, then 30 more replies.
+        let stamps: Vec<f64> = (0..=5)
+            .chain(25..55)
+            .map(|seq| 100.0 + 0.002 * f64::from(seq))
+            .collect();
+        // The failure began before the last replies ahead of the hole.
+        let gap = gap_across(&stamps, 100.003).unwrap();
+        assert!((gap - 0.040).abs() < 1e-6, "{gap}");
+        assert_eq!(
+            gap_across(&stamps, 99.0),
+            None,
+            "no reply before the failure"
+        );
+        // Too few replies after the hole: not recovered within the window.
+        assert_eq!(gap_across(&stamps[..20], 100.003), None);
+    }
+}
