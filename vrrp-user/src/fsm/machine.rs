@@ -244,14 +244,15 @@ impl VirtualRouter {
     }
 
     /// Whether a fire of `timer` at `now` is the one we expect; if so it is no longer armed.
-    fn take_fired(&mut self, timer: Timer, now: Instant) -> bool {
+    /// Disarms `timer` if it is due at `now`; when it was due.
+    fn take_fired(&mut self, timer: Timer, now: Instant) -> Option<Instant> {
         let slot = &mut self.timers[timer_index(timer)];
         match *slot {
             Some(at) if at <= now => {
                 *slot = None;
-                true
+                Some(at)
             }
-            _ => false,
+            _ => None,
         }
     }
 
@@ -460,12 +461,23 @@ impl VirtualRouter {
     }
 
     fn on_advert_timer(&mut self, now: Instant, out: &mut Vec<Action>) {
-        if self.state != State::Master || !self.take_fired(Timer::Advert, now) {
+        if self.state != State::Master {
             return; // stale
         }
+        let Some(due) = self.take_fired(Timer::Advert, now) else {
+            return; // early or stale
+        };
         // §6.4.3: "If the Adver_Timer fires, then: Send an ADVERTISEMENT; Reset the Adver_Timer
-        // to Advertisement_Interval".
-        self.advertise(now, out);
+        // to Advertisement_Interval". Counted from when the timer was due, not from when it was
+        // served: wake-up latency would otherwise add up advert after advert (about 1 ms late
+        // per 10 ms advert). After a stall longer than an interval, start afresh from now
+        // rather than catch up with a burst.
+        out.push(Action::SendAdvert {
+            priority: self.priority,
+        });
+        let interval = self.config.advert_interval.as_duration();
+        let from = if now - due < interval { due } else { now };
+        self.arm(Timer::Advert, from + interval, out);
     }
 
     fn on_master_down_timer(
@@ -474,7 +486,7 @@ impl VirtualRouter {
         now: Instant,
         out: &mut Vec<Action>,
     ) {
-        if self.state != State::Backup || !self.take_fired(Timer::MasterDown, now) {
+        if self.state != State::Backup || self.take_fired(Timer::MasterDown, now).is_none() {
             return; // stale
         }
         let master = self.backup_mut().master;
@@ -517,7 +529,7 @@ impl VirtualRouter {
         now: Instant,
         out: &mut Vec<Action>,
     ) {
-        if self.state != State::Backup || !self.take_fired(Timer::PreemptDelay, now) {
+        if self.state != State::Backup || self.take_fired(Timer::PreemptDelay, now).is_none() {
             return; // stale
         }
         let MasterView::Known { source, priority } = self.backup_mut().master else {

@@ -27,17 +27,29 @@ fn the_advert_timer_sends_and_rearms() {
         vr.handle(Event::AdvertTimerFired, c.us(DOWN + 1_000_000)),
         vec![send(100), arm(Timer::Advert, c.us(DOWN + 2_000_000))]
     );
-    // Woken 300 ms late: the next one is an interval after the one just sent.
+    // Woken 300 ms late: the next one stays on the schedule, an interval after it was due.
     assert_eq!(
         vr.handle(Event::AdvertTimerFired, c.us(DOWN + 2_300_000)),
-        vec![send(100), arm(Timer::Advert, c.us(DOWN + 3_300_000))]
+        vec![send(100), arm(Timer::Advert, c.us(DOWN + 3_000_000))]
     );
     // Early or Backup-only timers are stale.
     assert_eq!(
-        vr.handle(Event::AdvertTimerFired, c.us(DOWN + 3_000_000)),
+        vr.handle(Event::AdvertTimerFired, c.us(DOWN + 2_999_999)),
         vec![]
     );
     assert_eq!(vr.handle(down_fired(None), c.s(10)), vec![]);
+}
+
+#[test]
+fn a_stalled_master_restarts_the_schedule_instead_of_bursting() {
+    let c = Clock::new();
+    let mut vr = master(v3(100), c);
+    // Due at DOWN + 1 s, served 2.5 s later (a stopped process): one advert, the next a full
+    // interval from now, not three catch-up adverts.
+    assert_eq!(
+        vr.handle(Event::AdvertTimerFired, c.us(DOWN + 3_500_000)),
+        vec![send(100), arm(Timer::Advert, c.us(DOWN + 4_500_000))]
+    );
 }
 
 #[test]
