@@ -24,6 +24,7 @@ FUZZ = pathlib.Path(__file__).resolve().parent
 ROOT = FUZZ.parent
 CAPTURES = ROOT / "vrrp-user/tests/data/keepalived"
 EXAMPLE_CONFIG = ROOT / "vrrp-user/conf/xvrrpd.toml"
+KEEPALIVED_CONFIGS = ROOT / "vrrp-user/tests/data/keepalived-conf"
 CONFIGS = [
     *sorted((ROOT / "vrrp-user/conf").glob("*.toml")),
     *(
@@ -132,7 +133,7 @@ def write(target, seeds):
     print(f"{directory.relative_to(ROOT)}: {len(seeds)} seeds")
 
 
-def write_dict(target, tokens):
+def write_dict(target, tokens, source):
     """A libFuzzer dictionary: one quoted token per line, non-printable bytes escaped."""
     def quote(token):
         return "".join(
@@ -142,7 +143,7 @@ def write_dict(target, tokens):
 
     path = FUZZ / "dict" / f"{target}.dict"
     path.parent.mkdir(exist_ok=True)
-    lines = [f"# Written by fuzz/seeds.py from {EXAMPLE_CONFIG.relative_to(ROOT)}."]
+    lines = [f"# Written by fuzz/seeds.py from {source.relative_to(ROOT)}."]
     lines += [f'"{quote(t)}"' for t in sorted(tokens)]
     path.write_text("\n".join(lines) + "\n")
     print(f"{path.relative_to(ROOT)}: {len(tokens)} tokens")
@@ -159,6 +160,12 @@ def config_tokens(text):
             tokens.add(line + "\n")
         tokens.update(f'"{v}"' for v in re.findall(r'"([^"]*)"', line))
     return tokens | {"true", "false", "ms", "s", "\n"}
+
+
+def keepalived_tokens(text):
+    """The keywords of a keepalived.conf (first word of each line) and its braces."""
+    words = {line.split()[0] + " " for line in text.splitlines() if line.split()}
+    return {w for w in words if re.fullmatch(r"[a-z_]+ ", w)} | {"{\n", "}\n", "\n", '"'}
 
 
 def main():
@@ -194,7 +201,17 @@ def main():
     )
     write("vrrp", vrrp)
     write("config_toml", {p.name: p.read_bytes() for p in CONFIGS})
-    write_dict("config_toml", config_tokens(EXAMPLE_CONFIG.read_text()))
+    write_dict("config_toml", config_tokens(EXAMPLE_CONFIG.read_text()), EXAMPLE_CONFIG)
+    keepalived = sorted(p for p in KEEPALIVED_CONFIGS.rglob("*.conf") if p.is_file())
+    write(
+        "keepalived_conf",
+        {"-".join(p.relative_to(KEEPALIVED_CONFIGS).parts): p.read_bytes() for p in keepalived},
+    )
+    write_dict(
+        "keepalived_conf",
+        set().union(*(keepalived_tokens(p.read_text(errors="replace")) for p in keepalived)),
+        KEEPALIVED_CONFIGS,
+    )
 
 
 if __name__ == "__main__":

@@ -48,10 +48,16 @@ pub(super) fn string(v: &Raw, key: &str) -> Result<String, String> {
 /// An instance name: not empty, no control characters (it ends up in logs and scripts).
 pub(super) fn name(v: &Raw) -> Result<String, String> {
     let name = string(v, "name")?;
+    printable_name(&name)?;
+    Ok(name)
+}
+
+/// The rule on an instance name's characters, for both file formats.
+pub(super) fn printable_name(name: &str) -> Result<(), String> {
     if name.chars().any(char::is_control) {
         return Err(format!("name {name:?} contains control characters"));
     }
-    Ok(name)
+    Ok(())
 }
 
 /// A name the kernel would accept for an interface (`dev_valid_name`).

@@ -429,6 +429,16 @@ impl Config {
     pub fn from_toml_str(text: &str, file: &str) -> Result<Loaded, ConfigError> {
         native::parse(text, file).map_err(ConfigError::Invalid)
     }
+
+    /// Reads the text of a keepalived.conf; `file` names it in messages. It opens no file: an
+    /// `include` is refused with an error (use [`Config::check`] for a file on disk).
+    pub fn from_keepalived_str(text: &str, file: &str) -> Checked {
+        let outcome = keepalived::read_text(text, file);
+        Checked {
+            warnings: outcome.warnings,
+            result: outcome.result,
+        }
+    }
 }
 
 /// The default `router_id`: the kernel's host name, or `"localhost"` if it has none.

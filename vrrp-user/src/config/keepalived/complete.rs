@@ -314,6 +314,20 @@ impl Draft {
                 "auth_pass without auth_type PASS; read as auth_type PASS".to_owned(),
             );
         }
+        let mut password = password.as_str();
+        if let Some(nul) = password.find('\0') {
+            // keepalived keeps the password as a C string.
+            report.warn(
+                *pass_at,
+                "auth_pass contains a NUL byte; only what precedes it is used, as keepalived does"
+                    .to_owned(),
+            );
+            password = &password[..nul];
+        }
+        if password.is_empty() {
+            report.error(*pass_at, "auth_pass is empty".to_owned());
+            return None;
+        }
         if password.len() > AUTH_DATA_LEN {
             report.warn(
                 *pass_at,

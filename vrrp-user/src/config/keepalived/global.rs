@@ -255,12 +255,27 @@ pub fn interval(token: &super::lexer::Token, key: &str) -> Result<Duration, Stri
     Ok(d)
 }
 
-/// `vrrp_script NAME { script ...; interval; timeout; weight; rise; fall; user }`.
-fn script(stmt: &Stmt, report: &mut Report) -> Option<CheckScript> {
+/// The name of a `vrrp_script`, `vrrp_instance` or `vrrp_sync_group` block, held to the same
+/// rule as in the native format (names end up in logs, scripts and the FIFO).
+pub fn block_name<'s>(
+    stmt: &'s Stmt,
+    section: &str,
+    report: &mut Report,
+) -> Option<&'s super::lexer::Token> {
     let Some(name) = stmt.args().first() else {
-        report.error(stmt.at(), "vrrp_script needs a name".to_owned());
+        report.error(stmt.at(), format!("{section} needs a name"));
         return None;
     };
+    if let Err(message) = crate::config::fields::printable_name(&name.text) {
+        report.error(name.at, format!("{section} {message}"));
+        return None;
+    }
+    Some(name)
+}
+
+/// `vrrp_script NAME { script ...; interval; timeout; weight; rise; fall; user }`.
+fn script(stmt: &Stmt, report: &mut Report) -> Option<CheckScript> {
+    let name = block_name(stmt, "vrrp_script", report)?;
     let mut command = None;
     let mut interval = None;
     let mut timeout = None;
@@ -422,10 +437,7 @@ fn sync_group(
     files: &HashMap<String, TrackFileDef>,
     report: &mut Report,
 ) -> Option<(SyncGroup, GroupSites)> {
-    let Some(name) = stmt.args().first() else {
-        report.error(stmt.at(), "vrrp_sync_group needs a name".to_owned());
-        return None;
-    };
+    let name = block_name(stmt, "vrrp_sync_group", report)?;
     let mut members: Vec<(String, Site)> = Vec::new();
     let mut notify = Notify::default();
     let mut trackers = instance::Trackers::default();

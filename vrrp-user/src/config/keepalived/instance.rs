@@ -365,10 +365,7 @@ pub fn instance(
     files: &HashMap<String, TrackFileDef>,
     report: &mut Report,
 ) -> Option<Built> {
-    let Some(name) = stmt.args().first() else {
-        report.error(stmt.at(), "vrrp_instance needs a name".to_owned());
-        return None;
-    };
+    let name = super::global::block_name(stmt, "vrrp_instance", report)?;
     let errors_before = report.errors.len();
     let mut draft = Draft::default();
     for s in report.named_block(stmt) {
@@ -480,10 +477,11 @@ impl Draft {
             }
             "authentication" => self.authentication(s, report),
             "virtual_ipaddress" | "virtual_ipaddress_excluded" => {
-                if key == "virtual_ipaddress" {
-                    self.written.push("virtual_ipaddress");
-                }
                 for line in report.block(s) {
+                    // An empty block is as good as none: the instance then says it has no VIP.
+                    if key == "virtual_ipaddress" && !self.written.contains(&key) {
+                        self.written.push("virtual_ipaddress");
+                    }
                     let mut ignored = Vec::new();
                     let Ok(vip) =
                         report.at(&line.words[0], values::vip_line(&line.words, &mut ignored))

@@ -40,8 +40,7 @@ pub(super) fn read(path: &Path) -> Outcome {
     }
 }
 
-/// Reads the text of a keepalived.conf named `name`.
-#[cfg(test)]
+/// Reads the text of a keepalived.conf named `name`; an `include` in it is an error.
 pub(super) fn read_text(text: &str, name: &str) -> Outcome {
     let mut report = Report::default();
     let tokens = source::read_text(text, name, &mut report);
@@ -60,7 +59,8 @@ fn outcome(tokens: Vec<lexer::Token>, mut report: Report, path: &Path) -> Outcom
     Outcome {
         warnings,
         result: match config {
-            Some(config) if errors.is_empty() => Ok(config),
+            // Every way of losing an instance reports why; this is the net under them.
+            Some(config) if errors.is_empty() && !config.instances.is_empty() => Ok(config),
             _ if errors.is_empty() => Err(ConfigError::Invalid(vec![Diagnostic {
                 file: path.display().to_string(),
                 line: 1,

@@ -28,19 +28,21 @@ pub fn read(path: &Path, report: &mut Report) -> Result<Vec<Token>, ConfigError>
         report,
         tokens: Vec::new(),
         stack: Vec::new(),
+        from_disk: true,
     };
     reader.file(path, text);
     Ok(reader.tokens)
 }
 
-/// Like [`read`], for a text in memory named `name` (includes are relative to the current
-/// directory).
-#[cfg(test)]
+/// Like [`read`], for a text in memory named `name`. A text has no directory to include from,
+/// and whoever hands one in (the fuzzer, a test) must not make the reader open files: an
+/// include is an error.
 pub fn read_text(text: &str, name: &str, report: &mut Report) -> Vec<Token> {
     let mut reader = Reader {
         report,
         tokens: Vec::new(),
         stack: Vec::new(),
+        from_disk: false,
     };
     reader.file(Path::new(name), text.as_bytes().to_vec());
     reader.tokens
@@ -51,6 +53,8 @@ struct Reader<'a> {
     tokens: Vec<Token>,
     /// The files being read, outermost first, to refuse an include loop.
     stack: Vec<PathBuf>,
+    /// Whether includes are read; false for a text in memory.
+    from_disk: bool,
 }
 
 impl Reader<'_> {
@@ -75,8 +79,12 @@ impl Reader<'_> {
                 return;
             }
         };
-        self.stack
-            .push(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned()));
+        let canonical = if self.from_disk {
+            std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned())
+        } else {
+            path.to_owned()
+        };
+        self.stack.push(canonical);
         let dir = path.parent().unwrap_or(Path::new("")).to_owned();
         for line in lines {
             if let Some(first) = line.first()
@@ -115,6 +123,13 @@ impl Reader<'_> {
             }
             [] => return,
         };
+        if !self.from_disk {
+            self.report.error(
+                at,
+                format!("{keyword} {pattern}: includes are only read from a file on disk"),
+            );
+            return;
+        }
         if self.stack.len() >= MAX_INCLUDE_DEPTH {
             self.report.error(
                 at,

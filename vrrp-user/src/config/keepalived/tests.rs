@@ -441,3 +441,73 @@ mod never_panics {
         }
     }
 }
+
+#[test]
+fn a_text_in_memory_includes_nothing() {
+    // The fuzzer and these tests hand the reader texts: it must not open files for them.
+    let text = "include /etc/keepalived/*.conf\nvrrp_instance VI_1 {\n interface eth0\n \
+                virtual_router_id 51\n virtual_ipaddress {\n  192.0.2.10/24\n }\n}\n";
+    assert_eq!(
+        errors(text),
+        ["1: include /etc/keepalived/*.conf: includes are only read from a file on disk"]
+    );
+}
+
+#[test]
+fn an_empty_virtual_ipaddress_block_is_no_vip() {
+    // Found by the keepalived_conf fuzz target: the instance was dropped without a word.
+    assert_eq!(
+        errors(
+            "vrrp_instance A {\n interface eth0\n virtual_router_id 5\n virtual_ipaddress { }\n}\n"
+        ),
+        [
+            "1: vrrp_instance A has no virtual_ipaddress; xvrrpd needs at least one (VRRPv3 \
+          requires one)"
+        ]
+    );
+}
+
+#[test]
+fn an_instance_name_with_control_characters_is_refused_as_in_toml() {
+    // Found by the keepalived_conf fuzz target: `xvrrpd convert` printed a file that the
+    // native reader then refused.
+    assert_eq!(
+        errors(
+            "vrrp_instance VI\u{7f}1 {\n interface eth0\n virtual_router_id 5\n virtual_ipaddress {\n  192.0.2.1\n }\n}\n"
+        ),
+        ["1: vrrp_instance name \"VI\\u{7f}1\" contains control characters"]
+    );
+}
+
+#[test]
+fn script_and_group_names_follow_the_same_rule() {
+    let vi = " vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 5\n virtual_ipaddress {\n  192.0.2.1\n }\n}\n";
+    assert_eq!(
+        errors(&format!(
+            "vrrp_script c\u{1}k {{\n script /bin/true\n}}\n{vi}"
+        )),
+        ["1: vrrp_script name \"c\\u{1}k\" contains control characters"]
+    );
+    assert_eq!(
+        errors(&format!(
+            "{vi}vrrp_sync_group G\0 {{\n group {{\n  VI_1\n }}\n}}\n"
+        )),
+        ["8: vrrp_sync_group name \"G\\0\" contains control characters"]
+    );
+}
+
+#[test]
+fn a_password_ends_at_a_nul_byte_as_in_keepalived() {
+    // Found by the keepalived_conf fuzz target: the bytes after the NUL were used, which
+    // keepalived (a C string) never sends, and `xvrrpd convert` could not write them.
+    let (instance, warnings) =
+        instance(" authentication {\n  auth_type PASS\n  auth_pass ab\0cd\n }");
+    assert_eq!(instance.auth, Some(*b"ab\0\0\0\0\0\0"));
+    assert_eq!(
+        warnings,
+        ["6: auth_pass contains a NUL byte; only what precedes it is used, as keepalived does"]
+    );
+    let text = "vrrp_instance A {\n interface eth0\n virtual_router_id 5\n authentication {\n  \
+                auth_pass \"\"\n }\n virtual_ipaddress {\n  192.0.2.1\n }\n}\n";
+    assert_eq!(errors(text), ["5: auth_pass is empty"]);
+}
