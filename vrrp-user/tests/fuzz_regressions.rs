@@ -1,0 +1,83 @@
+//! Inputs the fuzz targets (`fuzz/`) found crashing or breaking a promise, minimised, each
+//! with what it broke. They run with the ordinary tests so that the fixes stay fixed.
+use vrrp_user::config::{Config, to_toml};
+
+const FILE: &str = "k.conf";
+
+/// Errors as `LINE: message`, or the configuration and warnings as `LINE: message`.
+fn read(text: &str) -> Result<(Config, Vec<String>), Vec<String>> {
+    let checked = Config::from_keepalived_str(text, FILE);
+    let lines = |list: &[vrrp_user::config::Diagnostic]| -> Vec<String> {
+        list.iter()
+            .map(|d| format!("{}: {}", d.line, d.message))
+            .collect()
+    };
+    match checked.result {
+        Ok(config) => Ok((config, lines(&checked.warnings))),
+        Err(err) => Err(lines(err.diagnostics())),
+    }
+}
+
+fn instance_with(body: &str) -> String {
+    format!("vrrp_instance A {{\n interface eth0\n virtual_router_id 5\n{body}\n}}\n")
+}
+
+const ONE_VIP: &str = " virtual_ipaddress {\n  192.0.2.1\n }";
+
+#[test]
+fn keepalived_conf_an_empty_virtual_ipaddress_block_is_no_vip() {
+    // The instance was dropped without a word and the file "accepted" with 0 instances.
+    assert_eq!(
+        read(&instance_with(" virtual_ipaddress { }")).unwrap_err(),
+        [
+            "1: vrrp_instance A has no virtual_ipaddress; xvrrpd needs at least one (VRRPv3 \
+          requires one)"
+        ]
+    );
+}
+
+#[test]
+fn keepalived_conf_names_with_control_characters_are_refused_as_in_toml() {
+    // `xvrrpd convert` printed names the TOML reader then refused.
+    let instance = instance_with(ONE_VIP).replace("A {", "VI\u{7f}1 {");
+    assert_eq!(
+        read(&instance).unwrap_err(),
+        ["1: vrrp_instance name \"VI\\u{7f}1\" contains control characters"]
+    );
+    let vi = instance_with(ONE_VIP).replace("A {", "VI_1 {");
+    assert_eq!(
+        read(&format!(
+            "vrrp_script c\u{1}k {{\n script /bin/true\n}}\n{vi}"
+        ))
+        .unwrap_err(),
+        ["1: vrrp_script name \"c\\u{1}k\" contains control characters"]
+    );
+    assert_eq!(
+        read(&format!(
+            "{vi}vrrp_sync_group G\0 {{\n group {{\n  VI_1\n }}\n}}\n"
+        ))
+        .unwrap_err(),
+        ["8: vrrp_sync_group name \"G\\0\" contains control characters"]
+    );
+}
+
+#[test]
+fn keepalived_conf_a_password_ends_at_a_nul_byte_as_in_keepalived() {
+    // The bytes after the NUL were used: keepalived (a C string) never sends them, and
+    // `xvrrpd convert` could not write them.
+    let text = instance_with(&format!(
+        " authentication {{\n  auth_type PASS\n  auth_pass ab\0cd\n }}\n{ONE_VIP}"
+    ));
+    let (config, warnings) = read(&text).unwrap();
+    assert_eq!(config.instances[0].auth, Some(*b"ab\0\0\0\0\0\0"));
+    assert_eq!(
+        warnings,
+        ["6: auth_pass contains a NUL byte; only what precedes it is used, as keepalived does"]
+    );
+    let converted = Config::from_toml_str(&to_toml(&config), "c.toml").unwrap();
+    assert_eq!(converted.config.instances[0].auth, config.instances[0].auth);
+    let empty = instance_with(&format!(
+        " authentication {{\n  auth_pass \"\"\n }}\n{ONE_VIP}"
+    ));
+    assert_eq!(read(&empty).unwrap_err(), ["5: auth_pass is empty"]);
+}
