@@ -4,7 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vrrp_user::config::{Config, Family};
+use vrrp_user::config::Config;
+use xvrrpd_fuzz::config::{check_accepted, check_diagnostics, check_refusal, line_count};
 
 const FILE: &str = "fuzz.toml";
 
@@ -13,63 +14,12 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let lines = text.bytes().filter(|&b| b == b'\n').count() + 1;
-    let loaded = match Config::from_toml_str(text, FILE) {
-        Ok(loaded) => loaded,
-        Err(err) => {
-            let diagnostics = err.diagnostics();
-            assert!(
-                !diagnostics.is_empty(),
-                "refused without a diagnostic: {err}"
-            );
-            for d in diagnostics {
-                assert_eq!(d.file, FILE);
-                assert!(
-                    (1..=lines).contains(&d.line),
-                    "line {} of {lines}: {d}",
-                    d.line
-                );
-            }
-            let _ = err.to_string();
-            return;
+    let lines = line_count(text);
+    match Config::from_toml_str(text, FILE) {
+        Ok(loaded) => {
+            check_diagnostics(&loaded.warnings, FILE, lines);
+            check_accepted(&loaded.config, lines);
         }
-    };
-    for w in &loaded.warnings {
-        assert!(
-            (1..=lines).contains(&w.line),
-            "warning on line {} of {lines}: {w}",
-            w.line
-        );
-    }
-    let config = loaded.config;
-    assert!(!config.instances.is_empty());
-    for instance in &config.instances {
-        assert!((1..=lines).contains(&instance.line));
-        let family = instance.family();
-        assert!(!instance.virtual_ips.is_empty() && instance.virtual_ips.len() <= 255);
-        assert!(
-            instance
-                .virtual_ips
-                .iter()
-                .all(|v| Family::of(v.address) == family)
-        );
-        assert!(
-            instance
-                .unicast_peers
-                .iter()
-                .all(|&p| Family::of(p) == family)
-        );
-        if let Some(source) = instance.unicast_source {
-            assert_eq!(Family::of(source), family);
-        }
-        let primary = instance
-            .unicast_source
-            .unwrap_or(instance.virtual_ips[0].address);
-        if let Err(err) = instance.fsm_config(primary).validate() {
-            panic!(
-                "accepted instance {} is refused by the state machine: {err}",
-                instance.name
-            );
-        }
+        Err(err) => check_refusal(&err, FILE, lines),
     }
 });

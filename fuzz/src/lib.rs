@@ -4,6 +4,8 @@
 //! never keeps its IPv4 header checksum and its VRRP checksum right. So the frame targets run
 //! every input twice, as it came and with its checksums recomputed
 //! ([`with_checksums_repaired`]), and the second run reaches the code behind the checks.
+pub mod config;
+
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use vrrp_user::wire::{
