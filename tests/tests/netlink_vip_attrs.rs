@@ -3,7 +3,9 @@
 //! the kernel refuses is an error naming the address; and a daemon in a lab applies them as
 //! Master and removes every VIP on stop. Root only; fails loudly otherwise.
 use std::{
+    io::{BufRead, BufReader},
     net::IpAddr,
+    process::Stdio,
     time::{Duration, Instant},
 };
 
@@ -148,6 +150,24 @@ fn a_master_adds_vips_with_their_options_and_removes_them_all_on_stop() {
     ]);
     router.ip(&["link", "set", "eth1", "up"]);
     router.ip(&["link", "set", "eth1p", "up"]);
+    let eth1_mac = router.mac("eth1").map(|b| format!("{b:02x}")).join(":");
+    // The gratuitous ARP for the eth1 VIP, seen at the other end of eth1.
+    let mut capture = router
+        .command("timeout")
+        .args(["15", "tcpdump", "-l", "-n", "-e", "-c", "1", "-i", "eth1p"])
+        .args(["arp", "and", "host", "203.0.113.100"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tcpdump");
+    // tcpdump says "listening on" once it captures (after a line about verbosity).
+    let mut stderr = BufReader::new(capture.stderr.take().unwrap());
+    let mut said = String::new();
+    while !said.contains("listening on eth1p") {
+        let before = said.len();
+        stderr.read_line(&mut said).unwrap();
+        assert!(said.len() > before, "tcpdump ended: {said}");
+    }
     let config = r#"
 vrrp_instance VI_1 {
     interface eth0
@@ -218,6 +238,13 @@ vrrp_instance VI_1 {
     // Nothing of eth1's went on eth0 or the other way round.
     assert!(router_addr(&lab, 0, "eth0", "203.0.113.100").is_none());
     assert!(router_addr(&lab, 0, "eth1", "192.0.2.100").is_none());
+    let captured = capture.wait_with_output().expect("tcpdump");
+    let garp = String::from_utf8_lossy(&captured.stdout);
+    assert!(
+        garp.contains(&eth1_mac) && garp.contains("203.0.113.100"),
+        "no gratuitous ARP from eth1 ({eth1_mac}) for 203.0.113.100: {garp:?}\n{}",
+        lab.logs()
+    );
     // The start-up note about the VIPs XDP does not answer for.
     let log = std::fs::read_to_string(lab.dir().join("r0.log")).unwrap();
     assert!(
