@@ -126,14 +126,81 @@ impl Lab {
         config: &str,
         env: &[(&str, &str)],
     ) {
+        self.start_daemon(index, file_name, config, env, false);
+    }
+
+    /// As [`Lab::start_file`], with the daemon as PID 1 of a new PID namespace that has its own
+    /// `/proc` (`unshare --pid --fork --mount-proc`): its scripts' `killall` / `pidof` then see
+    /// only this router's processes, not every namespace's. Run more processes in it with
+    /// [`Lab::in_pid_namespace`]. [`Lab::signal`] reaches the daemon itself; when the lab
+    /// drops, the daemon is killed and the kernel kills everything else in the namespace.
+    pub fn start_file_pid_namespace(&mut self, index: usize, file_name: &str, config: &str) {
+        self.start_daemon(index, file_name, config, &[], true);
+    }
+
+    /// A command that runs in router `index`'s network, PID and mount namespaces (started with
+    /// [`Lab::start_file_pid_namespace`]): `nsenter` forks it as a child of its own, so it
+    /// is reaped when it exits.
+    pub fn in_pid_namespace(&self, index: usize, program: &str) -> Command {
+        let pid = self.daemon_pid(index);
+        let mut command = Command::new("nsenter");
+        command
+            .args([
+                "--target",
+                &pid.to_string(),
+                "--pid",
+                "--mount",
+                "--net",
+                "--",
+            ])
+            .arg(program);
+        command
+    }
+
+    /// The host PID of router `index`'s daemon (for a PID-namespace one, the child of
+    /// `unshare`, waited for up to 5 s).
+    pub fn daemon_pid(&self, index: usize) -> u32 {
+        let daemon = self.routers[index].daemon.as_ref().expect("daemon running");
+        let outer = daemon.child.id();
+        if !daemon.pid_namespace {
+            return outer;
+        }
+        let children = format!("/proc/{outer}/task/{outer}/children");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let text = fs::read_to_string(&children).unwrap_or_default();
+            if let Some(pid) = text.split_whitespace().next().and_then(|p| p.parse().ok()) {
+                return pid;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "unshare {outer} started no daemon"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn start_daemon(
+        &mut self,
+        index: usize,
+        file_name: &str,
+        config: &str,
+        env: &[(&str, &str)],
+        pid_namespace: bool,
+    ) {
         let config_path = self.write_config(index, file_name, config);
         let socket = self.dir.join(format!("r{index}.sock"));
         let router = &mut self.routers[index];
         let name = router.netns.name().to_string();
         let log_path = self.dir.join(format!("r{index}.log"));
         let log = fs::File::create(&log_path).expect("log file");
-        let child = Command::new("ip")
-            .args(["netns", "exec", &name])
+        let mut command = Command::new("ip");
+        command.args(["netns", "exec", &name]);
+        if pid_namespace {
+            // --kill-child: the daemon gets SIGKILL when unshare dies (the lab kills it).
+            command.args(["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"]);
+        }
+        let child = command
             .arg(xvrrpd_binary())
             .args(["run", "-c"])
             .arg(&config_path)
@@ -149,6 +216,7 @@ impl Lab {
             child,
             log: log_path,
             socket,
+            pid_namespace,
         });
     }
 
@@ -224,6 +292,7 @@ impl Lab {
             child,
             log: log_path,
             socket: PathBuf::new(),
+            pid_namespace: false,
         });
     }
 
@@ -307,9 +376,9 @@ impl Lab {
 
     /// Sends `signal` (e.g. "TERM", "KILL") to router `index`'s daemon.
     pub fn signal(&self, index: usize, signal: &str) {
-        if let Some(daemon) = &self.routers[index].daemon {
+        if self.routers[index].daemon.is_some() {
             let _ = Command::new("kill")
-                .args([&format!("-{signal}"), &daemon.child.id().to_string()])
+                .args([&format!("-{signal}"), &self.daemon_pid(index).to_string()])
                 .status();
         }
     }
@@ -436,9 +505,12 @@ impl Outage {
 }
 
 pub struct Daemon {
+    /// `ip netns exec`, which became the daemon, or `unshare` in front of it.
     child: Child,
     log: PathBuf,
     socket: PathBuf,
+    /// Started by [`Lab::start_file_pid_namespace`].
+    pid_namespace: bool,
 }
 
 impl Drop for Daemon {

@@ -384,6 +384,13 @@ bad! {
     excluded_ips_are_not_vips, "bad_excluded_ips.toml",
         "bad_excluded_ips.toml:6: excluded IP 192.0.2.1 is also a virtual IP; list it once\n\
          bad_excluded_ips.toml:6: virtual IP 2001:db8::1: a label is for IPv4 addresses only";
+    vip_labels_start_with_their_interface, "bad_vip_label.toml",
+        "bad_vip_label.toml:7: virtual IP 192.0.2.11: label \"vip\" must start with the name of \
+         its interface \"eth0\" (such as \"eth0:1\")\n\
+         bad_vip_label.toml:8: virtual IP 192.0.2.12: label \"eth0:2\" must start with the name \
+         of its interface \"eth1\" (such as \"eth1:1\")\n\
+         bad_vip_label.toml:10: virtual IP 198.51.100.8: label \"lo\" must start with the name \
+         of its interface \"eth0\" (such as \"eth0:1\")";
     metrics_listen_is_an_address_and_port, "bad_metrics_listen.toml",
         "bad_metrics_listen.toml:2: metrics_listen \"9650\" is not an address and port such as \
          \"127.0.0.1:9650\" or \"[::1]:9650\"";

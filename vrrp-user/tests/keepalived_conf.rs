@@ -129,6 +129,21 @@ good! {
 }
 
 bad! {
+    vip_options_are_checked_and_labels_start_with_their_interface, "bad/vip-options.conf", [
+        "bad/vip-options.conf:7: warning: virtual IP 192.0.2.12 goes on eth1, not on eth0: the \
+         kernel answers ARP / NS for it there (the XDP data plane runs on eth0 only); gratuitous \
+         ARP / NA for it go out of eth1",
+        "bad/vip-options.conf:6: error: virtual IP 192.0.2.11: label \"vip1\" must start with \
+         the name of its interface \"eth0\" (such as \"eth0:1\")",
+        "bad/vip-options.conf:7: error: virtual IP 192.0.2.12: label \"eth0:2\" must start with \
+         the name of its interface \"eth1\" (such as \"eth1:1\")",
+        "bad/vip-options.conf:8: error: scope \"galaxy\" is not a scope: use global, site, link, \
+         host, nowhere or a number 0..255",
+        "bad/vip-options.conf:9: error: virtual IP 192.0.2.14: brd \"192.0.2.\" is not an IPv4 \
+         address",
+        "bad/vip-options.conf:12: error: virtual IP 198.51.100.7: label \"lo:1\" must start with \
+         the name of its interface \"eth0\" (such as \"eth0:1\")",
+    ];
     addresses_are_checked, "bad/addresses.conf", [
         "bad/addresses.conf:4: error: interface \"a-very-long-interface-name\" is not a valid \
          interface name (1 to 15 bytes, not \".\" or \"..\", no \"/\", \":\" or spaces)",

@@ -30,6 +30,9 @@ const DEBIAN_PACKAGES: &[&str] = &[
     "systemd",
     "stress-ng",
     "netsniff-ng",
+    // tests/haproxy_lab.rs: the load balancer, and `killall` (psmisc) for its check script.
+    "haproxy",
+    "psmisc",
 ];
 
 pub fn run_setup() -> anyhow::Result<()> {

@@ -367,6 +367,36 @@ pub(super) fn vip_extras(vip: &Vip) -> Result<(), String> {
     Ok(())
 }
 
+/// A VIP's label starts with the name of the interface it is added to (its `dev`, else the
+/// instance's `interface`): keepalived requires it, and the kernel refuses other IPv4 labels.
+pub(super) fn vip_label_fits(vip: &Vip, interface: &str) -> Result<(), String> {
+    let Some(label) = &vip.label else {
+        return Ok(());
+    };
+    let device = vip.device.as_deref().unwrap_or(interface);
+    if label.starts_with(device) {
+        Ok(())
+    } else {
+        Err(format!(
+            "virtual IP {}: label {label:?} must start with the name of its interface {device:?} \
+             (such as \"{device}:1\")",
+            vip.address
+        ))
+    }
+}
+
+/// The note for a VIP put on another interface than the instance's (`dev`): the XDP program
+/// runs on the instance's interface only, so there the kernel answers ARP / NS for it.
+pub(super) fn vip_other_device_note(vip: &Vip, interface: &str) -> Option<String> {
+    let device = vip.device.as_deref().filter(|d| *d != interface)?;
+    Some(format!(
+        "virtual IP {} goes on {device}, not on {interface}: the kernel answers ARP / NS for it \
+         there (the XDP data plane runs on {interface} only); gratuitous ARP / NA for it go out \
+         of {device}",
+        vip.address
+    ))
+}
+
 /// `interface` without the key: the text checked as an interface name.
 pub(super) fn interface_name(name: &str) -> Result<(), String> {
     let valid = !name.is_empty()

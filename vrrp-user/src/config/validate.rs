@@ -271,7 +271,12 @@ impl<'a> Checker<'a> {
             }
         };
         let version = version.ok();
-        let vips = self.vips(&r.virtual_ips, &header, version);
+        let vips = self.vips(
+            &r.virtual_ips,
+            &header,
+            version,
+            interface.as_ref().ok().map(String::as_str),
+        );
         let family = vips.as_ref().ok().map(|(_, family)| *family);
         let peers = self.peers(&r.unicast_peers, family);
         let source = self.value(&r.unicast_source, |v| {
@@ -295,7 +300,11 @@ impl<'a> Checker<'a> {
         let pass_adverts = self.value(&r.pass_adverts, |v| fields::boolean(v, "pass_adverts"));
         let use_vmac = self.value(&r.use_vmac, |v| fields::boolean(v, "use_vmac"));
         let garp = self.garp(r);
-        let excluded = self.excluded(&r.excluded_ips, vips.as_ref().ok().map(|(v, _)| &v[..]));
+        let excluded = self.excluded(
+            &r.excluded_ips,
+            vips.as_ref().ok().map(|(v, _)| &v[..]),
+            interface.as_ref().ok().map(String::as_str),
+        );
         let track_scripts = self.track_scripts(&r.track_scripts);
         let track_interfaces = self.track_interfaces(&r.track_interfaces);
         let track_files = self.track_files(&r.track_files);
@@ -345,6 +354,7 @@ impl<'a> Checker<'a> {
         field: &Option<Spanned<Raw>>,
         header: &Range<usize>,
         version: Option<Version>,
+        interface: Option<&str>,
     ) -> Result<(Vec<Vip>, Family), Reported> {
         let entries = self.required(field, "virtual_ips", header, |v| match v {
             Raw::List(entries) if entries.is_empty() => {
@@ -365,10 +375,20 @@ impl<'a> Checker<'a> {
         for entry in entries {
             let result = fields::vip_entry(entry.get_ref(), "virtual_ips").and_then(|vip| {
                 fields::vip_joins(&vips, &vip, version)?;
+                if let Some(interface) = interface {
+                    fields::vip_label_fits(&vip, interface)?;
+                }
                 Ok(vip)
             });
             match result {
-                Ok(vip) => vips.push(vip),
+                Ok(vip) => {
+                    if let Some(note) =
+                        interface.and_then(|i| fields::vip_other_device_note(&vip, i))
+                    {
+                        self.warn(&entry.span(), note);
+                    }
+                    vips.push(vip);
+                }
                 Err(message) => {
                     self.error(&entry.span(), message);
                     failed = true;

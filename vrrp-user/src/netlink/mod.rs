@@ -30,7 +30,9 @@ use rtnetlink::{
     Handle,
     packet_route::{
         AddressFamily,
-        address::{AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage},
+        address::{
+            AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, AddressScope,
+        },
         link::LinkMessage,
     },
 };
@@ -131,6 +133,40 @@ pub fn select_primary(
             IpAddr::V6(v6) => v6.is_unicast_link_local() && !a.is_tentative(),
         })
         .map(|a| a.addr)
+}
+
+/// What an added address carries besides its prefix: keepalived's `label`, `scope` and `brd`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AddressOptions {
+    /// `IFA_LABEL` (IPv4 only), e.g. `eth0:1`.
+    pub label: Option<String>,
+    /// `ifa_scope` as the kernel numbers it (global 0, site 200, link 253, host 254,
+    /// nowhere 255); global when `None`.
+    pub scope: Option<u8>,
+    /// `IFA_BROADCAST` (IPv4 only); when `None` the one of the prefix (all host bits set),
+    /// which is what the request builder sets.
+    pub broadcast: Option<std::net::Ipv4Addr>,
+}
+
+impl AddressOptions {
+    fn apply(&self, message: &mut AddressMessage) {
+        if let Some(scope) = self.scope {
+            message.header.scope = AddressScope::from(scope);
+        }
+        if let Some(broadcast) = self.broadcast {
+            message
+                .attributes
+                .retain(|a| !matches!(a, AddressAttribute::Broadcast(_)));
+            message
+                .attributes
+                .push(AddressAttribute::Broadcast(broadcast));
+        }
+        if let Some(label) = &self.label {
+            message
+                .attributes
+                .push(AddressAttribute::Label(label.clone()));
+        }
+    }
 }
 
 /// Why a netlink call failed.
@@ -335,15 +371,33 @@ impl Netlink {
         addr: IpAddr,
         prefix_len: u8,
     ) -> Result<(), NetlinkError> {
+        self.add_address_with(ifindex, addr, prefix_len, &AddressOptions::default())
+            .await
+    }
+
+    /// [`Netlink::add_address`] with a label, scope and broadcast address (keepalived's
+    /// `virtual_ipaddress` options). The kernel refuses (EINVAL) an IPv4 address whose scope
+    /// differs from that of the primary address of the same subnet on the interface; it takes
+    /// any label (keepalived's rule that it starts with the interface name is the
+    /// configuration's check). For IPv6 the kernel derives the scope from the address and
+    /// ignores the one asked for.
+    pub async fn add_address_with(
+        &self,
+        ifindex: u32,
+        addr: IpAddr,
+        prefix_len: u8,
+        options: &AddressOptions,
+    ) -> Result<(), NetlinkError> {
         check_prefix(addr, prefix_len)?;
         let mut request = self.handle.address().add(ifindex, addr, prefix_len);
+        let message = request.message_mut();
         if addr.is_ipv6() {
-            let message = request.message_mut();
             message.header.flags = AddressHeaderFlags::Nodad;
             message
                 .attributes
                 .push(AddressAttribute::Flags(AddressFlags::Nodad));
         }
+        options.apply(message);
         match request.execute().await {
             Ok(()) => Ok(()),
             Err(e) => match errno_of(&e) {

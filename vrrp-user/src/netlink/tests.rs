@@ -305,3 +305,34 @@ fn errors() {
 fn no_runtime_is_an_error_not_a_panic() {
     assert!(matches!(Netlink::new(), Err(NetlinkError::NoRuntime)));
 }
+
+#[test]
+fn address_options_set_scope_label_and_replace_the_computed_broadcast() {
+    use rtnetlink::packet_route::address::{AddressAttribute, AddressMessage, AddressScope};
+    let mut message = AddressMessage::default();
+    message
+        .attributes
+        .push(AddressAttribute::Broadcast("192.0.2.255".parse().unwrap()));
+    let options = AddressOptions {
+        label: Some("eth0:vip".into()),
+        scope: Some(253),
+        broadcast: Some("192.0.2.127".parse().unwrap()),
+    };
+    options.apply(&mut message);
+    assert_eq!(message.header.scope, AddressScope::Link);
+    assert_eq!(
+        message.attributes,
+        [
+            AddressAttribute::Broadcast("192.0.2.127".parse().unwrap()),
+            AddressAttribute::Label("eth0:vip".into()),
+        ]
+    );
+    // Nothing set: the request builder's message is left as it is.
+    let mut plain = AddressMessage::default();
+    plain
+        .attributes
+        .push(AddressAttribute::Broadcast("192.0.2.255".parse().unwrap()));
+    let before = plain.clone();
+    AddressOptions::default().apply(&mut plain);
+    assert_eq!(plain, before);
+}

@@ -119,6 +119,16 @@ impl Draft {
     fn vips(&self, name: &str, at: Loc, report: &mut Report) -> Option<(Vec<Vip>, Vec<Vip>)> {
         let mut vips: Vec<Vip> = Vec::new();
         let mut excluded: Vec<Vip> = Vec::new();
+        if let Some(interface) = &self.interface {
+            for (vip, vip_at) in self.vips.iter().chain(&self.excluded) {
+                if let Err(message) = fields::vip_label_fits(vip, interface) {
+                    report.error(*vip_at, message);
+                }
+                if let Some(note) = fields::vip_other_device_note(vip, interface) {
+                    report.warn(*vip_at, note);
+                }
+            }
+        }
         for (index, (vip, vip_at)) in self.vips.iter().enumerate() {
             if index == MAX_VIPS_PER_INSTANCE {
                 report.warn(

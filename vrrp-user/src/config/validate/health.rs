@@ -81,6 +81,7 @@ impl Checker<'_> {
         &mut self,
         field: &Option<Spanned<Raw>>,
         vips: Option<&[Vip]>,
+        interface: Option<&str>,
     ) -> Result<Vec<Vip>, Reported> {
         self.entries(
             field,
@@ -89,6 +90,9 @@ impl Checker<'_> {
             |_, raw, before| {
                 let vip = fields::vip_entry(raw.get_ref(), "excluded_ips")?;
                 fields::excluded_joins(vips.unwrap_or(&[]), before, &vip)?;
+                if let Some(interface) = interface {
+                    fields::vip_label_fits(&vip, interface)?;
+                }
                 Ok(vip)
             },
         )

@@ -1,6 +1,28 @@
 //! An instance's addresses: the VIPs (and excluded ones) it adds and removes as Master, claims in
 //! the data plane and announces, and how a reload changes them in place.
+use anyhow::Context as _;
+
 use super::*;
+use crate::netlink::{AddressOptions, Interface, Netlink};
+
+/// What the kernel is told besides the prefix when `vip` is added.
+fn address_options(vip: &config::Vip) -> AddressOptions {
+    AddressOptions {
+        label: vip.label.clone(),
+        scope: vip.scope,
+        broadcast: vip.broadcast,
+    }
+}
+
+/// A gratuitous ARP / NA socket on `device`, from its own MAC (the virtual MAC belongs to the
+/// instance's interface).
+async fn open_garp(netlink: &Netlink, device: &str) -> anyhow::Result<Garp> {
+    let interface = netlink.interface(device).await?;
+    let mac = interface
+        .mac
+        .with_context(|| format!("{device} has no Ethernet address"))?;
+    Ok(Garp::open(device, interface.ifindex, mac, None)?)
+}
 
 impl Instance {
     /// Every address the instance adds as Master: the advertised VIPs and the excluded ones.
@@ -26,15 +48,47 @@ impl Instance {
         self.remove_addresses(&self.all_addresses()).await;
     }
 
+    /// The interface a VIP goes on: its `dev` when that names another interface than the
+    /// instance's, looked up now (it may have been renamed or re-created since the start).
+    /// `None` for the instance's own interface.
+    async fn other_device(&self, vip: &config::Vip) -> anyhow::Result<Option<Interface>> {
+        match vip.device.as_deref() {
+            Some(device) if device != self.config.interface => {
+                let interface = self
+                    .shared
+                    .netlink
+                    .interface(device)
+                    .await
+                    .with_context(|| format!("virtual IP {}: its dev {device}", vip.address))?;
+                Ok(Some(interface))
+            }
+            _ => Ok(None),
+        }
+    }
+
     pub(super) async fn add_addresses(&self, vips: &[config::Vip]) {
         for vip in vips {
-            let (ifindex, netlink) = (self.placement.ifindex, self.shared.netlink.clone());
+            let other = match self.other_device(vip).await {
+                Ok(other) => other,
+                Err(err) => {
+                    tracing::error!(instance = %self.config.name, "{err:#}");
+                    continue;
+                }
+            };
+            let ifindex = other.as_ref().map_or(self.placement.ifindex, |i| i.ifindex);
+            let netlink = self.shared.netlink.clone();
+            let options = address_options(vip);
             let added = retry("adding", vip.address, || {
-                netlink.add_address(ifindex, vip.address, vip.prefix_len)
+                netlink.add_address_with(ifindex, vip.address, vip.prefix_len, &options)
             })
             .await;
             if let Err(err) = added {
                 tracing::error!(instance = %self.config.name, "{err:#}");
+            }
+            if other.is_some() {
+                // The XDP program runs on the instance's interface only: on another one the
+                // kernel answers ARP / NS for the address (the configuration warns about it).
+                continue;
             }
             let owned = self
                 .shared
@@ -52,14 +106,21 @@ impl Instance {
 
     pub(super) async fn remove_addresses(&self, vips: &[config::Vip]) {
         for vip in vips {
-            if let Err(err) = self
-                .shared
-                .lock_dataplane()
-                .disown_vip(self.vip_key(vip.address))
+            let other = match self.other_device(vip).await {
+                Ok(other) => other,
+                // The interface is gone, and the address with it.
+                Err(_) => continue,
+            };
+            if other.is_none()
+                && let Err(err) = self
+                    .shared
+                    .lock_dataplane()
+                    .disown_vip(self.vip_key(vip.address))
             {
                 tracing::warn!(instance = %self.config.name, "{err:#}");
             }
-            let (ifindex, netlink) = (self.placement.ifindex, self.shared.netlink.clone());
+            let ifindex = other.as_ref().map_or(self.placement.ifindex, |i| i.ifindex);
+            let netlink = self.shared.netlink.clone();
             let removed = retry("removing", vip.address, || async {
                 match netlink
                     .remove_address(ifindex, vip.address, vip.prefix_len)
@@ -132,7 +193,7 @@ impl Instance {
             let to_add = if bound_changed { &after } else { &added };
             self.add_addresses(to_add).await;
             if !added.is_empty() {
-                self.announce_addresses(added.iter().map(|v| v.address).collect());
+                self.announce_addresses(added.clone());
             }
         }
         self.publish_to_dataplane();
@@ -173,27 +234,56 @@ impl Instance {
     /// Gratuitous ARP / unsolicited NA: a burst now and, if configured, another after
     /// `garp_delay`, so that switches and neighbours that missed the first learn the move.
     pub(super) fn announce(&mut self) {
-        let vips = self.all_addresses().iter().map(|v| v.address).collect();
+        let vips = self.all_addresses();
         self.announce_addresses(vips);
     }
 
-    pub(super) fn announce_addresses(&mut self, vips: Vec<IpAddr>) {
+    /// Announces `vips` on the interfaces they are on: the instance's through its socket, the
+    /// ones with another `dev` through a socket opened on that interface for the burst.
+    pub(super) fn announce_addresses(&mut self, vips: Vec<config::Vip>) {
         self.announcements.retain(|task| !task.is_finished());
         let settings = self.config.garp.clone();
         let garp = Arc::clone(&self.garp);
         let name = self.config.name.clone();
+        let netlink = self.shared.netlink.clone();
+        let own_interface = self.config.interface.clone();
         self.counters.gratuitous_sent += (vips.len() * usize::from(settings.repeat)) as u64;
         self.announcements.push(tokio::spawn(async move {
+            let mut here = Vec::new();
+            let mut elsewhere: Vec<(String, Vec<IpAddr>)> = Vec::new();
+            for vip in &vips {
+                match vip.device.as_deref() {
+                    Some(device) if device != own_interface => {
+                        match elsewhere.iter_mut().find(|(d, _)| d == device) {
+                            Some((_, list)) => list.push(vip.address),
+                            None => elsewhere.push((device.to_owned(), vec![vip.address])),
+                        }
+                    }
+                    _ => here.push(vip.address),
+                }
+            }
+            let mut senders = vec![(garp, here)];
+            for (device, addresses) in elsewhere {
+                match open_garp(&netlink, &device).await {
+                    Ok(sender) => senders.push((Arc::new(sender), addresses)),
+                    Err(err) => tracing::warn!(instance = %name, "gratuitous ARP / NA: {err:#}"),
+                }
+            }
             let bursts = if settings.delay.is_zero() { 1 } else { 2 };
             for burst in 0..bursts {
                 if burst == 1 {
                     tokio::time::sleep(settings.delay).await;
                 }
-                let report = garp
-                    .send_burst(&vips, u32::from(settings.repeat), settings.interval)
-                    .await;
-                if let Err(err) = report.into_result() {
-                    tracing::warn!(instance = %name, "gratuitous ARP / NA: {err:#}");
+                for (sender, addresses) in &senders {
+                    if addresses.is_empty() {
+                        continue;
+                    }
+                    let report = sender
+                        .send_burst(addresses, u32::from(settings.repeat), settings.interval)
+                        .await;
+                    if let Err(err) = report.into_result() {
+                        tracing::warn!(instance = %name, "gratuitous ARP / NA: {err:#}");
+                    }
                 }
             }
         }));
