@@ -84,7 +84,9 @@ fn cloud_lab(tag: &str) -> Lab {
     for router in &lab.routers {
         // A veth pair of the router's own stands for a tracked uplink (no dummy module needed).
         let netns = &router.netns;
-        netns.ip(&["link", "add", "trk0", "type", "veth", "peer", "name", "trk1"]);
+        netns.ip(&[
+            "link", "add", "trk0", "type", "veth", "peer", "name", "trk1",
+        ]);
         netns.ip(&["link", "set", "trk1", "up"]);
         netns.ip(&["link", "set", "trk0", "up"]);
     }
@@ -243,18 +245,25 @@ fn without_a_fault_only_the_groups_joint_state_is_seen() {
     tests::require_root();
     let mut lab = cloud_lab("kacljoint");
     let dir = lab.dir().to_path_buf();
-    // Alone, VI_1 would go to r0 (150 > 100) and VI_2 to r1 (150 > 100): their
-    // Master_Down_Timers run out first there. In one sync group, the first instance to become
-    // Master takes the other along, and the other router hears it in time.
-    lab.start_file(0, "r0-keepalived.conf", &cloud_conf(0, (150, 100)));
-    lab.start_file(1, "r1-keepalived.conf", &cloud_conf(1, (100, 150)));
+    // Priorities 254 / 1 for VI_1 / VI_2 on r0, 1 / 254 on r1: Master_Down_Intervals of
+    // 3.008 s and 3.996 s. r1 starts once r0 runs (a few hundred ms later, well under the
+    // 0.988 s between the two). Were they not synced, r0's VI_1 and r1's VI_2 would each win
+    // first and, with nopreempt, stay split. In one sync group r0's VI_1 takes VI_2 along at
+    // once, r1 hears both in time and the group stays whole on r0.
+    lab.start_file(0, "r0-keepalived.conf", &cloud_conf(0, (254, 1)));
+    assert!(lab.wait_for_state(0, "backup", SETTLE), "{}", lab.logs());
+    lab.start_file(1, "r1-keepalived.conf", &cloud_conf(1, (1, 254)));
+    assert!(wait(SETTLE, || holds_both(&lab, 0)), "{}", lab.logs());
+    let (master, backup) = (0, 1);
     assert!(
-        wait(SETTLE, || holds_both(&lab, 0) || holds_both(&lab, 1)),
+        wait(SETTLE, || lab.try_status(1).is_some_and(|_| states(
+            &lab, 1
+        ) == [
+            "backup", "backup"
+        ])),
         "{}",
         lab.logs()
     );
-    let master = if holds_both(&lab, 0) { 0 } else { 1 };
-    let backup = 1 - master;
     // Sample for a while: each router's two instances are always in the same state.
     for _ in 0..40 {
         assert_eq!(states(&lab, master), ["master", "master"], "{}", lab.logs());
