@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use super::read_text;
 use crate::{
-    config::{Config, InstanceConfig, TrackInterface, TrackScript, to_toml},
+    config::{
+        Config, InstanceConfig, NotifyScript, ScriptUser, TrackInterface, TrackScript, to_toml,
+    },
     fsm::AdvertInterval,
     units::{Centiseconds, Seconds},
 };
@@ -227,21 +229,43 @@ fn trackers_and_their_weights() {
 fn notify_commands_and_users() {
     let (vi, warnings) = instance(
         " notify_master \"/etc/keepalived/notify.sh master 'two words'\"\n notify /bin/n.sh \
-         keepalived_script",
+         keepalived_script\n notify_fault /bin/f.sh nobody nogroup\n notify_stop /bin/s.sh u g extra",
     );
     assert_eq!(
-        vi.notify.master.as_deref(),
-        Some(&["/etc/keepalived/notify.sh", "master", "two words"].map(String::from)[..])
+        vi.notify.master,
+        Some(NotifyScript::new(
+            ["/etc/keepalived/notify.sh", "master", "two words"]
+                .map(String::from)
+                .to_vec()
+        ))
+    );
+    let run_as = |user: &str, group: Option<&str>| ScriptUser {
+        user: user.into(),
+        group: group.map(String::from),
+    };
+    assert_eq!(
+        vi.notify.any,
+        Some(NotifyScript {
+            command: vec!["/bin/n.sh".to_owned()],
+            user: Some(run_as("keepalived_script", None)),
+        })
     );
     assert_eq!(
-        vi.notify.any.as_deref(),
-        Some(&["/bin/n.sh".to_owned()][..])
+        vi.notify.fault,
+        Some(NotifyScript {
+            command: vec!["/bin/f.sh".to_owned()],
+            user: Some(run_as("nobody", Some("nogroup"))),
+        })
+    );
+    assert_eq!(
+        vi.notify.stop.and_then(|s| s.user),
+        Some(run_as("u", Some("g")))
     );
     assert_eq!(
         warnings,
         [
-            "5: notify: the user \"keepalived_script\" is ignored (xvrrpd runs notify scripts as \
-          script_user, or root); to pass arguments, quote the whole command"
+            "7: notify_stop: \"extra\" and what follows is ignored (COMMAND [USER [GROUP]]); to \
+             pass arguments, quote the whole command"
         ]
     );
 }
