@@ -271,6 +271,38 @@ fn notify_commands_and_users() {
 }
 
 #[test]
+fn notify_users_survive_conversion_to_toml() {
+    let text = "vrrp_sync_group G {\n group {\n  VI_1\n }\n notify_master /g.sh nobody\n}\n\
+                vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n \
+                virtual_ipaddress {\n 192.0.2.1\n }\n notify_fault \"/f.sh a b\" nobody nogroup\n \
+                notify /n.sh\n}\n";
+    let (config, _) = read(text).unwrap();
+    let toml = to_toml(&config);
+    let back = Config::from_toml_str(&toml, "converted.toml")
+        .unwrap_or_else(|e| panic!("{toml}\n{e}"))
+        .config;
+    assert_eq!(
+        back.instances[0].notify, config.instances[0].notify,
+        "{toml}"
+    );
+    assert_eq!(
+        back.sync_groups[0].notify, config.sync_groups[0].notify,
+        "{toml}"
+    );
+    assert_eq!(
+        back.instances[0]
+            .notify
+            .fault
+            .as_ref()
+            .and_then(|s| s.user.clone()),
+        Some(ScriptUser {
+            user: "nobody".into(),
+            group: Some("nogroup".into())
+        })
+    );
+}
+
+#[test]
 fn use_vmac_is_read_and_converted() {
     let (vi, warnings) = instance(" use_vmac");
     assert!(vi.use_vmac);
