@@ -93,6 +93,9 @@ fn check_script(out: &mut String, script: &CheckScript) {
     if let Some(user) = &script.user {
         let _ = writeln!(out, "user = {}", quote(user));
     }
+    if let Some(group) = &script.group {
+        let _ = writeln!(out, "group = {}", quote(group));
+    }
 }
 
 /// A VIP as a string, or as an inline table when it has options.

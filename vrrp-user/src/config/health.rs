@@ -35,6 +35,8 @@ pub struct CheckScript {
     pub fall: u32,
     /// Run as this user (and its group). Default: `global.script_user`, else root.
     pub user: Option<String>,
+    /// With `user`: run with this group instead of the user's own.
+    pub group: Option<String>,
     /// The line of its definition, for later messages.
     pub line: usize,
 }

@@ -303,6 +303,29 @@ fn notify_users_survive_conversion_to_toml() {
 }
 
 #[test]
+fn a_check_script_runs_as_its_user_and_group() {
+    let text = "vrrp_script s {\n script /x\n user nobody nogroup\n}\nvrrp_script t {\n script /y\n \
+                user daemon\n}\nvrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n \
+                virtual_ipaddress {\n 192.0.2.1\n }\n track_script {\n  s\n  t\n }\n}\n";
+    let (config, warnings) = read(text).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let users: Vec<_> = config
+        .scripts
+        .iter()
+        .map(|s| (s.user.as_deref(), s.group.as_deref()))
+        .collect();
+    assert_eq!(
+        users,
+        [(Some("nobody"), Some("nogroup")), (Some("daemon"), None)]
+    );
+    let toml = to_toml(&config);
+    let back = Config::from_toml_str(&toml, "converted.toml")
+        .unwrap_or_else(|e| panic!("{toml}\n{e}"))
+        .config;
+    assert_eq!(back.scripts[0].group.as_deref(), Some("nogroup"), "{toml}");
+}
+
+#[test]
 fn use_vmac_is_read_and_converted() {
     let (vi, warnings) = instance(" use_vmac");
     assert!(vi.use_vmac);

@@ -288,6 +288,12 @@ impl Checker<'_> {
         let rise = self.value(&r.rise, |v| count(v, "rise"));
         let fall = self.value(&r.fall, |v| count(v, "fall"));
         let user = self.value(&r.user, |v| fields::string(v, "user"));
+        let group = self.value(&r.group, |v| fields::string(v, "group"));
+        if r.user.is_none() && r.group.is_some() {
+            let span = r.group.as_ref().map_or(header.clone(), Spanned::span);
+            self.error(&span, "a script's group needs a user".to_owned());
+            return None;
+        }
         let name_span = r.name.as_ref().map_or(header.clone(), Spanned::span);
         let interval = interval.ok()?;
         Some((
@@ -300,6 +306,7 @@ impl Checker<'_> {
                 rise: rise.ok()?.unwrap_or(DEFAULT_RISE_FALL),
                 fall: fall.ok()?.unwrap_or(DEFAULT_RISE_FALL),
                 user: user.ok()?,
+                group: group.ok()?,
                 line: self.line(&header),
             },
             self.site(&name_span),
