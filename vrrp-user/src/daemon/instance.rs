@@ -117,7 +117,6 @@ impl Instance {
         shared: Arc<Shared>,
         tracker: Tracker,
         notifier: Notifier,
-        sync: Option<MemberLink>,
     ) -> anyhow::Result<(Instance, Arc<Mutex<InstanceStatus>>)> {
         let router = VirtualRouter::new(config.fsm_config(placement.primary))
             .map_err(|err| anyhow::anyhow!("instance {}: {err}", config.name))?;
@@ -161,10 +160,16 @@ impl Instance {
             notifier: Some(notifier),
             link_up: true,
             fault_reported: false,
-            sync,
+            sync: None,
             syncing: false,
         };
         Ok((instance, status))
+    }
+
+    /// Makes the instance a member of a sync group: it reports its transitions and faults there
+    /// and takes the group's orders ([`Input::Sync`]).
+    pub fn join_group(&mut self, link: MemberLink) {
+        self.sync = Some(link);
     }
 
     /// Runs the instance until it is told to shut down (or the daemon goes away); `ready`

@@ -284,7 +284,7 @@ impl Daemon {
             .groups
             .values()
             .find(|group| group.config().members.contains(&instance.name));
-        let (runtime, status) = Instance::new(
+        let (mut runtime, status) = Instance::new(
             instance.clone(),
             placed.placement.clone(),
             placed.sender,
@@ -292,10 +292,10 @@ impl Daemon {
             Arc::clone(&self.shared),
             tracking.tracker,
             self.notifier(instance),
-            group.map(|group| group.link(&instance.name)),
         )?;
         let (inbox, inbox_rx) = mpsc::channel(256);
         if let Some(group) = group {
+            runtime.join_group(group.link(&instance.name));
             group.attach(&instance.name, inbox.clone());
         }
         let (ready_tx, ready) = oneshot::channel();
