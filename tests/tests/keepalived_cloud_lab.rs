@@ -14,6 +14,11 @@ const SETTLE: Duration = Duration::from_secs(10);
 /// Router `router`'s keepalived.conf: its address, its peer's, and the priorities of VI_1 and
 /// VI_2. VI_1 follows `trk0`, a link of the router's own.
 fn cloud_conf(router: usize, priorities: (u8, u8)) -> String {
+    conf_with_group(router, priorities, true)
+}
+
+/// As [`cloud_conf`], with or without the sync group.
+fn conf_with_group(router: usize, priorities: (u8, u8), grouped: bool) -> String {
     let address = |r: usize| format!("192.0.2.{}", 11 + r);
     let (src, peer) = (address(router), address(1 - router));
     let notify = |who: &str| {
@@ -53,10 +58,15 @@ vrrp_instance {name} {{
             notify = notify(&name.to_lowercase()),
         )
     };
+    let group = match grouped {
+        true => format!(
+            "vrrp_sync_group G1 {{\n    group {{\n        VI_1\n        VI_2\n    }}\n{}}}\n",
+            notify("group")
+        ),
+        false => String::new(),
+    };
     format!(
-        "global_defs {{\n    router_id CLOUD{router}\n}}\n\n\
-         vrrp_sync_group G1 {{\n    group {{\n        VI_1\n        VI_2\n    }}\n{group}}}\n{vi1}{vi2}",
-        group = notify("group"),
+        "global_defs {{\n    router_id CLOUD{router}\n}}\n\n{group}{vi1}{vi2}",
         vi1 = instance(
             "VI_1",
             51,
@@ -306,4 +316,56 @@ fn without_a_fault_only_the_groups_joint_state_is_seen() {
             );
         }
     }
+}
+
+#[test]
+fn a_reload_that_changes_the_group_restarts_its_members_under_the_new_group() {
+    tests::require_root();
+    let mut lab = cloud_lab("kaclreload");
+    let conf = "r0-keepalived.conf";
+    // No group at first: alone, r0 takes both instances.
+    lab.start_file(0, conf, &conf_with_group(0, (150, 150), false));
+    assert!(wait(SETTLE, || holds_both(&lab, 0)), "{}", lab.logs());
+
+    // The reload adds the group: both members restart and come back as Master, and now a
+    // fault of VI_1 holds VI_2 in Fault too.
+    lab.write_config(0, conf, &conf_with_group(0, (150, 150), true));
+    let out = lab.reload(0);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        wait(SETTLE, || calls(lab.dir(), 0, "group")
+            .contains(&"master".to_owned())),
+        "{}",
+        lab.logs()
+    );
+    assert!(wait(SETTLE, || holds_both(&lab, 0)), "{}", lab.logs());
+    lab.routers[0].netns.ip(&["link", "set", "trk0", "down"]);
+    assert!(
+        wait(SETTLE, || states(&lab, 0) == ["fault", "fault"]),
+        "{}",
+        lab.logs()
+    );
+
+    // The reload removes the group: with trk0 still down only VI_1 stays in Fault.
+    lab.write_config(0, conf, &conf_with_group(0, (150, 150), false));
+    let out = lab.reload(0);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        wait(SETTLE, || states(&lab, 0) == ["fault", "master"]),
+        "{}",
+        lab.logs()
+    );
+    assert!(
+        lab.logs().contains("its sync group changed"),
+        "{}",
+        lab.logs()
+    );
 }
