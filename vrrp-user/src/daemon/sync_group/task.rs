@@ -182,3 +182,88 @@ async fn carry_out(
         let _ = inbox.send(input).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        config::Notify,
+        daemon::sync_group::Force,
+        fsm::State,
+        notify::{DEFAULT_SCRIPT_TIMEOUT, Subject},
+        track::exec::RunAs,
+    };
+
+    fn group() -> GroupHandle {
+        let config = SyncGroup {
+            name: "G1".into(),
+            members: vec!["VI_1".into(), "VI_2".into()],
+            notify: Notify::default(),
+            line: 1,
+        };
+        let notifier = Notifier::with(
+            Subject::Group,
+            "G1",
+            &config.notify,
+            Ok(RunAs::daemon()),
+            false,
+            None,
+            DEFAULT_SCRIPT_TIMEOUT,
+        );
+        GroupHandle::spawn(&config, notifier)
+    }
+
+    async fn next_order(inbox: &mut mpsc::Receiver<Input>) -> (Force, String) {
+        let input = tokio::time::timeout(Duration::from_secs(5), inbox.recv())
+            .await
+            .expect("an order in time")
+            .expect("the inbox is open");
+        match input {
+            Input::Sync {
+                force,
+                group,
+                cause,
+            } => {
+                assert_eq!(&*group, "G1");
+                (force, cause)
+            }
+            other => panic!("not a sync order: {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn reports_reach_the_other_members_as_orders() {
+        let handle = group();
+        let (tx1, mut rx1) = mpsc::channel(8);
+        let (tx2, mut rx2) = mpsc::channel(8);
+        handle.attach("VI_1", tx1);
+        handle.attach("VI_2", tx2);
+        let (vi1, vi2) = (handle.link("VI_1"), handle.link("VI_2"));
+        for link in [&vi1, &vi2] {
+            link.report(Report::Transition {
+                from: State::Initialize,
+                to: State::Backup,
+                forced: false,
+            });
+        }
+        vi2.report(Report::Transition {
+            from: State::Backup,
+            to: State::Master,
+            forced: false,
+        });
+        assert_eq!(next_order(&mut rx1).await, (Force::ToMaster, "VI_2".into()));
+        vi1.report(Report::OwnFault(true));
+        for inbox in [&mut rx1, &mut rx2] {
+            assert_eq!(next_order(inbox).await, (Force::Fault, "VI_1".into()));
+        }
+        vi1.report(Report::OwnFault(false));
+        for inbox in [&mut rx1, &mut rx2] {
+            assert_eq!(
+                next_order(inbox).await,
+                (Force::FaultCleared, "VI_1".into())
+            );
+        }
+        handle.stop(true).await;
+        assert!(rx1.try_recv().is_err() && rx2.try_recv().is_err());
+    }
+}
