@@ -82,6 +82,17 @@ vrrp_instance {name} {{
 /// and each router's `trk0` up.
 fn cloud_lab(tag: &str) -> Lab {
     let lab = Lab::new(tag, 2);
+    let sysctl = lab.routers[1]
+        .netns
+        .command("sysctl")
+        .args(["-qw", "net.ipv4.icmp_echo_ignore_broadcasts=0"])
+        .status()
+        .expect("sysctl");
+    assert!(sysctl.success());
+    assert!(
+        multicast_reaches_r1(&lab),
+        "control: multicast gets through before flooding is off"
+    );
     for port in ["p0", "p1"] {
         let status = lab
             .bridge
@@ -91,6 +102,10 @@ fn cloud_lab(tag: &str) -> Lab {
             .expect("bridge link set");
         assert!(status.success(), "turning multicast flooding off on {port}");
     }
+    assert!(
+        !multicast_reaches_r1(&lab),
+        "multicast still gets through: the lab is not a cloud"
+    );
     for router in &lab.routers {
         // A veth pair of the router's own stands for a tracked uplink (no dummy module needed).
         let netns = &router.netns;
@@ -112,6 +127,29 @@ fn cloud_lab(tag: &str) -> Lab {
     )
     .unwrap();
     lab
+}
+
+/// Whether r1 answers r0's pings to 224.0.0.1 (all hosts; the bridge floods it like VRRP's
+/// 224.0.0.18: both are link-local groups).
+fn multicast_reaches_r1(lab: &Lab) -> bool {
+    let out = lab.routers[0]
+        .netns
+        .command("ping")
+        .args([
+            "-n",
+            "-c",
+            "3",
+            "-i",
+            "0.2",
+            "-w",
+            "2",
+            "-I",
+            "eth0",
+            "224.0.0.1",
+        ])
+        .output()
+        .expect("ping");
+    String::from_utf8_lossy(&out.stdout).contains("from 192.0.2.12")
 }
 
 /// The lines recorded on `router` by the scripts of `who` (`vi_1`, `vi_2`, `group`), with the
