@@ -142,7 +142,7 @@ fn lookup_group(name: &str) -> Result<u32, UserError> {
             continue;
         }
         if rc != 0 {
-            return Err(UserError::Lookup(
+            return Err(UserError::LookupGroup(
                 name.into(),
                 io::Error::from_raw_os_error(rc),
             ));
@@ -160,6 +160,8 @@ pub enum UserError {
     Unknown(String),
     #[error("group {0} does not exist")]
     UnknownGroup(String),
+    #[error("cannot look up group {0}: {1}")]
+    LookupGroup(String, io::Error),
     #[error("cannot look up user {0}: {1}")]
     Lookup(String, io::Error),
 }
