@@ -515,19 +515,30 @@ fn health_checks_tracking_notify_and_sync_groups() {
         ]
     );
     assert_eq!(
-        vi.notify.master.as_deref(),
+        vi.notify.master.as_ref().map(|s| &s.command[..]),
         Some(&["/etc/xvrrpd/notify.sh", "master", "two words"].map(String::from)[..])
     );
     assert_eq!(
-        vi.notify.any.as_deref(),
+        vi.notify.any.as_ref().map(|s| &s.command[..]),
         Some(&["/etc/xvrrpd/notify-all.sh".to_owned()][..])
     );
     assert_eq!(vi.notify.backup, None);
     let group = &config.sync_groups[0];
     assert_eq!(group.members, ["VI_2", "VI_3"]);
+    let fault = group
+        .notify
+        .fault
+        .as_ref()
+        .expect("the group's notify_fault");
+    assert_eq!(fault.command, ["/etc/xvrrpd/group.sh", "FAULT"]);
+    let user = fault.user.as_ref().expect("its user");
     assert_eq!(
-        group.notify.fault.as_deref(),
-        Some(&["/etc/xvrrpd/group.sh".to_owned(), "FAULT".to_owned()][..])
+        (user.user.as_str(), user.group.as_deref()),
+        ("nobody", Some("nogroup"))
+    );
+    assert_eq!(
+        vi.notify.master.as_ref().and_then(|s| s.user.as_ref()),
+        None
     );
     assert_eq!(group.line, 55);
 }

@@ -9,7 +9,7 @@ use std::{
 };
 
 use vrrp_user::{
-    config::{Config, TrackFile, TrackInterface, TrackScript, Vip},
+    config::{Config, NotifyScript, TrackFile, TrackInterface, TrackScript, Vip},
     fsm::AdvertInterval,
     units::{Centiseconds, Seconds},
 };
@@ -380,23 +380,23 @@ fn the_cloud_unicast_setup() {
     assert_eq!(public.garp.refresh, Duration::from_secs(60));
     assert_eq!(private.garp.delay, Duration::from_secs(1));
     let notify = &public.notify;
-    let words = |s: &str| -> Vec<String> { s.split(' ').map(String::from).collect() };
+    let words = |s: &str| Some(NotifyScript::new(s.split(' ').map(String::from).collect()));
     assert_eq!(
         notify.master,
-        Some(words("/etc/keepalived/notify.sh INSTANCE VI_PUBLIC MASTER"))
+        words("/etc/keepalived/notify.sh INSTANCE VI_PUBLIC MASTER")
     );
     assert_eq!(
         notify.stop,
-        Some(words("/etc/keepalived/notify.sh INSTANCE VI_PUBLIC STOP"))
+        words("/etc/keepalived/notify.sh INSTANCE VI_PUBLIC STOP")
     );
-    assert_eq!(notify.any, Some(words("/etc/keepalived/notify-all.sh")));
+    assert_eq!(notify.any, words("/etc/keepalived/notify-all.sh"));
     assert!(private.notify.is_empty());
     let group = &config.sync_groups[0];
     assert_eq!(group.name, "VG_1");
     assert_eq!(group.members, ["VI_PUBLIC", "VI_PRIVATE"]);
     assert_eq!(
         group.notify.fault,
-        Some(words("/etc/keepalived/notify.sh GROUP FAULT"))
+        words("/etc/keepalived/notify.sh GROUP FAULT")
     );
     assert_eq!(group.notify.stop, None);
 }

@@ -3,7 +3,9 @@
 //! which say where things are written).
 use std::{fmt::Write as _, time::Duration};
 
-use super::{CheckScript, Command, Config, Global, InstanceConfig, Notify, SyncGroup, Vip, fields};
+use super::{
+    CheckScript, Config, Global, InstanceConfig, Notify, NotifyScript, SyncGroup, Vip, fields,
+};
 use crate::{
     dataplane::{AttachMode, AttachRequest, Request},
     fsm::AdvertInterval,
@@ -90,6 +92,9 @@ fn check_script(out: &mut String, script: &CheckScript) {
     let _ = writeln!(out, "fall = {}", script.fall);
     if let Some(user) = &script.user {
         let _ = writeln!(out, "user = {}", quote(user));
+    }
+    if let Some(group) = &script.group {
+        let _ = writeln!(out, "group = {}", quote(group));
     }
 }
 
@@ -234,17 +239,30 @@ fn instance(out: &mut String, i: &InstanceConfig) {
 }
 
 fn notify(out: &mut String, notify: &Notify) {
-    let keys: [(&str, &Option<Command>); 5] = [
+    let keys: [(&str, &Option<NotifyScript>); 5] = [
         ("notify_master", &notify.master),
         ("notify_backup", &notify.backup),
         ("notify_fault", &notify.fault),
         ("notify_stop", &notify.stop),
         ("notify", &notify.any),
     ];
-    for (key, command) in keys {
-        if let Some(command) = command {
-            let _ = writeln!(out, "{key} = {}", strings(command));
-        }
+    for (key, script) in keys {
+        let Some(script) = script else { continue };
+        let command = strings(&script.command);
+        let _ = match &script.user {
+            None => writeln!(out, "{key} = {command}"),
+            Some(user) => {
+                let group = match &user.group {
+                    Some(group) => format!(", group = {}", quote(group)),
+                    None => String::new(),
+                };
+                writeln!(
+                    out,
+                    "{key} = {{ command = {command}, user = {}{group} }}",
+                    quote(&user.user)
+                )
+            }
+        };
     }
 }
 

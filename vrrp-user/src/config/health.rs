@@ -35,6 +35,8 @@ pub struct CheckScript {
     pub fall: u32,
     /// Run as this user (and its group). Default: `global.script_user`, else root.
     pub user: Option<String>,
+    /// With `user`: run with this group instead of the user's own.
+    pub group: Option<String>,
     /// The line of its definition, for later messages.
     pub line: usize,
 }
@@ -72,19 +74,46 @@ pub struct TrackFile {
 /// A command run on a transition: the program and its configured arguments.
 pub type Command = Vec<String>;
 
+/// Who a script runs as, when configured for that script (keepalived's `USER [GROUP]` after a
+/// notify command).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScriptUser {
+    pub user: String,
+    /// Default: the user's own (primary) group.
+    pub group: Option<String>,
+}
+
+/// A notify script: its command and, if configured, the user it runs as (else the default
+/// script user).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotifyScript {
+    pub command: Command,
+    pub user: Option<ScriptUser>,
+}
+
+impl NotifyScript {
+    /// A script run as the default script user.
+    pub fn new(command: Command) -> NotifyScript {
+        NotifyScript {
+            command,
+            user: None,
+        }
+    }
+}
+
 /// Scripts and FIFO told about an instance's (or a sync group's) transitions.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Notify {
     /// `notify_master`: run on entering Master.
-    pub master: Option<Command>,
+    pub master: Option<NotifyScript>,
     /// `notify_backup`: run on entering Backup.
-    pub backup: Option<Command>,
+    pub backup: Option<NotifyScript>,
     /// `notify_fault`: run on entering Fault.
-    pub fault: Option<Command>,
+    pub fault: Option<NotifyScript>,
     /// `notify_stop`: run when the instance stops (daemon shutdown or instance removed).
-    pub stop: Option<Command>,
+    pub stop: Option<NotifyScript>,
     /// `notify`: run on every transition with `INSTANCE|GROUP NAME STATE PRIORITY` appended.
-    pub any: Option<Command>,
+    pub any: Option<NotifyScript>,
 }
 
 impl Notify {

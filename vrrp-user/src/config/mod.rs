@@ -42,8 +42,8 @@ pub use duration::{DurationError, parse_duration};
 pub use fields::scope_name;
 pub use health::{
     CheckScript, Command, DEFAULT_CHECK_INTERVAL, DEFAULT_RISE_FALL, DEFAULT_TRACK_FILE_WEIGHT,
-    MAX_TRACK_FILE_WEIGHT, MAX_WEIGHT, Notify, ScriptSecurity, SyncGroup, TrackFile,
-    TrackInterface, TrackScript,
+    MAX_TRACK_FILE_WEIGHT, MAX_WEIGHT, Notify, NotifyScript, ScriptSecurity, ScriptUser, SyncGroup,
+    TrackFile, TrackInterface, TrackScript,
 };
 
 /// `global.control_socket` when not configured.

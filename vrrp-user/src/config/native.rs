@@ -83,6 +83,7 @@ pub(super) struct RawScript {
     pub rise: Option<Spanned<Raw>>,
     pub fall: Option<Spanned<Raw>>,
     pub user: Option<Spanned<Raw>>,
+    pub group: Option<Spanned<Raw>>,
 }
 
 /// One `[[sync_group]]`.

@@ -15,7 +15,10 @@ use vrrp_common::{
     },
 };
 
-use super::{Shared, retry};
+use super::{
+    Shared, retry,
+    sync_group::{Force, Report, task::MemberLink},
+};
 use crate::{
     config,
     control::{InstanceCounters, InstanceStatus},
@@ -51,6 +54,12 @@ pub enum Input {
         tracking: Option<Tracking>,
         /// New notify settings take effect with this notifier.
         notifier: Option<Notifier>,
+    },
+    /// The instance's sync group moves it along with `cause`, another member.
+    Sync {
+        force: Force,
+        group: Arc<str>,
+        cause: String,
     },
     Shutdown(oneshot::Sender<()>),
 }
@@ -93,6 +102,10 @@ pub struct Instance {
     link_up: bool,
     /// Whether the state machine was told of a fault (link down or a tracked fault).
     fault_reported: bool,
+    /// The instance's sync group, if it is in one.
+    sync: Option<MemberLink>,
+    /// The transitions being applied were ordered by the sync group.
+    syncing: bool,
 }
 
 impl Instance {
@@ -147,8 +160,16 @@ impl Instance {
             notifier: Some(notifier),
             link_up: true,
             fault_reported: false,
+            sync: None,
+            syncing: false,
         };
         Ok((instance, status))
+    }
+
+    /// Makes the instance a member of a sync group: it reports its transitions and faults there
+    /// and takes the group's orders ([`Input::Sync`]).
+    pub fn join_group(&mut self, link: MemberLink) {
+        self.sync = Some(link);
     }
 
     /// Runs the instance until it is told to shut down (or the daemon goes away); `ready`
@@ -193,6 +214,16 @@ impl Instance {
                         self.reconfigure(*config, heartbeat_bound).await;
                         let health = self.tracker.health().clone();
                         self.on_health(health).await;
+                    }
+                    Some(Input::Sync { force, group, cause }) => {
+                        tracing::info!(
+                            instance = %self.config.name,
+                            "sync group {group}: {cause} moves this instance {}",
+                            force.describe()
+                        );
+                        self.syncing = true;
+                        self.apply(force.event()).await;
+                        self.syncing = false;
                     }
                     Some(Input::Shutdown(done)) => {
                         self.apply(Event::Shutdown).await;
@@ -240,6 +271,9 @@ impl Instance {
             return;
         }
         self.fault_reported = faulty;
+        if let Some(sync) = &self.sync {
+            sync.report(Report::OwnFault(faulty));
+        }
         if faulty {
             let why = match tracked {
                 Some(fault) if self.link_up => fault.to_string(),
@@ -328,6 +362,10 @@ impl Instance {
                 self.since = Instant::now();
                 if let Some(notifier) = &self.notifier {
                     notifier.transition(to, self.router.priority());
+                }
+                if let Some(sync) = &self.sync {
+                    let forced = self.syncing;
+                    sync.report(Report::Transition { from, to, forced });
                 }
                 match to {
                     State::Master => self.counters.became_master += 1,

@@ -8,6 +8,8 @@ mod instance;
 mod placement;
 mod registry;
 mod reload;
+mod reloading;
+mod sync_group;
 mod systemd;
 
 use std::{
@@ -34,10 +36,11 @@ pub use reload::{Change, InstanceId, Plan, plan};
 use instance::{Input, Instance, Placement, Tracking};
 use placement::{Attached, MIN_HEARTBEAT_BOUND, interface_heartbeat_bound};
 use registry::Registry;
+use sync_group::task::GroupHandle;
 use systemd::Systemd;
 
 use crate::{
-    config::{Config, InstanceConfig},
+    config::{Config, InstanceConfig, SyncGroup},
     control::{self, ReloadReply, StatusSource},
     dataplane::{self, Dataplane},
     metrics,
@@ -92,6 +95,8 @@ struct Daemon {
     /// The check scripts and track files of the running configuration.
     monitors: Monitors,
     fifo: Option<NotifyFifo>,
+    /// The running sync groups, by name.
+    groups: BTreeMap<String, GroupHandle>,
 }
 
 /// Runs the daemon with the validated `config` read from `config_path` until SIGTERM / SIGINT.
@@ -129,7 +134,12 @@ pub async fn run(
         metrics: None,
         monitors: Monitors::start(&config),
         fifo: open_fifo(&config),
+        groups: BTreeMap::new(),
     };
+    for group in &config.sync_groups {
+        let handle = daemon.spawn_group(group);
+        daemon.groups.insert(group.name.clone(), handle);
+    }
     // At start-up, an instance that cannot be placed (missing interface, no address) is a
     // configuration error worth stopping for.
     let mut started = Vec::new();
@@ -220,6 +230,9 @@ pub async fn run(
     // Every instance resigns at once: a master sends priority 0 and removes its VIPs.
     let ids: Vec<InstanceId> = daemon.instances.keys().cloned().collect();
     futures::future::join_all(ids.iter().map(|id| daemon.stop_instance(id))).await;
+    // Then the groups' stop scripts (keepalived runs them at shutdown too).
+    let groups = std::mem::take(&mut daemon.groups);
+    futures::future::join_all(groups.into_values().map(|group| group.stop(true))).await;
     control.abort();
     if let Some(metrics) = daemon.metrics.take() {
         metrics.abort();
@@ -267,7 +280,11 @@ impl Daemon {
         let bound = interface_heartbeat_bound(&self.config, &instance.interface);
         let placed = placement::place(&self.shared, &mut self.attached, instance, bound).await?;
         let tracking = self.tracking(instance).await;
-        let (runtime, status) = Instance::new(
+        let group = self
+            .groups
+            .values()
+            .find(|group| group.config().members.contains(&instance.name));
+        let (mut runtime, status) = Instance::new(
             instance.clone(),
             placed.placement.clone(),
             placed.sender,
@@ -277,6 +294,10 @@ impl Daemon {
             self.notifier(instance),
         )?;
         let (inbox, inbox_rx) = mpsc::channel(256);
+        if let Some(group) = group {
+            runtime.join_group(group.link(&instance.name));
+            group.attach(&instance.name, inbox.clone());
+        }
         let (ready_tx, ready) = oneshot::channel();
         let task = tokio::spawn(runtime.run(inbox_rx, placed.link_up, ready_tx, tracking.updates));
         let id = InstanceId::of(instance);
@@ -319,6 +340,27 @@ impl Daemon {
             Subject::Instance,
             &instance.name,
             &instance.notify,
+            &self.config.global.script_security,
+            self.fifo.clone(),
+        )
+    }
+
+    /// Starts the coordinator of `group`.
+    fn spawn_group(&self, group: &SyncGroup) -> GroupHandle {
+        if group.members.len() < 2 {
+            tracing::warn!(
+                "sync group {} has only one instance; this is probably not what you want",
+                group.name
+            );
+        }
+        GroupHandle::spawn(group, self.group_notifier(group))
+    }
+
+    fn group_notifier(&self, group: &SyncGroup) -> Notifier {
+        Notifier::new(
+            Subject::Group,
+            &group.name,
+            &group.notify,
             &self.config.global.script_security,
             self.fifo.clone(),
         )
@@ -418,184 +460,6 @@ impl Daemon {
             }
         }
     }
-
-    /// Re-reads the configuration file and applies the difference. An invalid file changes
-    /// nothing. `Ok` carries the summary; `Err` what went wrong (the parts that could be
-    /// applied are).
-    async fn reload(&mut self) -> Result<String, String> {
-        let loaded = match Config::load(&self.config_path) {
-            Ok(loaded) => loaded,
-            Err(err) => {
-                let message =
-                    format!("the new configuration is invalid; keeping the running one\n{err}");
-                tracing::error!("{message}");
-                return Err(message);
-            }
-        };
-        for warning in &loaded.warnings {
-            tracing::warn!("{warning}");
-        }
-        let mut new = loaded.config;
-        if let Some(path) = &self.control_socket {
-            new.global.control_socket = path.clone();
-        }
-        for warning in reload::global_warnings(&self.config.global, &new.global) {
-            tracing::warn!("{warning}");
-        }
-        let running: BTreeMap<InstanceId, InstanceConfig> = self
-            .instances
-            .iter()
-            .map(|(id, running)| (id.clone(), running.config.clone()))
-            .collect();
-        let plan = reload::plan(&running, &new);
-        let summary = plan.summary();
-        let old_config = std::mem::replace(&mut self.config, new.clone());
-        let mut errors = Vec::new();
-        // Checks restart only when what is checked changed; then every tracking instance
-        // follows the new ones (a weight-0 check is pending again until its first result).
-        let checks_changed = tracking_changed(&old_config, &self.config);
-        if checks_changed {
-            tracing::warn!("reload: check scripts or tracking changed: restarting the checks");
-            self.monitors = Monitors::start(&self.config);
-        }
-        if old_config.global.notify_fifo != self.config.global.notify_fifo {
-            self.fifo = open_fifo(&self.config);
-        }
-
-        // Removals first, so that a VIP moving to another instance is released before it is
-        // added again.
-        for id in &plan.removed {
-            tracing::info!("reload: {id} is no longer configured: resigning");
-            self.remove_instance(id).await;
-        }
-        for (instance, change) in &plan.kept {
-            let id = InstanceId::of(instance);
-            match change {
-                Change::Restart(reason) => {
-                    tracing::warn!(instance = %instance.name, "reload: {reason}: restarting the instance");
-                    self.remove_instance(&id).await;
-                    if let Err(err) = self.start_instance(instance).await {
-                        errors.push(format!("instance {}: {err:#}", instance.name));
-                    }
-                }
-                Change::InPlace | Change::None => {
-                    let bound = interface_heartbeat_bound(&self.config, &instance.interface);
-                    let same_bound =
-                        interface_heartbeat_bound(&old_config, &instance.interface) == bound;
-                    let retrack = checks_changed && tracks_anything(instance);
-                    if *change == Change::None && same_bound && !retrack {
-                        continue;
-                    }
-                    let tracking = match retrack {
-                        true => Some(self.tracking(instance).await),
-                        false => None,
-                    };
-                    let notifier = self
-                        .instances
-                        .get(&id)
-                        .is_some_and(|running| running.config.notify != instance.notify)
-                        .then(|| self.notifier(instance));
-                    let changes = Reconfigure {
-                        bound,
-                        tracking,
-                        notifier,
-                    };
-                    if let Err(err) = self.reconfigure_instance(&id, instance, changes).await {
-                        errors.push(format!("instance {}: {err:#}", instance.name));
-                    }
-                }
-            }
-        }
-        for instance in &plan.added {
-            tracing::info!(instance = %instance.name, "reload: new instance");
-            if let Err(err) = self.start_instance(instance).await {
-                errors.push(format!("instance {}: {err:#}", instance.name));
-            }
-        }
-        self.publish();
-        if old_config.global.metrics_listen != self.config.global.metrics_listen {
-            self.restart_metrics();
-        }
-        if errors.is_empty() {
-            tracing::info!("reloaded: {summary}");
-            Ok(summary)
-        } else {
-            let message = format!("reloaded with errors: {summary}\n{}", errors.join("\n"));
-            tracing::error!("{message}");
-            Err(message)
-        }
-    }
-
-    async fn reconfigure_instance(
-        &mut self,
-        id: &InstanceId,
-        instance: &InstanceConfig,
-        changes: Reconfigure,
-    ) -> anyhow::Result<()> {
-        let Some(running) = self.instances.get_mut(id) else {
-            return Ok(());
-        };
-        let key = running.placement.key;
-        let old_peers = &running.config.unicast_peers;
-        let gone: Vec<IpAddr> = old_peers
-            .iter()
-            .filter(|peer| !instance.unicast_peers.contains(peer))
-            .copied()
-            .collect();
-        let new: Vec<IpAddr> = instance
-            .unicast_peers
-            .iter()
-            .filter(|peer| !old_peers.contains(peer))
-            .copied()
-            .collect();
-        placement::allow_peers(&self.shared, key, &new)?;
-        placement::forbid_peers(&self.shared, key, &gone);
-        running.config = instance.clone();
-        running.placement.heartbeat_bound = changes.bound;
-        running
-            .inbox
-            .send(Input::Reconfigure {
-                config: Box::new(instance.clone()),
-                heartbeat_bound: changes.bound,
-                tracking: changes.tracking,
-                notifier: changes.notifier,
-            })
-            .await
-            .context("the instance has stopped")
-    }
-}
-
-/// What a reload hands a kept instance besides its configuration.
-struct Reconfigure {
-    bound: Duration,
-    tracking: Option<Tracking>,
-    notifier: Option<Notifier>,
-}
-
-fn tracks_anything(instance: &InstanceConfig) -> bool {
-    !instance.track_scripts.is_empty()
-        || !instance.track_files.is_empty()
-        || !instance.track_interfaces.is_empty()
-}
-
-/// Whether the checks must restart: a script definition or anyone's tracking changed.
-fn tracking_changed(old: &Config, new: &Config) -> bool {
-    let tracking = |config: &Config| -> Vec<_> {
-        config
-            .instances
-            .iter()
-            .map(|i| {
-                (
-                    i.name.clone(),
-                    i.track_scripts.clone(),
-                    i.track_files.clone(),
-                )
-            })
-            .collect()
-    };
-    old.scripts != new.scripts
-        || old.global.script_security != new.global.script_security
-        || tracking(old) != tracking(new)
 }
 
 fn open_fifo(config: &Config) -> Option<NotifyFifo> {

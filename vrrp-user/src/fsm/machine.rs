@@ -51,6 +51,8 @@ pub struct VirtualRouter {
     running: bool,
     /// A fault is present (independent of running: a fault can come and go while stopped).
     faulted: bool,
+    /// The sync group holds us in Fault (another member, or we, faulted).
+    sync_faulted: bool,
     timing: Timing,
     /// The deadline of each [`Timer`], as armed through actions, indexed by `timer_index`.
     timers: [Option<Instant>; 3],
@@ -82,6 +84,7 @@ impl VirtualRouter {
             state: State::Initialize,
             running: false,
             faulted: false,
+            sync_faulted: false,
             timing: Timing::new(config.advert_interval, config.priority),
             timers: [None; 3],
             backup: None,
@@ -144,6 +147,10 @@ impl VirtualRouter {
             Event::Shutdown => self.on_shutdown(now, out),
             Event::FaultDetected => self.on_fault_detected(now, out),
             Event::FaultCleared => self.on_fault_cleared(now, out),
+            Event::SyncToMaster => self.on_sync_to(State::Master, now, out),
+            Event::SyncToBackup => self.on_sync_to(State::Backup, now, out),
+            Event::SyncFault => self.on_sync_fault(now, out),
+            Event::SyncFaultCleared => self.on_sync_fault_cleared(now, out),
             Event::PriorityChanged(priority) => self.on_priority_changed(priority, now, out),
             Event::AdvertReceived(advert) => self.on_advert(advert, now, out),
             Event::AdvertTimerFired => self.on_advert_timer(now, out),
@@ -277,7 +284,7 @@ impl VirtualRouter {
             return;
         }
         self.running = true;
-        if self.faulted {
+        if self.faulted || self.sync_faulted {
             self.change_state(State::Fault, Reason::FaultDetected, now, out);
         } else {
             self.start(now, out, |owner| Reason::Startup { owner });
@@ -298,7 +305,7 @@ impl VirtualRouter {
             return;
         }
         self.faulted = true;
-        if self.running {
+        if self.running && self.state != State::Fault {
             self.change_state(State::Fault, Reason::FaultDetected, now, out);
         }
     }
@@ -308,8 +315,39 @@ impl VirtualRouter {
             return;
         }
         self.faulted = false;
-        if self.running {
+        if self.running && !self.sync_faulted {
             self.start(now, out, |owner| Reason::FaultCleared { owner });
+        }
+    }
+
+    /// The sync group moves us along with another member: Backup → Master or Master → Backup.
+    fn on_sync_to(&mut self, to: State, now: Instant, out: &mut Vec<Action>) {
+        let from = match to {
+            State::Master => State::Backup,
+            _ => State::Master,
+        };
+        if self.state == from {
+            self.change_state(to, Reason::SyncGroup, now, out);
+        }
+    }
+
+    fn on_sync_fault(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if self.sync_faulted {
+            return;
+        }
+        self.sync_faulted = true;
+        if self.running && self.state != State::Fault {
+            self.change_state(State::Fault, Reason::SyncGroup, now, out);
+        }
+    }
+
+    fn on_sync_fault_cleared(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if !self.sync_faulted {
+            return;
+        }
+        self.sync_faulted = false;
+        if self.running && !self.faulted {
+            self.start(now, out, |owner| Reason::SyncFaultCleared { owner });
         }
     }
 

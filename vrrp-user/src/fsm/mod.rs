@@ -29,6 +29,9 @@
 //! - **Priority and faults.** Tracking sends the effective priority with
 //!   [`Event::PriorityChanged`]; link watch and tracking aggregate their faults into one
 //!   [`Event::FaultDetected`] / [`Event::FaultCleared`] pair.
+//! - **Sync groups.** The daemon's group coordinator feeds [`Event::SyncToMaster`],
+//!   [`Event::SyncToBackup`], [`Event::SyncFault`] and [`Event::SyncFaultCleared`]; the group's
+//!   fault is kept apart from the instance's own, and the machine is in Fault while either is.
 //! - **Logging.** [`Action::StateChanged`] carries a [`Reason`]; it is always the first action of
 //!   a transition.
 //!
@@ -213,6 +216,18 @@ pub enum Event {
     FaultDetected,
     /// The fault is gone (e.g. link up): start again as on Startup (§6.4.1).
     FaultCleared,
+    /// Sync group: another member became Master. A Backup becomes Master at once (keepalived's
+    /// `vrrp_sync_master`); any other state ignores it.
+    SyncToMaster,
+    /// Sync group: another member left Master for Backup. A Master becomes Backup (without a
+    /// priority-0 advert, as on a higher-priority advert); any other state ignores it.
+    SyncToBackup,
+    /// Sync group: a member is faulted. The machine stays in Fault (a Master sends priority 0
+    /// first) until [`Event::SyncFaultCleared`], whatever its own fault does meanwhile.
+    SyncFault,
+    /// Sync group: no member is faulted any more. Without a fault of its own the machine starts
+    /// again as on [`Event::FaultCleared`].
+    SyncFaultCleared,
 }
 
 impl Event {
@@ -272,6 +287,11 @@ pub enum Reason {
     HigherPriorityAdvert { source: IpAddr, priority: u8 },
     /// Master → Backup: equal priority and a higher primary address (§6.4.3).
     EqualPriorityHigherAddress { source: IpAddr, priority: u8 },
+    /// The sync group moved this member with another one ([`Event::SyncToMaster`],
+    /// [`Event::SyncToBackup`], [`Event::SyncFault`]).
+    SyncGroup,
+    /// The sync group's fault ended ([`Event::SyncFaultCleared`]); handled like Startup.
+    SyncFaultCleared { owner: bool },
 }
 
 /// Why an advert was dropped.
@@ -319,6 +339,11 @@ impl fmt::Display for Reason {
                 f,
                 "advert of equal priority {priority} from higher address {source}"
             ),
+            Reason::SyncGroup => f.write_str("sync group"),
+            Reason::SyncFaultCleared { owner: true } => {
+                f.write_str("sync group fault cleared, address owner")
+            }
+            Reason::SyncFaultCleared { owner: false } => f.write_str("sync group fault cleared"),
         }
     }
 }

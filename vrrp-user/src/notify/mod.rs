@@ -12,8 +12,9 @@
 //!    priority is 0);
 //! 3. the FIFO line `INSTANCE "NAME" STATE PRIORITY` (written first, in fact: it needs no wait).
 //!
-//! Scripts run without a shell, as the default script user, after the same security check as
-//! check scripts ([`crate::track::security::vet_script`]); a refused script is logged once and
+//! Scripts run without a shell, as the user configured for that script (`notify_master CMD USER
+//! [GROUP]`; a user or group that does not exist is an error logged once, and the script never
+//! runs) or else the default script user, after the same security check as check scripts ([`crate::track::security::vet_script`]); a refused script is logged once and
 //! never run (keepalived drops it the same way).
 //!
 //! **Hung scripts.** keepalived starts notify scripts and never waits for them, so they may
@@ -35,7 +36,7 @@ use tokio::{sync::mpsc, task::JoinHandle};
 pub use fifo::{NotifyFifo, fifo_line};
 
 use crate::{
-    config::{Command, Notify, ScriptSecurity},
+    config::{Command, Notify, NotifyScript, ScriptSecurity},
     fsm::State,
     track::{
         exec::{self, Outcome, RunAs},
@@ -92,18 +93,25 @@ impl Subject {
     }
 }
 
+/// A script that passed the security check, and who it runs as.
+#[derive(Debug)]
+struct Script {
+    command: Command,
+    run_as: RunAs,
+}
+
 /// The scripts of one notifier that passed the security check.
 #[derive(Debug, Default)]
 struct Scripts {
-    master: Option<Command>,
-    backup: Option<Command>,
-    fault: Option<Command>,
-    stop: Option<Command>,
-    any: Option<Command>,
+    master: Option<Script>,
+    backup: Option<Script>,
+    fault: Option<Script>,
+    stop: Option<Script>,
+    any: Option<Script>,
 }
 
 impl Scripts {
-    fn for_state(&self, state: NotifyState) -> Option<&Command> {
+    fn for_state(&self, state: NotifyState) -> Option<&Script> {
         match state {
             NotifyState::Master => self.master.as_ref(),
             NotifyState::Backup => self.backup.as_ref(),
@@ -124,8 +132,9 @@ pub struct Notifier {
 }
 
 impl Notifier {
-    /// A notifier on the current tokio runtime. Scripts run as `security.default_user`, else
-    /// keepalived's default ([`RunAs::resolve`]), with [`DEFAULT_SCRIPT_TIMEOUT`].
+    /// A notifier on the current tokio runtime. Scripts run as their own user if configured,
+    /// else as `security.default_user`, else keepalived's default ([`RunAs::resolve`]), with
+    /// [`DEFAULT_SCRIPT_TIMEOUT`].
     pub fn new(
         subject: Subject,
         name: &str,
@@ -145,8 +154,8 @@ impl Notifier {
         )
     }
 
-    /// [`Notifier::new`] with the user already resolved (or why it could not be) and the time
-    /// limit of one script.
+    /// [`Notifier::new`] with the default user already resolved (or why it could not be) and
+    /// the time limit of one script.
     pub fn with(
         subject: Subject,
         name: &str,
@@ -157,39 +166,33 @@ impl Notifier {
         timeout: Duration,
     ) -> Notifier {
         let name: Arc<str> = name.into();
-        let (scripts, run_as) = match run_as {
-            Ok(run_as) => {
-                let vet = |kind: &str, command: &Option<Command>| {
-                    vetted(subject, &name, kind, command.as_ref()?, &run_as, enforce)
-                };
-                let scripts = Scripts {
-                    master: vet("notify_master", &notify.master),
-                    backup: vet("notify_backup", &notify.backup),
-                    fault: vet("notify_fault", &notify.fault),
-                    stop: vet("notify_stop", &notify.stop),
-                    any: vet("notify", &notify.any),
-                };
-                (scripts, run_as)
-            }
-            Err(err) => {
-                if !notify.is_empty() {
-                    tracing::warn!(
-                        "{} {name}: notify scripts not run: {err}",
+        let vet = |kind: &str, script: &Option<NotifyScript>| {
+            let script = script.as_ref()?;
+            let run_as = match &script.user {
+                Some(user) => RunAs::lookup_as(&user.user, user.group.as_deref())
+                    .map_err(|err| err.to_string()),
+                None => run_as.clone(),
+            };
+            let run_as = run_as
+                .map_err(|err| {
+                    tracing::error!(
+                        "{} {name}: {kind} is never run: {err}",
                         subject_word(subject)
-                    );
-                }
-                (Scripts::default(), RunAs::daemon())
-            }
+                    )
+                })
+                .ok()?;
+            let command = vetted(subject, &name, kind, &script.command, &run_as, enforce)?;
+            Some(Script { command, run_as })
+        };
+        let scripts = Scripts {
+            master: vet("notify_master", &notify.master),
+            backup: vet("notify_backup", &notify.backup),
+            fault: vet("notify_fault", &notify.fault),
+            stop: vet("notify_stop", &notify.stop),
+            any: vet("notify", &notify.any),
         };
         let (jobs, queue) = mpsc::unbounded_channel();
-        let task = tokio::spawn(run_jobs(
-            subject,
-            name.clone(),
-            scripts,
-            run_as,
-            timeout,
-            queue,
-        ));
+        let task = tokio::spawn(run_jobs(subject, name.clone(), scripts, timeout, queue));
         Notifier {
             subject,
             name,
@@ -284,15 +287,15 @@ async fn run_jobs(
     subject: Subject,
     name: Arc<str>,
     scripts: Scripts,
-    run_as: RunAs,
     timeout: Duration,
     mut queue: mpsc::UnboundedReceiver<(NotifyState, u8)>,
 ) {
     while let Some((state, priority)) = queue.recv().await {
-        if let Some(command) = scripts.for_state(state) {
-            run_one(subject, &name, state, command, &run_as, timeout).await;
+        if let Some(script) = scripts.for_state(state) {
+            let Script { command, run_as } = script;
+            run_one(subject, &name, state, command, run_as, timeout).await;
         }
-        if let Some(command) = &scripts.any {
+        if let Some(Script { command, run_as }) = &scripts.any {
             let mut argv = command.clone();
             argv.extend([
                 subject.as_str().to_owned(),
@@ -300,7 +303,7 @@ async fn run_jobs(
                 state.as_str().to_owned(),
                 priority.to_string(),
             ]);
-            run_one(subject, &name, state, &argv, &run_as, timeout).await;
+            run_one(subject, &name, state, &argv, run_as, timeout).await;
         }
     }
 }

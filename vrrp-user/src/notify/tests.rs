@@ -8,7 +8,7 @@ use std::{
 };
 
 use super::*;
-use crate::config::Notify;
+use crate::config::{Notify, NotifyScript, ScriptUser};
 
 /// A temp directory with a recorder script, removed at the end.
 struct Lab {
@@ -49,13 +49,13 @@ impl Lab {
 
     /// The recorder, via sh (exec'ing a script file just written races with forks in other
     /// test threads: ETXTBSY), writing to `out`, with `args` before the appended ones.
-    fn recorder(&self, out: &str, args: &[&str]) -> Command {
+    fn recorder(&self, out: &str, args: &[&str]) -> NotifyScript {
         let mut command = vec!["/bin/sh".into(), self.path("rec.sh"), self.path(out)];
         command.extend(args.iter().map(|a| (*a).to_owned()));
-        command
+        NotifyScript::new(command)
     }
 
-    fn slow_recorder(&self, seconds: &str, out: &str, args: &[&str]) -> Command {
+    fn slow_recorder(&self, seconds: &str, out: &str, args: &[&str]) -> NotifyScript {
         let mut command = vec![
             "/bin/sh".into(),
             self.path("slow.sh"),
@@ -63,11 +63,15 @@ impl Lab {
             self.path(out),
         ];
         command.extend(args.iter().map(|a| (*a).to_owned()));
-        command
+        NotifyScript::new(command)
     }
 
-    fn hang(&self, pid_file: &str) -> Command {
-        vec!["/bin/sh".into(), self.path("hang.sh"), self.path(pid_file)]
+    fn hang(&self, pid_file: &str) -> NotifyScript {
+        NotifyScript::new(vec![
+            "/bin/sh".into(),
+            self.path("hang.sh"),
+            self.path(pid_file),
+        ])
     }
 
     /// Waits (up to 10 s) for `n` lines in `out` and returns them.
@@ -312,8 +316,8 @@ async fn insecure_scripts_are_never_run_under_script_security() {
     };
     let command = vec![script.to_str().unwrap().to_owned(), lab.path("out")];
     let notify = Notify {
-        master: Some(command.clone()),
-        any: Some(command),
+        master: Some(NotifyScript::new(command.clone())),
+        any: Some(NotifyScript::new(command)),
         ..Notify::default()
     };
     let n = Notifier::with(
@@ -349,6 +353,65 @@ async fn unknown_user_runs_nothing() {
     n.transition(State::Master, 100);
     assert!(n.close(LONG).await);
     assert!(!lab.dir.join("out").exists());
+}
+
+#[tokio::test]
+async fn a_script_runs_as_its_own_user_and_group_and_an_unknown_user_never_runs() {
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    assert_eq!(euid, 0, "this test needs root: it runs scripts as nobody");
+    let lab = Lab::new("runas");
+    // The scripts run as nobody must be able to write their record.
+    fs::set_permissions(&lab.dir, fs::Permissions::from_mode(0o777)).unwrap();
+    let id = lab.write(
+        "id.sh",
+        "id -u -n >/dev/null; echo \"$(id -u) $(id -g)\" >> \"$1\"\n",
+    );
+    let script = |user: Option<(&str, Option<&str>)>| NotifyScript {
+        command: vec![
+            "/bin/sh".into(),
+            id.to_str().unwrap().to_owned(),
+            lab.path("out"),
+        ],
+        user: user.map(|(user, group)| ScriptUser {
+            user: user.into(),
+            group: group.map(String::from),
+        }),
+    };
+    let notify = Notify {
+        master: Some(script(Some(("nobody", None)))),
+        backup: Some(script(Some(("nobody", Some("root"))))),
+        fault: Some(script(Some(("xvrrpd-no-such-user", None)))),
+        stop: Some(script(Some(("nobody", Some("xvrrpd-no-such-group"))))),
+        any: Some(script(None)),
+    };
+    let n = Notifier::with(
+        Subject::Instance,
+        "VI_1",
+        &notify,
+        Ok(RunAs::daemon()),
+        false,
+        None,
+        LONG,
+    );
+    for state in [State::Master, State::Backup, State::Fault] {
+        n.transition(state, 100);
+    }
+    n.stop(100);
+    assert!(n.close(LONG).await);
+    let nobody = RunAs::lookup("nobody").expect("a nobody user");
+    assert_eq!(
+        read_lines(&lab.dir.join("out")),
+        [
+            format!("{} {}", nobody.uid, nobody.gid),
+            "0 0".to_owned(),
+            format!("{} 0", nobody.uid),
+            "0 0".to_owned(),
+            // notify_fault and notify_stop never run: their user or group does not exist.
+            "0 0".to_owned(),
+            "0 0".to_owned(),
+        ]
+    );
 }
 
 #[tokio::test]

@@ -88,6 +88,16 @@ impl RunAs {
         }
     }
 
+    /// The user called `user` with `group` (a group name) if given, else its primary group.
+    pub fn lookup_as(user: &str, group: Option<&str>) -> Result<RunAs, UserError> {
+        let mut run_as = RunAs::lookup(user)?;
+        if let Some(group) = group {
+            run_as.gid = lookup_group(group)?;
+            run_as.name = format!("{user}:{group}");
+        }
+        Ok(run_as)
+    }
+
     /// keepalived's choice: the configured user; without one, `keepalived_script` if that user
     /// exists, else the daemon's own user (root).
     pub fn resolve(user: Option<&str>) -> Result<RunAs, UserError> {
@@ -109,10 +119,49 @@ impl fmt::Display for RunAs {
     }
 }
 
+/// The gid of the group called `name`, from the group database.
+fn lookup_group(name: &str) -> Result<u32, UserError> {
+    let c_name = CString::new(name).map_err(|_| UserError::UnknownGroup(name.into()))?;
+    let mut buf = vec![0u8; 1024];
+    loop {
+        // SAFETY: group is plain data; getgrnam_r writes it and its strings into buf.
+        let mut group: libc::group = unsafe { std::mem::zeroed() };
+        let mut found: *mut libc::group = std::ptr::null_mut();
+        // SAFETY: every pointer is valid for the call and buf.len() is its real size.
+        let rc = unsafe {
+            libc::getgrnam_r(
+                c_name.as_ptr(),
+                &mut group,
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                &mut found,
+            )
+        };
+        if rc == libc::ERANGE && buf.len() < 1 << 20 {
+            buf.resize(buf.len() * 4, 0);
+            continue;
+        }
+        if rc != 0 {
+            return Err(UserError::LookupGroup(
+                name.into(),
+                io::Error::from_raw_os_error(rc),
+            ));
+        }
+        if found.is_null() {
+            return Err(UserError::UnknownGroup(name.into()));
+        }
+        return Ok(group.gr_gid);
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum UserError {
     #[error("user {0} does not exist")]
     Unknown(String),
+    #[error("group {0} does not exist")]
+    UnknownGroup(String),
+    #[error("cannot look up group {0}: {1}")]
+    LookupGroup(String, io::Error),
     #[error("cannot look up user {0}: {1}")]
     Lookup(String, io::Error),
 }

@@ -31,8 +31,11 @@ impl CheckWatch {
     /// Starts running `script` on the current tokio runtime, as its `user`, else
     /// `security.default_user`, else keepalived's default (see [`RunAs::resolve`]).
     pub fn start(script: &CheckScript, security: &ScriptSecurity) -> CheckWatch {
-        let user = script.user.as_deref().or(security.default_user.as_deref());
-        let run_as = RunAs::resolve(user).map_err(|err| err.to_string());
+        let run_as = match &script.user {
+            Some(user) => RunAs::lookup_as(user, script.group.as_deref()),
+            None => RunAs::resolve(security.default_user.as_deref()),
+        }
+        .map_err(|err| err.to_string());
         CheckWatch::start_as(script, run_as, security.enforce)
     }
 

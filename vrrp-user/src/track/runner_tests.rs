@@ -58,6 +58,7 @@ fn script(command: Vec<String>, timeout: Duration) -> CheckScript {
         rise: 1,
         fall: 1,
         user: None,
+        group: None,
         line: 1,
     }
 }

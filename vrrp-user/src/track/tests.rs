@@ -23,6 +23,7 @@ fn script(name: &str, weight: i32) -> CheckScript {
         rise: 1,
         fall: 1,
         user: None,
+        group: None,
         line: 1,
     }
 }

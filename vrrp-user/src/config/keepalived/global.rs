@@ -283,6 +283,7 @@ fn script(stmt: &Stmt, report: &mut Report) -> Option<CheckScript> {
     let mut rise = DEFAULT_RISE_FALL;
     let mut fall = DEFAULT_RISE_FALL;
     let mut user = None;
+    let mut group = None;
     let mut failed = false;
     for s in report.named_block(stmt) {
         let key = s.keyword();
@@ -319,17 +320,9 @@ fn script(stmt: &Stmt, report: &mut Report) -> Option<CheckScript> {
                         report.error(s.at(), "user needs a user name".to_owned());
                         return Err(Reported);
                     };
-                    if let Some(group) = s.args().get(1) {
-                        report.warn(
-                            group.at,
-                            format!(
-                                "user: the group {:?} is ignored; the script runs with the \
-                                 user's own group",
-                                group.text
-                            ),
-                        );
-                    }
+                    // `user USER [GROUP]`: without a group, the user's own.
                     user = Some(name.text.clone());
+                    group = s.args().get(1).map(|g| g.text.clone());
                 }
                 _ => report.unknown(s, "vrrp_script"),
             }
@@ -359,6 +352,7 @@ fn script(stmt: &Stmt, report: &mut Report) -> Option<CheckScript> {
         rise,
         fall,
         user,
+        group,
         line: stmt.at().line,
     })
 }

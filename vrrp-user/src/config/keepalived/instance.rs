@@ -11,9 +11,9 @@ use super::{
 };
 use crate::{
     config::{
-        Command, InstanceConfig, MAX_GARP_DELAY, MAX_GARP_REFRESH, MAX_GARP_REPEAT,
-        MAX_PREEMPT_DELAY, MAX_TRACK_FILE_WEIGHT, MAX_WEIGHT, Notify, TrackFile, TrackInterface,
-        TrackScript, Vip, crossref::InstanceSites, fields, native::Raw,
+        InstanceConfig, MAX_GARP_DELAY, MAX_GARP_REFRESH, MAX_GARP_REPEAT, MAX_PREEMPT_DELAY,
+        MAX_TRACK_FILE_WEIGHT, MAX_WEIGHT, Notify, NotifyScript, ScriptUser, TrackFile,
+        TrackInterface, TrackScript, Vip, crossref::InstanceSites, fields, native::Raw,
     },
     fsm::Version,
 };
@@ -165,7 +165,7 @@ fn tracker_weight(args: &[Token], max: i32, report: &mut Report) -> Result<Optio
 }
 
 /// The field of `notify` that `key` (`notify_master`, ..., `notify`) sets.
-pub fn notify_slot<'n>(notify: &'n mut Notify, key: &str) -> Option<&'n mut Option<Command>> {
+pub fn notify_slot<'n>(notify: &'n mut Notify, key: &str) -> Option<&'n mut Option<NotifyScript>> {
     match key {
         "notify_master" => Some(&mut notify.master),
         "notify_backup" => Some(&mut notify.backup),
@@ -184,17 +184,24 @@ pub fn notify(stmt: &Stmt, notify: &mut Notify, report: &mut Report) -> Result<(
         return Err(Reported);
     };
     let command = report.at(script, values::command(std::slice::from_ref(script), key))?;
-    if let Some(user) = stmt.args().get(1) {
+    // As keepalived: the words after the command are the user and group to run it as (an
+    // unquoted argument would be taken for a user name: quote the whole command).
+    let user = stmt.args().get(1).map(|user| ScriptUser {
+        user: user.text.clone(),
+        group: stmt.args().get(2).map(|group| group.text.clone()),
+    });
+    if let Some(extra) = stmt.args().get(3) {
         report.warn(
-            user.at,
+            extra.at,
             format!(
-                "{key}: the user {:?} is ignored (xvrrpd runs notify scripts as script_user, \
-                 or root); to pass arguments, quote the whole command",
-                user.text
+                "{key}: {:?} and what follows is ignored (COMMAND [USER [GROUP]]); to pass \
+                 arguments, quote the whole command",
+                extra.text
             ),
         );
     }
     report.no_block(stmt);
+    let script = NotifyScript { command, user };
     if let Some(slot) = notify_slot(notify, key) {
         if slot.is_some() {
             report.warn(
@@ -202,7 +209,7 @@ pub fn notify(stmt: &Stmt, notify: &mut Notify, report: &mut Report) -> Result<(
                 format!("{key} is set twice; the last one is used"),
             );
         }
-        *slot = Some(command);
+        *slot = Some(script);
     }
     Ok(())
 }

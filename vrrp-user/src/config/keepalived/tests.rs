@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use super::read_text;
 use crate::{
-    config::{Config, InstanceConfig, TrackInterface, TrackScript, to_toml},
+    config::{
+        Config, InstanceConfig, NotifyScript, ScriptUser, TrackInterface, TrackScript, to_toml,
+    },
     fsm::AdvertInterval,
     units::{Centiseconds, Seconds},
 };
@@ -227,23 +229,100 @@ fn trackers_and_their_weights() {
 fn notify_commands_and_users() {
     let (vi, warnings) = instance(
         " notify_master \"/etc/keepalived/notify.sh master 'two words'\"\n notify /bin/n.sh \
-         keepalived_script",
+         keepalived_script\n notify_fault /bin/f.sh nobody nogroup\n notify_stop /bin/s.sh u g extra",
     );
     assert_eq!(
-        vi.notify.master.as_deref(),
-        Some(&["/etc/keepalived/notify.sh", "master", "two words"].map(String::from)[..])
+        vi.notify.master,
+        Some(NotifyScript::new(
+            ["/etc/keepalived/notify.sh", "master", "two words"]
+                .map(String::from)
+                .to_vec()
+        ))
+    );
+    let run_as = |user: &str, group: Option<&str>| ScriptUser {
+        user: user.into(),
+        group: group.map(String::from),
+    };
+    assert_eq!(
+        vi.notify.any,
+        Some(NotifyScript {
+            command: vec!["/bin/n.sh".to_owned()],
+            user: Some(run_as("keepalived_script", None)),
+        })
     );
     assert_eq!(
-        vi.notify.any.as_deref(),
-        Some(&["/bin/n.sh".to_owned()][..])
+        vi.notify.fault,
+        Some(NotifyScript {
+            command: vec!["/bin/f.sh".to_owned()],
+            user: Some(run_as("nobody", Some("nogroup"))),
+        })
+    );
+    assert_eq!(
+        vi.notify.stop.and_then(|s| s.user),
+        Some(run_as("u", Some("g")))
     );
     assert_eq!(
         warnings,
         [
-            "5: notify: the user \"keepalived_script\" is ignored (xvrrpd runs notify scripts as \
-          script_user, or root); to pass arguments, quote the whole command"
+            "7: notify_stop: \"extra\" and what follows is ignored (COMMAND [USER [GROUP]]); to \
+             pass arguments, quote the whole command"
         ]
     );
+}
+
+#[test]
+fn notify_users_survive_conversion_to_toml() {
+    let text = "vrrp_sync_group G {\n group {\n  VI_1\n }\n notify_master /g.sh nobody\n}\n\
+                vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n \
+                virtual_ipaddress {\n 192.0.2.1\n }\n notify_fault \"/f.sh a b\" nobody nogroup\n \
+                notify /n.sh\n}\n";
+    let (config, _) = read(text).unwrap();
+    let toml = to_toml(&config);
+    let back = Config::from_toml_str(&toml, "converted.toml")
+        .unwrap_or_else(|e| panic!("{toml}\n{e}"))
+        .config;
+    assert_eq!(
+        back.instances[0].notify, config.instances[0].notify,
+        "{toml}"
+    );
+    assert_eq!(
+        back.sync_groups[0].notify, config.sync_groups[0].notify,
+        "{toml}"
+    );
+    assert_eq!(
+        back.instances[0]
+            .notify
+            .fault
+            .as_ref()
+            .and_then(|s| s.user.clone()),
+        Some(ScriptUser {
+            user: "nobody".into(),
+            group: Some("nogroup".into())
+        })
+    );
+}
+
+#[test]
+fn a_check_script_runs_as_its_user_and_group() {
+    let text = "vrrp_script s {\n script /x\n user nobody nogroup\n}\nvrrp_script t {\n script /y\n \
+                user daemon\n}\nvrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n \
+                virtual_ipaddress {\n 192.0.2.1\n }\n track_script {\n  s\n  t\n }\n}\n";
+    let (config, warnings) = read(text).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let users: Vec<_> = config
+        .scripts
+        .iter()
+        .map(|s| (s.user.as_deref(), s.group.as_deref()))
+        .collect();
+    assert_eq!(
+        users,
+        [(Some("nobody"), Some("nogroup")), (Some("daemon"), None)]
+    );
+    let toml = to_toml(&config);
+    let back = Config::from_toml_str(&toml, "converted.toml")
+        .unwrap_or_else(|e| panic!("{toml}\n{e}"))
+        .config;
+    assert_eq!(back.scripts[0].group.as_deref(), Some("nogroup"), "{toml}");
 }
 
 #[test]

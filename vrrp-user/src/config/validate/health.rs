@@ -7,12 +7,41 @@ use toml::Spanned;
 use super::{Checker, Reported};
 use crate::config::{
     CheckScript, DEFAULT_CHECK_INTERVAL, DEFAULT_RISE_FALL, DEFAULT_TRACK_FILE_WEIGHT, Diagnostic,
-    MAX_TRACK_FILE_WEIGHT, MAX_WEIGHT, Notify, SyncGroup, TrackFile, TrackInterface, TrackScript,
-    Vip,
+    MAX_TRACK_FILE_WEIGHT, MAX_WEIGHT, Notify, NotifyScript, ScriptUser, SyncGroup, TrackFile,
+    TrackInterface, TrackScript, Vip,
     crossref::{self, GroupSites, Site},
     fields,
     native::{Raw, RawNotify, RawScript, RawSyncGroup},
 };
+
+/// A `notify*` value: a command (string or array), or `{ command = ..., user = "...",
+/// group = "..." }` to run it as another user than the default script user.
+fn notify_script(v: &Raw, key: &str) -> Result<NotifyScript, String> {
+    if !matches!(v, Raw::Table(_)) {
+        return fields::command(v, key).map(NotifyScript::new);
+    }
+    let what = format!("a {key} table");
+    let keys = table_keys(v, &["command", "user", "group"], &what)?;
+    let command = fields::command(
+        keys.get("command")
+            .ok_or_else(|| format!("{what} needs a command"))?,
+        key,
+    )?;
+    let user = keys
+        .get("user")
+        .map(|u| fields::string(u, &format!("{key} user")))
+        .transpose()?;
+    let group = keys
+        .get("group")
+        .map(|g| fields::string(g, &format!("{key} group")))
+        .transpose()?;
+    let user = match (user, group) {
+        (Some(user), group) => Some(ScriptUser { user, group }),
+        (None, Some(_)) => return Err(format!("{what}: a group needs a user")),
+        (None, None) => None,
+    };
+    Ok(NotifyScript { command, user })
+}
 
 /// The longest `interval` or `timeout` of a check script.
 const MAX_CHECK_PERIOD: Duration = Duration::from_secs(86_400);
@@ -230,11 +259,11 @@ impl Checker<'_> {
 
     /// The `notify*` keys.
     pub(super) fn notify(&mut self, raw: &RawNotify<'_>) -> Result<Notify, Reported> {
-        let master = self.value(raw.master, |v| fields::command(v, "notify_master"));
-        let backup = self.value(raw.backup, |v| fields::command(v, "notify_backup"));
-        let fault = self.value(raw.fault, |v| fields::command(v, "notify_fault"));
-        let stop = self.value(raw.stop, |v| fields::command(v, "notify_stop"));
-        let any = self.value(raw.any, |v| fields::command(v, "notify"));
+        let master = self.value(raw.master, |v| notify_script(v, "notify_master"));
+        let backup = self.value(raw.backup, |v| notify_script(v, "notify_backup"));
+        let fault = self.value(raw.fault, |v| notify_script(v, "notify_fault"));
+        let stop = self.value(raw.stop, |v| notify_script(v, "notify_stop"));
+        let any = self.value(raw.any, |v| notify_script(v, "notify"));
         Ok(Notify {
             master: master?,
             backup: backup?,
@@ -263,6 +292,12 @@ impl Checker<'_> {
         let rise = self.value(&r.rise, |v| count(v, "rise"));
         let fall = self.value(&r.fall, |v| count(v, "fall"));
         let user = self.value(&r.user, |v| fields::string(v, "user"));
+        let group = self.value(&r.group, |v| fields::string(v, "group"));
+        if r.user.is_none() && r.group.is_some() {
+            let span = r.group.as_ref().map_or(header.clone(), Spanned::span);
+            self.error(&span, "a script's group needs a user".to_owned());
+            return None;
+        }
         let name_span = r.name.as_ref().map_or(header.clone(), Spanned::span);
         let interval = interval.ok()?;
         Some((
@@ -275,6 +310,7 @@ impl Checker<'_> {
                 rise: rise.ok()?.unwrap_or(DEFAULT_RISE_FALL),
                 fall: fall.ok()?.unwrap_or(DEFAULT_RISE_FALL),
                 user: user.ok()?,
+                group: group.ok()?,
                 line: self.line(&header),
             },
             self.site(&name_span),

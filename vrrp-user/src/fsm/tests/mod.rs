@@ -15,6 +15,7 @@ mod preempt;
 mod props;
 mod reconfigure;
 mod startup;
+mod sync;
 
 /// A fake clock: a fixed base instant plus offsets. Nothing here reads the real time again.
 #[derive(Clone, Copy, Debug)]

@@ -35,6 +35,8 @@ enum Op {
     Shutdown,
     FaultDetected,
     FaultCleared,
+    /// A sync group order: `[SyncToMaster, SyncToBackup, SyncFault, SyncFaultCleared][i]`.
+    Sync(usize),
     Priority(u8),
     /// An advert from one of a few sources, in our version (or the other one).
     Advert {
@@ -59,6 +61,7 @@ fn any_op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Shutdown),
         1 => Just(Op::FaultDetected),
         1 => Just(Op::FaultCleared),
+        2 => (0..4usize).prop_map(Op::Sync),
         1 => any::<u8>().prop_map(Op::Priority),
         4 => (0..sources, prop_oneof![Just(0u8), any::<u8>()], any_interval())
             .prop_map(|(source, priority, interval)| Op::Advert { source, priority, interval }),
@@ -84,7 +87,8 @@ proptest! {
     /// For any sequence of events with non-decreasing `now`: VIPs are added and removed
     /// alternately and held exactly while Master; every timer is armed in the future; the timers
     /// armed are exactly those of the state; adverts carry the effective priority (0 only when
-    /// leaving Master); state changes are reported truthfully.
+    /// leaving Master); state changes are reported truthfully; a started machine is in Fault
+    /// exactly while its own fault or its sync group's is present.
     #[test]
     fn invariants_hold_for_any_event_sequence(
         config in any_config(),
@@ -94,16 +98,42 @@ proptest! {
         let mut now = c.s(0);
         let mut vr = router(config);
         let mut daemon = Daemon::default();
+        let (mut running, mut faulted, mut sync_faulted) = (false, false, false);
         for op in ops {
             let event = match op {
                 Op::Wait(us) => {
                     now += Duration::from_micros(us);
                     continue;
                 }
-                Op::Startup => Event::Startup,
-                Op::Shutdown => Event::Shutdown,
-                Op::FaultDetected => Event::FaultDetected,
-                Op::FaultCleared => Event::FaultCleared,
+                Op::Startup => {
+                    running = true;
+                    Event::Startup
+                }
+                Op::Shutdown => {
+                    running = false;
+                    Event::Shutdown
+                }
+                Op::FaultDetected => {
+                    faulted = true;
+                    Event::FaultDetected
+                }
+                Op::FaultCleared => {
+                    faulted = false;
+                    Event::FaultCleared
+                }
+                Op::Sync(i) => {
+                    match i {
+                        2 => sync_faulted = true,
+                        3 => sync_faulted = false,
+                        _ => {}
+                    }
+                    [
+                        Event::SyncToMaster,
+                        Event::SyncToBackup,
+                        Event::SyncFault,
+                        Event::SyncFaultCleared,
+                    ][i]
+                }
                 Op::Priority(p) => Event::PriorityChanged(p),
                 Op::Advert { source, priority, interval } => {
                     let source = [LOWER_V4, HIGHER_V4, OURS_V4, HIGHER_V6][source];
@@ -186,6 +216,8 @@ proptest! {
                 }
             }
             prop_assert!(vr.config().is_owner() == (vr.priority() == 255));
+            prop_assert_eq!(after == State::Initialize, !running);
+            prop_assert_eq!(after == State::Fault, running && (faulted || sync_faulted));
         }
     }
 }

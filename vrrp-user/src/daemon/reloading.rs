@@ -1,0 +1,256 @@
+//! Carrying out a reload: re-reading the file, then removing, restarting, reconfiguring and
+//! adding instances as [`super::reload::plan`] says, and replacing changed sync groups.
+//!
+//! Sync groups: a group whose membership changed (or that appeared or went away) gets a new
+//! coordinator, and its old and new members restart (they resign and start again, as on a
+//! change the other routers would see), so that no member ever follows a stale group. A group
+//! whose notify settings alone changed keeps its coordinator and members and takes the new
+//! scripts for its next transition.
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    net::IpAddr,
+    time::Duration,
+};
+
+use anyhow::Context as _;
+
+use super::{
+    Daemon, Input, InstanceId, Tracking, open_fifo, placement,
+    placement::interface_heartbeat_bound, reload, reload::Change,
+};
+use crate::{
+    config::{Config, InstanceConfig},
+    notify::Notifier,
+    track::Monitors,
+};
+
+impl Daemon {
+    /// Re-reads the configuration file and applies the difference. An invalid file changes
+    /// nothing. `Ok` carries the summary; `Err` what went wrong (the parts that could be
+    /// applied are).
+    pub(super) async fn reload(&mut self) -> Result<String, String> {
+        let loaded = match Config::load(&self.config_path) {
+            Ok(loaded) => loaded,
+            Err(err) => {
+                let message =
+                    format!("the new configuration is invalid; keeping the running one\n{err}");
+                tracing::error!("{message}");
+                return Err(message);
+            }
+        };
+        for warning in &loaded.warnings {
+            tracing::warn!("{warning}");
+        }
+        let mut new = loaded.config;
+        if let Some(path) = &self.control_socket {
+            new.global.control_socket = path.clone();
+        }
+        for warning in reload::global_warnings(&self.config.global, &new.global) {
+            tracing::warn!("{warning}");
+        }
+        let running: BTreeMap<InstanceId, InstanceConfig> = self
+            .instances
+            .iter()
+            .map(|(id, running)| (id.clone(), running.config.clone()))
+            .collect();
+        let plan = reload::plan(&running, &new);
+        let summary = plan.summary();
+        let old_config = std::mem::replace(&mut self.config, new.clone());
+        let mut errors = Vec::new();
+        // Checks restart only when what is checked changed; then every tracking instance
+        // follows the new ones (a weight-0 check is pending again until its first result).
+        let checks_changed = tracking_changed(&old_config, &self.config);
+        if checks_changed {
+            tracing::warn!("reload: check scripts or tracking changed: restarting the checks");
+            self.monitors = Monitors::start(&self.config);
+        }
+        if old_config.global.notify_fifo != self.config.global.notify_fifo {
+            self.fifo = open_fifo(&self.config);
+        }
+        let regrouped = self.reload_groups().await;
+
+        // Removals first, so that a VIP moving to another instance is released before it is
+        // added again.
+        for id in &plan.removed {
+            tracing::info!("reload: {id} is no longer configured: resigning");
+            self.remove_instance(id).await;
+        }
+        for (instance, change) in &plan.kept {
+            let id = InstanceId::of(instance);
+            let old_name = self.instances.get(&id).map(|r| r.config.name.clone());
+            let change = match change {
+                Change::Restart(_) => change,
+                _ if regrouped.contains(&instance.name)
+                    || old_name.is_some_and(|name| regrouped.contains(&name)) =>
+                {
+                    &Change::Restart("its sync group changed")
+                }
+                _ => change,
+            };
+            match change {
+                Change::Restart(reason) => {
+                    tracing::warn!(instance = %instance.name, "reload: {reason}: restarting the instance");
+                    self.remove_instance(&id).await;
+                    if let Err(err) = self.start_instance(instance).await {
+                        errors.push(format!("instance {}: {err:#}", instance.name));
+                    }
+                }
+                Change::InPlace | Change::None => {
+                    let bound = interface_heartbeat_bound(&self.config, &instance.interface);
+                    let same_bound =
+                        interface_heartbeat_bound(&old_config, &instance.interface) == bound;
+                    let retrack = checks_changed && tracks_anything(instance);
+                    if *change == Change::None && same_bound && !retrack {
+                        continue;
+                    }
+                    let tracking = match retrack {
+                        true => Some(self.tracking(instance).await),
+                        false => None,
+                    };
+                    let notifier = self
+                        .instances
+                        .get(&id)
+                        .is_some_and(|running| running.config.notify != instance.notify)
+                        .then(|| self.notifier(instance));
+                    let changes = Reconfigure {
+                        bound,
+                        tracking,
+                        notifier,
+                    };
+                    if let Err(err) = self.reconfigure_instance(&id, instance, changes).await {
+                        errors.push(format!("instance {}: {err:#}", instance.name));
+                    }
+                }
+            }
+        }
+        for instance in &plan.added {
+            tracing::info!(instance = %instance.name, "reload: new instance");
+            if let Err(err) = self.start_instance(instance).await {
+                errors.push(format!("instance {}: {err:#}", instance.name));
+            }
+        }
+        self.publish();
+        if old_config.global.metrics_listen != self.config.global.metrics_listen {
+            self.restart_metrics();
+        }
+        if errors.is_empty() {
+            tracing::info!("reloaded: {summary}");
+            Ok(summary)
+        } else {
+            let message = format!("reloaded with errors: {summary}\n{}", errors.join("\n"));
+            tracing::error!("{message}");
+            Err(message)
+        }
+    }
+
+    /// Replaces the coordinators of the sync groups whose membership changed and starts the new
+    /// groups; returns the names of the instances that must restart to follow them.
+    async fn reload_groups(&mut self) -> BTreeSet<String> {
+        let mut regrouped = BTreeSet::new();
+        let mut old = std::mem::take(&mut self.groups);
+        for group in &self.config.sync_groups {
+            match old.remove(&group.name) {
+                Some(mut running) if running.config().members == group.members => {
+                    if running.config().notify != group.notify {
+                        tracing::info!("reload: sync group {}: new notify settings", group.name);
+                        let notifier = self.group_notifier(group);
+                        running.replace_notifier(group, notifier);
+                    }
+                    self.groups.insert(group.name.clone(), running);
+                }
+                running => {
+                    if let Some(running) = running {
+                        tracing::warn!(
+                            "reload: sync group {}: new members; restarting its instances",
+                            group.name
+                        );
+                        regrouped.extend(running.config().members.iter().cloned());
+                        running.stop(false).await;
+                    } else {
+                        tracing::info!("reload: new sync group {}", group.name);
+                    }
+                    regrouped.extend(group.members.iter().cloned());
+                    let handle = self.spawn_group(group);
+                    self.groups.insert(group.name.clone(), handle);
+                }
+            }
+        }
+        for (name, running) in old {
+            tracing::info!("reload: sync group {name} is no longer configured");
+            regrouped.extend(running.config().members.iter().cloned());
+            running.stop(false).await;
+        }
+        regrouped
+    }
+
+    async fn reconfigure_instance(
+        &mut self,
+        id: &InstanceId,
+        instance: &InstanceConfig,
+        changes: Reconfigure,
+    ) -> anyhow::Result<()> {
+        let Some(running) = self.instances.get_mut(id) else {
+            return Ok(());
+        };
+        let key = running.placement.key;
+        let old_peers = &running.config.unicast_peers;
+        let gone: Vec<IpAddr> = old_peers
+            .iter()
+            .filter(|peer| !instance.unicast_peers.contains(peer))
+            .copied()
+            .collect();
+        let new: Vec<IpAddr> = instance
+            .unicast_peers
+            .iter()
+            .filter(|peer| !old_peers.contains(peer))
+            .copied()
+            .collect();
+        placement::allow_peers(&self.shared, key, &new)?;
+        placement::forbid_peers(&self.shared, key, &gone);
+        running.config = instance.clone();
+        running.placement.heartbeat_bound = changes.bound;
+        running
+            .inbox
+            .send(Input::Reconfigure {
+                config: Box::new(instance.clone()),
+                heartbeat_bound: changes.bound,
+                tracking: changes.tracking,
+                notifier: changes.notifier,
+            })
+            .await
+            .context("the instance has stopped")
+    }
+}
+
+/// What a reload hands a kept instance besides its configuration.
+struct Reconfigure {
+    bound: Duration,
+    tracking: Option<Tracking>,
+    notifier: Option<Notifier>,
+}
+
+fn tracks_anything(instance: &InstanceConfig) -> bool {
+    !instance.track_scripts.is_empty()
+        || !instance.track_files.is_empty()
+        || !instance.track_interfaces.is_empty()
+}
+
+/// Whether the checks must restart: a script definition or anyone's tracking changed.
+fn tracking_changed(old: &Config, new: &Config) -> bool {
+    let tracking = |config: &Config| -> Vec<_> {
+        config
+            .instances
+            .iter()
+            .map(|i| {
+                (
+                    i.name.clone(),
+                    i.track_scripts.clone(),
+                    i.track_files.clone(),
+                )
+            })
+            .collect()
+    };
+    old.scripts != new.scripts
+        || old.global.script_security != new.global.script_security
+        || tracking(old) != tracking(new)
+}

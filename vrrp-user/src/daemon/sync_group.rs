@@ -1,0 +1,253 @@
+//! keepalived's `vrrp_sync_group` at run time: members change state together.
+//!
+//! [`Coordinator`] is the sans-IO core: fed what each member did (its transitions and its own
+//! fault), it returns the transitions to force on the other members and the state the group
+//! entered (for the group's notify scripts). The daemon runs one [`task`] per group, which
+//! forwards the forced transitions to the member tasks as [`super::instance::Input::Sync`].
+//!
+//! Rules (keepalived 2.2's `vrrp_sync.c`, see the module's tests):
+//! - a member becomes Master (on its own election): the group is Master and every other member
+//!   that is Backup becomes Master at once (`vrrp_sync_master`);
+//! - a member leaves Master for Backup: the group is Backup and every other Master member
+//!   becomes Backup (`vrrp_sync_backup`);
+//! - a member reports a fault of its own (link, tracked interface, script or file): the group is
+//!   Fault and every member is held in Fault (a Master resigns with priority 0,
+//!   `vrrp_sync_fault`) until no member has a fault of its own any more; then all start again
+//!   as on Startup and the group is Backup once the first member is;
+//! - a member that enters Backup from Initialize or Fault while the group is Master (a member
+//!   restarted by a reload) is made Master too.
+//!
+//! Where keepalived differs: keepalived 2.2 also defers a member's own takeover until every
+//! member wants Master (`vrrp_sync_can_goto_master`, "prefer backup state to avoid thrashing");
+//! here the first member to win its election takes the others with it, so a group never waits
+//! on its slowest member's Master_Down_Timer.
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::fsm::{Event, State};
+
+pub mod task;
+
+/// What a member tells its group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Report {
+    /// Its state machine changed state; `forced`: on the group's order.
+    Transition {
+        from: State,
+        to: State,
+        forced: bool,
+    },
+    /// Its own fault (link or tracking) started (`true`) or ended.
+    OwnFault(bool),
+}
+
+/// A transition the group forces on a member.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Force {
+    ToMaster,
+    ToBackup,
+    Fault,
+    FaultCleared,
+}
+
+impl Force {
+    /// The state machine's event for it.
+    pub const fn event(self) -> Event {
+        match self {
+            Force::ToMaster => Event::SyncToMaster,
+            Force::ToBackup => Event::SyncToBackup,
+            Force::Fault => Event::SyncFault,
+            Force::FaultCleared => Event::SyncFaultCleared,
+        }
+    }
+
+    pub const fn describe(self) -> &'static str {
+        match self {
+            Force::ToMaster => "to Master",
+            Force::ToBackup => "to Backup",
+            Force::Fault => "to Fault",
+            Force::FaultCleared => "out of Fault",
+        }
+    }
+}
+
+/// What the group does after a report.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// Members to move, in membership order.
+    pub forced: Vec<(String, Force)>,
+    /// The state the group entered, for its notify scripts.
+    pub entered: Option<State>,
+}
+
+/// One sync group's joint state. See the module documentation.
+#[derive(Clone, Debug)]
+pub struct Coordinator {
+    /// Member names, in configuration order.
+    members: Vec<String>,
+    /// The last state each member reported.
+    states: BTreeMap<String, State>,
+    /// Members with a fault of their own.
+    own_faults: BTreeSet<String>,
+    /// Initialize until the first member settles (and again when a fault clears).
+    state: State,
+}
+
+impl Coordinator {
+    pub fn new(members: &[String]) -> Coordinator {
+        Coordinator {
+            members: members.to_vec(),
+            states: members
+                .iter()
+                .map(|m| (m.clone(), State::Initialize))
+                .collect(),
+            own_faults: BTreeSet::new(),
+            state: State::Initialize,
+        }
+    }
+
+    /// The group's joint state (Initialize before the first member settled).
+    #[cfg(test)]
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    pub fn is_member(&self, name: &str) -> bool {
+        self.members.iter().any(|m| m == name)
+    }
+
+    /// `member` did something.
+    pub fn report(&mut self, member: &str, report: Report) -> Outcome {
+        if !self.is_member(member) {
+            return Outcome::default();
+        }
+        match report {
+            // After a fault, the group follows the first member back, forced or not.
+            Report::Transition { to, forced, .. } if forced && self.state != State::Initialize => {
+                self.forced_transition(member, to)
+            }
+            Report::Transition { from, to, .. } => self.transition(member, from, to),
+            Report::OwnFault(true) => self.own_fault(member),
+            Report::OwnFault(false) => self.own_fault_cleared(member),
+        }
+    }
+
+    /// `member` (re)started: a new instance task that knows nothing of the group yet. A fault
+    /// the old task reported is forgotten (the new one reports its own); if the group is in
+    /// Fault, the new task is held there too.
+    pub fn attached(&mut self, member: &str) -> Outcome {
+        if !self.is_member(member) {
+            return Outcome::default();
+        }
+        self.states.insert(member.to_owned(), State::Initialize);
+        if self.own_faults.remove(member) && self.own_faults.is_empty() {
+            return self.clear_fault();
+        }
+        let mut outcome = Outcome::default();
+        if self.state == State::Fault {
+            outcome.forced.push((member.to_owned(), Force::Fault));
+        }
+        outcome
+    }
+
+    fn transition(&mut self, member: &str, from: State, to: State) -> Outcome {
+        self.states.insert(member.to_owned(), to);
+        let mut outcome = Outcome::default();
+        match (from, to, self.state) {
+            // A member moved while the group is in Fault (a report already on its way): the
+            // fault decides.
+            (_, _, State::Fault) => {}
+            (_, State::Master, group) if group != State::Master => {
+                self.state = State::Master;
+                outcome.entered = Some(State::Master);
+                outcome.forced = self.others(member, Force::ToMaster);
+            }
+            (State::Master, State::Backup, State::Master) => {
+                self.state = State::Backup;
+                outcome.entered = Some(State::Backup);
+                outcome.forced = self.others(member, Force::ToBackup);
+            }
+            (State::Initialize | State::Fault, State::Backup, State::Master) => {
+                outcome.forced.push((member.to_owned(), Force::ToMaster));
+            }
+            (_, State::Backup, State::Initialize) => {
+                self.state = State::Backup;
+                outcome.entered = Some(State::Backup);
+            }
+            _ => {}
+        }
+        outcome
+    }
+
+    /// A move the group ordered never moves the group; one that arrives after the group has
+    /// moved on (two members changed at once) is corrected.
+    fn forced_transition(&mut self, member: &str, to: State) -> Outcome {
+        self.states.insert(member.to_owned(), to);
+        let correction = match (to, self.state) {
+            (State::Master, State::Backup) => Some(Force::ToBackup),
+            (State::Backup, State::Master) => Some(Force::ToMaster),
+            _ => None,
+        };
+        Outcome {
+            forced: correction
+                .map(|force| (member.to_owned(), force))
+                .into_iter()
+                .collect(),
+            entered: None,
+        }
+    }
+
+    fn own_fault(&mut self, member: &str) -> Outcome {
+        self.own_faults.insert(member.to_owned());
+        if self.state == State::Fault {
+            return Outcome::default();
+        }
+        self.state = State::Fault;
+        Outcome {
+            // The member at fault too: it must stay in Fault while another member is faulted,
+            // even once its own fault has ended.
+            forced: self.all(Force::Fault),
+            entered: Some(State::Fault),
+        }
+    }
+
+    fn own_fault_cleared(&mut self, member: &str) -> Outcome {
+        if !self.own_faults.remove(member) || !self.own_faults.is_empty() {
+            return Outcome::default();
+        }
+        self.clear_fault()
+    }
+
+    fn clear_fault(&mut self) -> Outcome {
+        if self.state != State::Fault {
+            return Outcome::default();
+        }
+        // The members report Backup (or Master, an owner) as they start again; the group
+        // follows the first of them.
+        self.state = State::Initialize;
+        Outcome {
+            forced: self.all(Force::FaultCleared),
+            entered: None,
+        }
+    }
+
+    fn others(&self, member: &str, force: Force) -> Vec<(String, Force)> {
+        // Sent to every other member not known to be there already: a report on its way may
+        // be stale, and the state machine ignores a move that does not apply.
+        let target = match force {
+            Force::ToMaster => State::Master,
+            _ => State::Backup,
+        };
+        self.members
+            .iter()
+            .filter(|m| *m != member && self.states.get(*m) != Some(&target))
+            .map(|m| (m.clone(), force))
+            .collect()
+    }
+
+    fn all(&self, force: Force) -> Vec<(String, Force)> {
+        self.members.iter().map(|m| (m.clone(), force)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests;

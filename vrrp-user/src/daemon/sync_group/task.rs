@@ -1,0 +1,269 @@
+//! One task per sync group: feeds its [`Coordinator`] the members' reports, sends the forced
+//! transitions to the member tasks and runs the group's notify scripts.
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use tokio::{
+    sync::{mpsc, oneshot},
+    task::JoinHandle,
+};
+
+use super::{Coordinator, Outcome, Report};
+use crate::{config::SyncGroup, daemon::instance::Input, notify::Notifier};
+
+/// How long the group's queued notify scripts may still run when it stops or is replaced.
+const NOTIFY_GRACE: Duration = Duration::from_secs(2);
+
+enum Message {
+    Report {
+        member: String,
+        report: Report,
+    },
+    /// A member's task (re)started with this inbox.
+    Attach {
+        member: String,
+        inbox: mpsc::Sender<Input>,
+    },
+    /// A reload changed the group's notify settings.
+    Notifier(Notifier),
+    Stop {
+        notify: bool,
+        done: oneshot::Sender<()>,
+    },
+}
+
+/// A member's way to report to its group.
+#[derive(Clone, Debug)]
+pub struct MemberLink {
+    member: String,
+    tx: mpsc::UnboundedSender<Message>,
+}
+
+impl std::fmt::Debug for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Message::Report { member, report } => write!(f, "Report({member}, {report:?})"),
+            Message::Attach { member, .. } => write!(f, "Attach({member})"),
+            Message::Notifier(_) => f.write_str("Notifier"),
+            Message::Stop { notify, .. } => write!(f, "Stop(notify: {notify})"),
+        }
+    }
+}
+
+impl MemberLink {
+    /// Never waits: the group task never waits on a member either, so neither can block the
+    /// other.
+    pub fn report(&self, report: Report) {
+        let _ = self.tx.send(Message::Report {
+            member: self.member.clone(),
+            report,
+        });
+    }
+}
+
+/// The daemon's handle on a running group.
+#[derive(Debug)]
+pub struct GroupHandle {
+    config: SyncGroup,
+    tx: mpsc::UnboundedSender<Message>,
+    task: JoinHandle<()>,
+}
+
+impl GroupHandle {
+    pub fn spawn(config: &SyncGroup, notifier: Notifier) -> GroupHandle {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let coordinator = Coordinator::new(&config.members);
+        let task = tokio::spawn(run(config.name.as_str().into(), coordinator, notifier, rx));
+        GroupHandle {
+            config: config.clone(),
+            tx,
+            task,
+        }
+    }
+
+    pub fn config(&self) -> &SyncGroup {
+        &self.config
+    }
+
+    /// The link for `member`'s task.
+    pub fn link(&self, member: &str) -> MemberLink {
+        MemberLink {
+            member: member.to_owned(),
+            tx: self.tx.clone(),
+        }
+    }
+
+    /// `member`'s task (re)started and takes its orders at `inbox`.
+    pub fn attach(&self, member: &str, inbox: mpsc::Sender<Input>) {
+        let _ = self.tx.send(Message::Attach {
+            member: member.to_owned(),
+            inbox,
+        });
+    }
+
+    pub fn replace_notifier(&mut self, config: &SyncGroup, notifier: Notifier) {
+        self.config = config.clone();
+        let _ = self.tx.send(Message::Notifier(notifier));
+    }
+
+    /// Stops the group; with `notify`, its stop scripts run first (daemon shutdown).
+    pub async fn stop(self, notify: bool) {
+        let (done, ack) = oneshot::channel();
+        if self.tx.send(Message::Stop { notify, done }).is_ok() {
+            let _ = tokio::time::timeout(NOTIFY_GRACE * 2, ack).await;
+        }
+        self.task.abort();
+    }
+}
+
+async fn run(
+    name: Arc<str>,
+    mut coordinator: Coordinator,
+    mut notifier: Notifier,
+    mut rx: mpsc::UnboundedReceiver<Message>,
+) {
+    let mut inboxes: HashMap<String, mpsc::Sender<Input>> = HashMap::new();
+    while let Some(message) = rx.recv().await {
+        match message {
+            Message::Report { member, report } => {
+                let what = match report {
+                    Report::Transition { to, .. } => format!("entered {to}"),
+                    Report::OwnFault(true) => "reports a fault".to_owned(),
+                    Report::OwnFault(false) => "no longer reports a fault".to_owned(),
+                };
+                let outcome = coordinator.report(&member, report);
+                carry_out(&name, &member, &what, outcome, &inboxes, &notifier).await;
+            }
+            Message::Attach { member, inbox } => {
+                inboxes.insert(member.clone(), inbox);
+                let outcome = coordinator.attached(&member);
+                carry_out(&name, &member, "started", outcome, &inboxes, &notifier).await;
+            }
+            Message::Notifier(new) => {
+                let old = std::mem::replace(&mut notifier, new);
+                tokio::spawn(old.close(NOTIFY_GRACE));
+            }
+            Message::Stop { notify, done } => {
+                if notify {
+                    notifier.stop(0);
+                }
+                notifier.close(NOTIFY_GRACE).await;
+                let _ = done.send(());
+                return;
+            }
+        }
+    }
+}
+
+async fn carry_out(
+    group: &Arc<str>,
+    cause: &str,
+    what: &str,
+    outcome: Outcome,
+    inboxes: &HashMap<String, mpsc::Sender<Input>>,
+    notifier: &Notifier,
+) {
+    if let Some(state) = outcome.entered {
+        tracing::info!("sync group {group}: {state} ({cause} {what})");
+        notifier.transition(state, 0);
+    }
+    for (member, force) in outcome.forced {
+        tracing::info!(
+            "sync group {group}: {cause} {what}: syncing {member} {}",
+            force.describe()
+        );
+        let Some(inbox) = inboxes.get(&member) else {
+            continue;
+        };
+        let input = Input::Sync {
+            force,
+            group: Arc::clone(group),
+            cause: cause.to_owned(),
+        };
+        let _ = inbox.send(input).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        config::Notify,
+        daemon::sync_group::Force,
+        fsm::State,
+        notify::{DEFAULT_SCRIPT_TIMEOUT, Subject},
+        track::exec::RunAs,
+    };
+
+    fn group() -> GroupHandle {
+        let config = SyncGroup {
+            name: "G1".into(),
+            members: vec!["VI_1".into(), "VI_2".into()],
+            notify: Notify::default(),
+            line: 1,
+        };
+        let notifier = Notifier::with(
+            Subject::Group,
+            "G1",
+            &config.notify,
+            Ok(RunAs::daemon()),
+            false,
+            None,
+            DEFAULT_SCRIPT_TIMEOUT,
+        );
+        GroupHandle::spawn(&config, notifier)
+    }
+
+    async fn next_order(inbox: &mut mpsc::Receiver<Input>) -> (Force, String) {
+        let input = tokio::time::timeout(Duration::from_secs(5), inbox.recv())
+            .await
+            .expect("an order in time")
+            .expect("the inbox is open");
+        match input {
+            Input::Sync {
+                force,
+                group,
+                cause,
+            } => {
+                assert_eq!(&*group, "G1");
+                (force, cause)
+            }
+            other => panic!("not a sync order: {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn reports_reach_the_other_members_as_orders() {
+        let handle = group();
+        let (tx1, mut rx1) = mpsc::channel(8);
+        let (tx2, mut rx2) = mpsc::channel(8);
+        handle.attach("VI_1", tx1);
+        handle.attach("VI_2", tx2);
+        let (vi1, vi2) = (handle.link("VI_1"), handle.link("VI_2"));
+        for link in [&vi1, &vi2] {
+            link.report(Report::Transition {
+                from: State::Initialize,
+                to: State::Backup,
+                forced: false,
+            });
+        }
+        vi2.report(Report::Transition {
+            from: State::Backup,
+            to: State::Master,
+            forced: false,
+        });
+        assert_eq!(next_order(&mut rx1).await, (Force::ToMaster, "VI_2".into()));
+        vi1.report(Report::OwnFault(true));
+        for inbox in [&mut rx1, &mut rx2] {
+            assert_eq!(next_order(inbox).await, (Force::Fault, "VI_1".into()));
+        }
+        vi1.report(Report::OwnFault(false));
+        for inbox in [&mut rx1, &mut rx2] {
+            assert_eq!(
+                next_order(inbox).await,
+                (Force::FaultCleared, "VI_1".into())
+            );
+        }
+        handle.stop(true).await;
+        assert!(rx1.try_recv().is_err() && rx2.try_recv().is_err());
+    }
+}

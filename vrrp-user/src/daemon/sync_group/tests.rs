@@ -1,0 +1,216 @@
+//! The coordinator's rules, without tasks or I/O.
+use super::*;
+
+fn group() -> Coordinator {
+    Coordinator::new(&["VI_1".into(), "VI_2".into(), "VI_3".into()])
+}
+
+fn own(from: State, to: State) -> Report {
+    Report::Transition {
+        from,
+        to,
+        forced: false,
+    }
+}
+
+fn forced(from: State, to: State) -> Report {
+    Report::Transition {
+        from,
+        to,
+        forced: true,
+    }
+}
+
+fn force(members: &[&str], force: Force) -> Vec<(String, Force)> {
+    members.iter().map(|m| (m.to_string(), force)).collect()
+}
+
+/// All three members started and reported Backup.
+fn started() -> Coordinator {
+    let mut g = group();
+    let first = g.report("VI_1", own(State::Initialize, State::Backup));
+    assert_eq!(
+        first,
+        Outcome {
+            forced: vec![],
+            entered: Some(State::Backup)
+        }
+    );
+    for m in ["VI_2", "VI_3"] {
+        assert_eq!(
+            g.report(m, own(State::Initialize, State::Backup)),
+            Outcome::default()
+        );
+    }
+    g
+}
+
+/// Started, then VI_1 won its election and took the others along.
+fn mastered() -> Coordinator {
+    let mut g = started();
+    g.report("VI_1", own(State::Backup, State::Master));
+    for m in ["VI_2", "VI_3"] {
+        assert_eq!(
+            g.report(m, forced(State::Backup, State::Master)),
+            Outcome::default()
+        );
+    }
+    g
+}
+
+#[test]
+fn a_member_becoming_master_takes_the_backups_along() {
+    let mut g = started();
+    assert_eq!(
+        g.report("VI_2", own(State::Backup, State::Master)),
+        Outcome {
+            forced: force(&["VI_1", "VI_3"], Force::ToMaster),
+            entered: Some(State::Master),
+        }
+    );
+    assert_eq!(g.state(), State::Master);
+    // The others' forced moves and a second own takeover change nothing.
+    assert_eq!(
+        g.report("VI_1", forced(State::Backup, State::Master)),
+        Outcome::default()
+    );
+    assert_eq!(
+        g.report("VI_3", own(State::Backup, State::Master)),
+        Outcome::default()
+    );
+}
+
+#[test]
+fn a_master_member_falling_back_takes_the_others_to_backup() {
+    let mut g = mastered();
+    assert_eq!(
+        g.report("VI_3", own(State::Master, State::Backup)),
+        Outcome {
+            forced: force(&["VI_1", "VI_2"], Force::ToBackup),
+            entered: Some(State::Backup),
+        }
+    );
+    assert_eq!(
+        g.report("VI_1", forced(State::Master, State::Backup)),
+        Outcome::default()
+    );
+}
+
+#[test]
+fn a_stale_forced_move_is_corrected() {
+    let mut g = started();
+    g.report("VI_1", own(State::Backup, State::Master));
+    // VI_1 fell back before VI_2's forced move to Master was reported.
+    g.report("VI_1", own(State::Master, State::Backup));
+    assert_eq!(g.state(), State::Backup);
+    assert_eq!(
+        g.report("VI_2", forced(State::Backup, State::Master))
+            .forced,
+        force(&["VI_2"], Force::ToBackup)
+    );
+}
+
+#[test]
+fn a_fault_holds_every_member_in_fault_until_no_member_is_faulted() {
+    let mut g = mastered();
+    assert_eq!(
+        g.report("VI_2", Report::OwnFault(true)),
+        Outcome {
+            forced: force(&["VI_1", "VI_2", "VI_3"], Force::Fault),
+            entered: Some(State::Fault),
+        }
+    );
+    // The members' moves to Fault, and a second member's fault, change nothing more.
+    assert_eq!(
+        g.report("VI_2", own(State::Master, State::Fault)),
+        Outcome::default()
+    );
+    assert_eq!(
+        g.report("VI_1", forced(State::Master, State::Fault)),
+        Outcome::default()
+    );
+    assert_eq!(g.report("VI_3", Report::OwnFault(true)), Outcome::default());
+    // VI_2 recovers, VI_3 is still faulted.
+    assert_eq!(
+        g.report("VI_2", Report::OwnFault(false)),
+        Outcome::default()
+    );
+    assert_eq!(g.state(), State::Fault);
+    assert_eq!(
+        g.report("VI_3", Report::OwnFault(false)),
+        Outcome {
+            forced: force(&["VI_1", "VI_2", "VI_3"], Force::FaultCleared),
+            entered: None,
+        }
+    );
+    // The group follows the first member back.
+    assert_eq!(
+        g.report("VI_3", forced(State::Fault, State::Backup))
+            .entered,
+        Some(State::Backup)
+    );
+    assert_eq!(
+        g.report("VI_1", forced(State::Fault, State::Backup)),
+        Outcome::default()
+    );
+    assert_eq!(g.state(), State::Backup);
+}
+
+#[test]
+fn an_owner_back_from_a_fault_makes_the_group_master() {
+    let mut g = started();
+    g.report("VI_1", Report::OwnFault(true));
+    for m in ["VI_1", "VI_2", "VI_3"] {
+        g.report(m, forced(State::Backup, State::Fault));
+    }
+    g.report("VI_1", Report::OwnFault(false));
+    assert_eq!(
+        g.report("VI_1", forced(State::Fault, State::Master)),
+        Outcome {
+            forced: force(&["VI_2", "VI_3"], Force::ToMaster),
+            entered: Some(State::Master),
+        }
+    );
+}
+
+#[test]
+fn moves_during_a_fault_do_not_move_the_group() {
+    let mut g = started();
+    g.report("VI_1", Report::OwnFault(true));
+    assert_eq!(
+        g.report("VI_2", own(State::Backup, State::Master)),
+        Outcome::default()
+    );
+    assert_eq!(g.state(), State::Fault);
+}
+
+#[test]
+fn a_restarted_member_joins_the_groups_state() {
+    let mut g = mastered();
+    assert_eq!(g.attached("VI_2"), Outcome::default());
+    assert_eq!(
+        g.report("VI_2", own(State::Initialize, State::Backup))
+            .forced,
+        force(&["VI_2"], Force::ToMaster)
+    );
+    // While the group is in Fault, a restarted member is held there.
+    g.report("VI_1", Report::OwnFault(true));
+    assert_eq!(g.attached("VI_3").forced, force(&["VI_3"], Force::Fault));
+    // A restart forgets the old task's fault: the new one reports its own.
+    assert_eq!(
+        g.attached("VI_1").forced,
+        force(&["VI_1", "VI_2", "VI_3"], Force::FaultCleared)
+    );
+}
+
+#[test]
+fn strangers_are_ignored() {
+    let mut g = started();
+    assert_eq!(
+        g.report("VI_9", own(State::Backup, State::Master)),
+        Outcome::default()
+    );
+    assert_eq!(g.report("VI_9", Report::OwnFault(true)), Outcome::default());
+    assert_eq!(g.attached("VI_9"), Outcome::default());
+    assert_eq!(g.state(), State::Backup);
+}
