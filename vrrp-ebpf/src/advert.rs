@@ -254,8 +254,12 @@ fn record(key: &InstanceKey, config: &InstanceConfig, at: &Located, advert: &Adv
     // SAFETY: a live array element; concurrent receive queues may interleave field writes,
     // which at worst makes one extra or one missed "changed" event for a racing pair.
     let observation = unsafe { &mut *observation };
+    // A copy to compare against: read through the element's own type, whose alignment lets
+    // LLVM load the 16-byte source as two words; compared in place, through the `[u8; 16]`
+    // field, it took a load per byte.
+    let snapshot = *observation;
     // An observation of another generation predates this instance's slot: nothing seen yet.
-    let previous = (observation.generation == config.generation).then_some(&*observation);
+    let previous = (snapshot.generation == config.generation).then_some(&snapshot);
     let source = address_bytes(at.source);
     let reasons = advert::reasons(
         previous,
