@@ -113,7 +113,10 @@ pub const MAX_CHECKSUMMED: usize = vrrp_common::advert::MAX_LEN;
 /// Ones'-complement sum (RFC 1071) of `len` bytes at `offset`, `len` a multiple of 4, added to
 /// `seed`. Summing 32-bit words in host order is valid: the folded sum is byte-order neutral as
 /// long as every part (pseudo-header included) is taken in the same order.
-#[inline(never)]
+///
+/// Inlined: a BPF-to-BPF call costs a return, and returns are expensive on CPUs whose kernels
+/// mitigate return-stack attacks (SRSO's safe RET, retbleed's untrained return thunk).
+#[inline(always)]
 pub fn sum_words(ctx: &XdpContext, offset: usize, len: usize, seed: u64) -> Result<u64, Short> {
     let mut sum = seed;
     let mut done = 0usize;
