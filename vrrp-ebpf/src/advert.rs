@@ -27,7 +27,7 @@ use crate::{
     EVENTS, INSTANCES, OBSERVATIONS, PEERS, count,
     packet::{
         Short, address_bytes, fold, len, load16, load32, load64, ptr_at, sum_address_words,
-        sum_be32, sum_words,
+        sum_be32, sum_fixed, sum_words,
     },
 };
 
@@ -207,7 +207,14 @@ fn verify_checksum(
             + sum_be32(at.len as u32)
             + sum_be32(u32::from(IPPROTO_VRRP))
     };
-    let sum = sum_words(ctx, at.offset, at.len, seed).map_err(truncated)?;
+    // One address: v3 over IPv4, v2 (with its authentication data), v3 over IPv6.
+    let sum = match at.len {
+        12 => sum_fixed::<12>(ctx, at.offset, seed),
+        20 => sum_fixed::<20>(ctx, at.offset, seed),
+        24 => sum_fixed::<24>(ctx, at.offset, seed),
+        _ => sum_words(ctx, at.offset, at.len, seed),
+    }
+    .map_err(truncated)?;
     if fold(sum) != 0xffff {
         return Err(Counter::DropChecksum);
     }

@@ -132,6 +132,25 @@ pub fn sum_words(ctx: &XdpContext, offset: usize, len: usize, seed: u64) -> Resu
     Ok(sum)
 }
 
+/// As [`sum_words`] for a message of exactly `N` bytes (`N` a multiple of 4): one bounds check
+/// and a load per 8 bytes instead of a loop with a check per word. The sizes the hot paths see
+/// (one-address adverts, solicitations) take this way.
+#[inline(always)]
+pub fn sum_fixed<const N: usize>(ctx: &XdpContext, offset: usize, seed: u64) -> Result<u64, Short> {
+    let base = ptr_at::<[u8; N]>(ctx, offset)? as *const u8;
+    let mut sum = seed;
+    for chunk in 0..N / 8 {
+        // SAFETY: inside the N bytes `ptr_at` checked.
+        let words = unsafe { load64::<0>(base.wrapping_add(chunk * 8)) };
+        sum += (words & 0xffff_ffff) + (words >> 32);
+    }
+    if N % 8 == 4 {
+        // SAFETY: the last four of the N bytes `ptr_at` checked.
+        sum += unsafe { load32::<0>(base.wrapping_add(N - 4)) };
+    }
+    Ok(sum)
+}
+
 /// Sum of a 16-byte address held as two words (as `load64` reads it).
 #[inline(always)]
 pub fn sum_address_words(address: [u64; 2]) -> u64 {
