@@ -150,12 +150,13 @@ pub fn solicitation(ctx: &XdpContext, l3: usize, vlan: u16) -> Result<u32, Short
     };
     let payload_len = usize::from(u16::from_be(lengths as u16));
     let hop_limit = (lengths >> 24) as u8;
+    let frame_len = len(ctx);
     // RFC 4861 §7.1.1: hop limit 255, code 0, at least 24 bytes, a valid checksum.
     if head != u64::from(u16::from_ne_bytes([NEIGHBOR_SOLICITATION, 0]))
         || hop_limit != 255
         || !(NS_FIXED_LEN..=MAX_NS_LEN).contains(&payload_len)
         || payload_len % 8 != 0
-        || icmp + payload_len > len(ctx)
+        || icmp + payload_len > frame_len
     {
         return Ok(xdp_action::XDP_PASS);
     }
@@ -197,20 +198,20 @@ pub fn solicitation(ctx: &XdpContext, l3: usize, vlan: u16) -> Result<u32, Short
     let na_head = u64::from(NEIGHBOR_ADVERTISEMENT);
     let na_flags = u64::from(flags);
     let option = u64::from(OPTION_TARGET_LINK_LAYER) | 1 << 8 | mac_low << 16 | mac_high << 48;
+    // The target counts twice: the advertisement's source address and its target field.
     let checksum = !fold(
-        sum_address_words(target)
+        2 * sum_address_words(target)
             + sum_address_words(reply_to)
             + sum_be32(NA_LEN as u32)
             + sum_be32(u32::from(IPPROTO_ICMPV6))
             + na_head
             + na_flags
-            + sum_address_words(target)
             + (option & 0xffff_ffff)
             + (option >> 32),
     );
 
     // Resize the frame to exactly the advertisement; pointers are re-derived below.
-    let delta = (icmp + NA_LEN) as i32 - len(ctx) as i32;
+    let delta = (icmp + NA_LEN) as i32 - frame_len as i32;
     // SAFETY: adjusting the tail of the frame this program was given.
     if delta != 0 && unsafe { bpf_xdp_adjust_tail(ctx.ctx, delta) } != 0 {
         return Ok(xdp_action::XDP_PASS);
