@@ -25,7 +25,10 @@ use vrrp_common::{
 
 use crate::{
     EVENTS, INSTANCES, OBSERVATIONS, PEERS, count,
-    packet::{Short, bytes_at, fold, len, sum_address, sum_be32, sum_words},
+    packet::{
+        Short, address_bytes, fold, len, load16, load32, load64, ptr_at, sum_address_words,
+        sum_be32, sum_fixed, sum_words,
+    },
 };
 
 use vrrp_common::advert::{self, HEADER_LEN as VRRP_HEADER_LEN, V2_AUTH_LEN};
@@ -42,36 +45,43 @@ pub struct Located {
     pub offset: usize,
     /// VRRP message length according to the IP header.
     pub len: usize,
-    pub source: [u8; 16],
-    pub destination: [u8; 16],
+    /// Addresses as two words each, as `load64` reads them (IPv4: the first four bytes).
+    pub source: [u64; 2],
+    pub destination: [u64; 2],
 }
 
 /// IPv4 header at `l3` whose protocol is VRRP.
 #[inline(always)]
 pub fn locate_v4(ctx: &XdpContext, l3: usize, vlan: u16) -> Result<Located, Counter> {
-    // One bounds check for the fixed header, then fields come from the copy.
-    let header: [u8; 20] = bytes_at(ctx, l3).map_err(truncated)?;
-    let header_len = usize::from(header[0] & 0x0f) * 4;
-    let total_len = usize::from(u16::from_be_bytes([header[2], header[3]]));
-    let fragment = u16::from_be_bytes([header[6], header[7]]) & 0x3fff;
-    if header[0] >> 4 != 4 || header_len < 20 || fragment != 0 || total_len < header_len {
+    // One bounds check for the fixed header, then a load per field group.
+    let header = ptr_at::<[u8; 20]>(ctx, l3).map_err(truncated)? as *const u8;
+    // SAFETY: all inside the 20 bytes `ptr_at` checked.
+    let (first, fragment, ttl, source, destination) = unsafe {
+        (
+            load32::<0>(header),
+            load16::<6>(header),
+            load16::<8>(header),
+            load32::<12>(header),
+            load32::<16>(header),
+        )
+    };
+    let header_len = (first as usize & 0x0f) * 4;
+    let total_len = usize::from(u16::from_be((first >> 16) as u16));
+    let fragment = u16::from_be(fragment as u16) & 0x3fff;
+    if (first as u8) >> 4 != 4 || header_len < 20 || fragment != 0 || total_len < header_len {
         return Err(Counter::DropIpHeader);
     }
     if l3 + total_len > len(ctx) {
         return Err(Counter::DropTruncated);
     }
-    let mut source = [0u8; 16];
-    let mut destination = [0u8; 16];
-    source[..4].copy_from_slice(&header[12..16]);
-    destination[..4].copy_from_slice(&header[16..20]);
     Ok(Located {
         family: FAMILY_V4,
         vlan,
-        ttl: header[8],
+        ttl: ttl as u8,
         offset: l3 + header_len,
         len: total_len - header_len,
-        source,
-        destination,
+        source: [source, 0],
+        destination: [destination, 0],
     })
 }
 
@@ -79,19 +89,23 @@ pub fn locate_v4(ctx: &XdpContext, l3: usize, vlan: u16) -> Result<Located, Coun
 #[inline(always)]
 pub fn locate_v6(ctx: &XdpContext, l3: usize, vlan: u16) -> Result<Located, Counter> {
     const IPV6_HEADER_LEN: usize = 40;
-    let header: [u8; IPV6_HEADER_LEN] = bytes_at(ctx, l3).map_err(truncated)?;
-    let payload_len = usize::from(u16::from_be_bytes([header[4], header[5]]));
+    let header = ptr_at::<[u8; IPV6_HEADER_LEN]>(ctx, l3).map_err(truncated)? as *const u8;
+    // SAFETY: all inside the 40 bytes `ptr_at` checked.
+    let (lengths, source, destination) = unsafe {
+        (
+            load32::<4>(header),
+            [load64::<8>(header), load64::<16>(header)],
+            [load64::<24>(header), load64::<32>(header)],
+        )
+    };
+    let payload_len = usize::from(u16::from_be(lengths as u16));
     if l3 + IPV6_HEADER_LEN + payload_len > len(ctx) {
         return Err(Counter::DropTruncated);
     }
-    let mut source = [0u8; 16];
-    let mut destination = [0u8; 16];
-    source.copy_from_slice(&header[8..24]);
-    destination.copy_from_slice(&header[24..40]);
     Ok(Located {
         family: FAMILY_V6,
         vlan,
-        ttl: header[7],
+        ttl: (lengths >> 24) as u8,
         offset: l3 + IPV6_HEADER_LEN,
         len: payload_len,
         source,
@@ -106,7 +120,9 @@ fn truncated(_: Short) -> Counter {
 /// Validates and records the advert located at `at`; returns the XDP action.
 #[inline(always)]
 pub fn handle(ctx: &XdpContext, at: &Located) -> Result<u32, Counter> {
-    let header: [u8; VRRP_HEADER_LEN] = bytes_at(ctx, at.offset).map_err(truncated)?;
+    let header = ptr_at::<[u8; VRRP_HEADER_LEN]>(ctx, at.offset).map_err(truncated)? as *const u8;
+    // SAFETY: the 8 bytes `ptr_at` checked.
+    let header = unsafe { load64::<0>(header) }.to_ne_bytes();
     let key = InstanceKey {
         ifindex: ctx.ingress_ifindex() as u32,
         vlan: at.vlan,
@@ -123,7 +139,7 @@ pub fn handle(ctx: &XdpContext, at: &Located) -> Result<u32, Counter> {
     if config.flags & instance_flags::REQUIRE_PEER != 0 {
         let peer = PeerKey {
             instance: key,
-            address: at.source,
+            address: address_bytes(at.source),
         };
         // SAFETY: read-only presence check.
         if unsafe { PEERS.get(peer) }.is_none() {
@@ -182,16 +198,23 @@ fn verify_checksum(
     let seed = if no_pseudo {
         0
     } else if at.family == FAMILY_V4 {
-        sum_address(&at.source)
-            + sum_address(&at.destination)
+        sum_address_words(at.source)
+            + sum_address_words(at.destination)
             + sum_be32((u32::from(IPPROTO_VRRP) << 16) | at.len as u32)
     } else {
-        sum_address(&at.source)
-            + sum_address(&at.destination)
+        sum_address_words(at.source)
+            + sum_address_words(at.destination)
             + sum_be32(at.len as u32)
             + sum_be32(u32::from(IPPROTO_VRRP))
     };
-    let sum = sum_words(ctx, at.offset, at.len, seed).map_err(truncated)?;
+    // One address: v3 over IPv4, v2 (with its authentication data), v3 over IPv6.
+    let sum = match at.len {
+        12 => sum_fixed::<12>(ctx, at.offset, seed),
+        20 => sum_fixed::<20>(ctx, at.offset, seed),
+        24 => sum_fixed::<24>(ctx, at.offset, seed),
+        _ => sum_words(ctx, at.offset, at.len, seed),
+    }
+    .map_err(truncated)?;
     if fold(sum) != 0xffff {
         return Err(Counter::DropChecksum);
     }
@@ -215,8 +238,11 @@ fn check_auth(
     }
     // Opaque to LLVM: otherwise it checks the message's end and reads 8 bytes *before* that
     // pointer, a negative offset the verifier refuses.
-    let data: [u8; 8] = bytes_at(ctx, core::hint::black_box(auth_data)).map_err(truncated)?;
-    if auth_type != AUTH_PASS || u64::from_ne_bytes(data) != u64::from_ne_bytes(config.auth_data) {
+    let data =
+        ptr_at::<u64>(ctx, core::hint::black_box(auth_data)).map_err(truncated)? as *const u8;
+    // SAFETY: the 8 bytes `ptr_at` checked.
+    let data = unsafe { load64::<0>(data) };
+    if auth_type != AUTH_PASS || data != u64::from_ne_bytes(config.auth_data) {
         return Err(Counter::DropAuth);
     }
     Ok(())
@@ -235,12 +261,17 @@ fn record(key: &InstanceKey, config: &InstanceConfig, at: &Located, advert: &Adv
     // SAFETY: a live array element; concurrent receive queues may interleave field writes,
     // which at worst makes one extra or one missed "changed" event for a racing pair.
     let observation = unsafe { &mut *observation };
+    // A copy to compare against: read through the element's own type, whose alignment lets
+    // LLVM load the 16-byte source as two words; compared in place, through the `[u8; 16]`
+    // field, it took a load per byte.
+    let snapshot = *observation;
     // An observation of another generation predates this instance's slot: nothing seen yet.
-    let previous = (observation.generation == config.generation).then_some(&*observation);
+    let previous = (snapshot.generation == config.generation).then_some(&snapshot);
+    let source = address_bytes(at.source);
     let reasons = advert::reasons(
         previous,
         config,
-        &at.source,
+        &source,
         advert.priority,
         advert.interval_cs,
         now,
@@ -251,7 +282,7 @@ fn record(key: &InstanceKey, config: &InstanceConfig, at: &Located, advert: &Adv
     }
     observation.last_advert_ns = now;
     observation.adverts += 1;
-    observation.source = at.source;
+    observation.source = source;
     observation.priority = advert.priority;
     observation.interval_cs = advert.interval_cs;
     if reasons == 0 {
@@ -263,7 +294,7 @@ fn record(key: &InstanceKey, config: &InstanceConfig, at: &Located, advert: &Adv
         reasons,
         priority: advert.priority,
         interval_cs: advert.interval_cs,
-        source: at.source,
+        source,
         _pad: [0; 4],
     };
     match EVENTS.output::<AdvertEvent>(&event, 0) {

@@ -7,6 +7,9 @@
 //! bounds-checked `packet::ptr_at`. Map layouts live in `vrrp-common`.
 #![no_std]
 #![no_main]
+// Inline assembly for single-instruction misaligned packet loads and stores (`packet::load32`
+// and the like); the crate builds with nightly for the BPF target anyway.
+#![feature(asm_experimental_arch)]
 
 mod advert;
 mod neighbour;

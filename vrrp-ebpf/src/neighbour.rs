@@ -22,7 +22,10 @@ use vrrp_common::{
 
 use crate::{
     VIPS, count, heartbeat_fresh,
-    packet::{Short, bytes_at, fold, len, sum_address, sum_be32, sum_words, write_at},
+    packet::{
+        Short, address_bytes, fold, len, load16, load32, load64, ptr_at, store16, store32, store64,
+        sum_address_words, sum_be32, sum_fixed, sum_words,
+    },
 };
 
 const ARP_LEN: usize = 28;
@@ -64,7 +67,17 @@ fn owner(ctx: &XdpContext, vlan: u16, family: u8, address: [u8; 16]) -> Option<V
 /// An ARP request at `l3` for an owned VIP becomes its reply; anything else is passed.
 #[inline(always)]
 pub fn arp(ctx: &XdpContext, l3: usize, vlan: u16) -> Result<u32, Short> {
-    let request: [u8; ARP_LEN] = bytes_at(ctx, l3)?;
+    let request = ptr_at::<[u8; ARP_LEN]>(ctx, l3)? as *const u8;
+    // SAFETY: all inside the ARP_LEN bytes `ptr_at` checked.
+    let (fixed, sender_mac_low, sender_mac_high, sender_ip, target_ip) = unsafe {
+        (
+            load64::<0>(request),
+            load32::<8>(request),
+            load16::<12>(request),
+            load32::<14>(request),
+            load32::<24>(request),
+        )
+    };
     // Ethernet (1), IPv4, 6-byte MACs, 4-byte addresses, request.
     let wanted = [
         0,
@@ -76,126 +89,154 @@ pub fn arp(ctx: &XdpContext, l3: usize, vlan: u16) -> Result<u32, Short> {
         0,
         ARP_REQUEST as u8,
     ];
-    if request[..8] != wanted {
+    if fixed != u64::from_ne_bytes(wanted) {
         return Ok(xdp_action::XDP_PASS);
     }
-    let (sender, target) = (&request[8..18], &request[18..28]);
-    let (sender_ip, target_ip) = (&sender[6..10], &target[6..10]);
     if sender_ip == target_ip {
         // Gratuitous ARP: an announcement, not a question.
         return Ok(xdp_action::XDP_PASS);
     }
-    let mut vip = [0u8; 16];
-    vip[..4].copy_from_slice(target_ip);
-    let Some(owner) = owner(ctx, vlan, FAMILY_V4, vip) else {
+    let Some(owner) = owner(ctx, vlan, FAMILY_V4, address_bytes([target_ip, 0])) else {
         return Ok(xdp_action::XDP_PASS);
     };
-    let mut reply = request;
-    reply[7] = ARP_REPLY as u8;
-    reply[8..14].copy_from_slice(&owner.mac);
-    reply[14..18].copy_from_slice(target_ip);
-    reply[18..28].copy_from_slice(sender);
-    let mut ethernet = [0u8; 12];
-    ethernet[..6].copy_from_slice(&sender[..6]);
-    ethernet[6..].copy_from_slice(&owner.mac);
-    write_at(ctx, 0, ethernet)?;
-    write_at(ctx, l3, reply)?;
+    let (mac_low, mac_high) = mac_words(&owner.mac);
+    let ethernet = ptr_at::<[u8; 12]>(ctx, 0)? as *mut u8;
+    let reply = ptr_at::<[u8; ARP_LEN]>(ctx, l3)? as *mut u8;
+    // SAFETY: inside the 12 and ARP_LEN bytes `ptr_at` checked, which do not overlap.
+    unsafe {
+        store32::<0>(ethernet, sender_mac_low);
+        store16::<4>(ethernet, sender_mac_high);
+        store32::<6>(ethernet, mac_low);
+        store16::<10>(ethernet, mac_high);
+        store16::<6>(reply, u64::from(u16::from_ne_bytes([0, ARP_REPLY as u8])));
+        store32::<8>(reply, mac_low);
+        store16::<12>(reply, mac_high);
+        store32::<14>(reply, target_ip);
+        store32::<18>(reply, sender_mac_low);
+        store16::<22>(reply, sender_mac_high);
+        store32::<24>(reply, sender_ip);
+    }
     count(Counter::ArpReply);
     Ok(xdp_action::XDP_TX)
 }
 
+/// A MAC as the 4- and 2-byte words `store32` and `store16` write.
+#[inline(always)]
+fn mac_words(mac: &[u8; 6]) -> (u64, u64) {
+    (
+        u64::from(u32::from_ne_bytes([mac[0], mac[1], mac[2], mac[3]])),
+        u64::from(u16::from_ne_bytes([mac[4], mac[5]])),
+    )
+}
+
 /// A neighbour solicitation at `l3` (an IPv6 header with next header ICMPv6) for an owned VIP
 /// becomes a solicited, overriding neighbour advertisement; anything else is passed.
+///
+/// The advertisement is written over the solicitation: the IPv6 header's next header (58) and
+/// hop limit (255, checked) and the ICMPv6 target stay as they are.
 #[inline(always)]
 pub fn solicitation(ctx: &XdpContext, l3: usize, vlan: u16) -> Result<u32, Short> {
     let icmp = l3 + IPV6_HEADER_LEN;
-    let ip: [u8; IPV6_HEADER_LEN] = bytes_at(ctx, l3)?;
-    let ns: [u8; NS_FIXED_LEN] = bytes_at(ctx, icmp)?;
-    let payload_len = usize::from(u16::from_be_bytes([ip[4], ip[5]]));
+    let packet = ptr_at::<[u8; IPV6_HEADER_LEN + NS_FIXED_LEN]>(ctx, l3)? as *const u8;
+    // SAFETY: all inside the bytes `ptr_at` checked.
+    let (lengths, source, destination, head, target) = unsafe {
+        (
+            load32::<4>(packet),
+            [load64::<8>(packet), load64::<16>(packet)],
+            [load64::<24>(packet), load64::<32>(packet)],
+            load16::<40>(packet),
+            [load64::<48>(packet), load64::<56>(packet)],
+        )
+    };
+    let payload_len = usize::from(u16::from_be(lengths as u16));
+    let hop_limit = (lengths >> 24) as u8;
+    let frame_len = len(ctx);
     // RFC 4861 §7.1.1: hop limit 255, code 0, at least 24 bytes, a valid checksum.
-    if ns[0] != NEIGHBOR_SOLICITATION
-        || ns[1] != 0
-        || ip[7] != 255
+    if head != u64::from(u16::from_ne_bytes([NEIGHBOR_SOLICITATION, 0]))
+        || hop_limit != 255
         || !(NS_FIXED_LEN..=MAX_NS_LEN).contains(&payload_len)
         || payload_len % 8 != 0
-        || icmp + payload_len > len(ctx)
+        || icmp + payload_len > frame_len
     {
         return Ok(xdp_action::XDP_PASS);
     }
-    let mut source = [0u8; 16];
-    let mut destination = [0u8; 16];
-    let mut target = [0u8; 16];
-    source.copy_from_slice(&ip[8..24]);
-    destination.copy_from_slice(&ip[24..40]);
-    target.copy_from_slice(&ns[8..24]);
-    let seed = sum_address(&source)
-        + sum_address(&destination)
+    let seed = sum_address_words(source)
+        + sum_address_words(destination)
         + sum_be32(payload_len as u32)
         + sum_be32(u32::from(IPPROTO_ICMPV6));
-    if fold(sum_words(ctx, icmp, payload_len, seed)?) != 0xffff {
+    let sum = match payload_len {
+        // With a source link-layer address option, and without (duplicate address detection).
+        32 => sum_fixed::<32>(ctx, icmp, seed)?,
+        24 => sum_fixed::<24>(ctx, icmp, seed)?,
+        _ => sum_words(ctx, icmp, payload_len, seed)?,
+    };
+    if fold(sum) != 0xffff {
         return Ok(xdp_action::XDP_PASS);
     }
-    let Some(owner) = owner(ctx, vlan, FAMILY_V6, target) else {
+    let Some(owner) = owner(ctx, vlan, FAMILY_V6, address_bytes(target)) else {
         return Ok(xdp_action::XDP_PASS);
     };
-    let requester_mac: [u8; 6] = bytes_at(ctx, 6)?;
+    let requester = ptr_at::<[u8; 12]>(ctx, 0)? as *const u8;
+    // SAFETY: inside the 12 bytes `ptr_at` checked.
+    let requester_mac = unsafe { (load32::<6>(requester), load16::<10>(requester)) };
     // Duplicate address detection comes from "::": answer all nodes, unsolicited (§7.2.4).
-    let (reply_to, reply_mac, flags) = if source == [0u8; 16] {
-        let mut all_nodes = [0u8; 16];
-        all_nodes[0] = 0xff;
-        all_nodes[1] = 0x02;
-        all_nodes[15] = 1;
-        (all_nodes, [0x33, 0x33, 0, 0, 0, 1], NA_FLAG_OVERRIDE)
+    let (reply_to, reply_mac, flags) = if source == [0, 0] {
+        let all_nodes = [
+            u64::from_ne_bytes([0xff, 0x02, 0, 0, 0, 0, 0, 0]),
+            u64::from_ne_bytes([0, 0, 0, 0, 0, 0, 0, 1]),
+        ];
+        (
+            all_nodes,
+            mac_words(&[0x33, 0x33, 0, 0, 0, 1]),
+            NA_FLAG_OVERRIDE,
+        )
     } else {
         (source, requester_mac, NA_FLAG_SOLICITED | NA_FLAG_OVERRIDE)
     };
-
-    let mut ethernet = [0u8; 12];
-    ethernet[..6].copy_from_slice(&reply_mac);
-    ethernet[6..].copy_from_slice(&owner.mac);
-    let mut header = ip;
-    // Version 6, traffic class and flow label 0, as the kernel's own NAs.
-    header[..4].copy_from_slice(&[0x60, 0, 0, 0]);
-    header[4..6].copy_from_slice(&(NA_LEN as u16).to_be_bytes());
-    header[7] = 255;
-    header[8..24].copy_from_slice(&target);
-    header[24..40].copy_from_slice(&reply_to);
-    let mut na = [0u8; NA_LEN];
-    na[0] = NEIGHBOR_ADVERTISEMENT;
-    na[4] = flags;
-    na[8..24].copy_from_slice(&target);
-    na[24] = OPTION_TARGET_LINK_LAYER;
-    na[25] = 1;
-    na[26..32].copy_from_slice(&owner.mac);
+    let (mac_low, mac_high) = mac_words(&owner.mac);
+    // Type, code and a zero checksum; flags and reserved; the target link-layer option.
+    let na_head = u64::from(NEIGHBOR_ADVERTISEMENT);
+    let na_flags = u64::from(flags);
+    let option = u64::from(OPTION_TARGET_LINK_LAYER) | 1 << 8 | mac_low << 16 | mac_high << 48;
+    // The target counts twice: the advertisement's source address and its target field.
     let checksum = !fold(
-        sum_address(&target)
-            + sum_address(&reply_to)
+        2 * sum_address_words(target)
+            + sum_address_words(reply_to)
             + sum_be32(NA_LEN as u32)
             + sum_be32(u32::from(IPPROTO_ICMPV6))
-            + sum_block(&na),
+            + na_head
+            + na_flags
+            + (option & 0xffff_ffff)
+            + (option >> 32),
     );
-    // The sum was taken in host order, so the result goes back in host order too.
-    na[2..4].copy_from_slice(&checksum.to_ne_bytes());
 
-    // Resize the frame to exactly the advertisement; pointers are re-derived by the writes.
-    let delta = (icmp + NA_LEN) as i32 - len(ctx) as i32;
+    // Resize the frame to exactly the advertisement; pointers are re-derived below.
+    let delta = (icmp + NA_LEN) as i32 - frame_len as i32;
     // SAFETY: adjusting the tail of the frame this program was given.
     if delta != 0 && unsafe { bpf_xdp_adjust_tail(ctx.ctx, delta) } != 0 {
         return Ok(xdp_action::XDP_PASS);
     }
-    write_at(ctx, 0, ethernet)?;
-    write_at(ctx, l3, header)?;
-    write_at(ctx, icmp, na)?;
+    let ethernet = ptr_at::<[u8; 12]>(ctx, 0)? as *mut u8;
+    let reply = ptr_at::<[u8; IPV6_HEADER_LEN + NA_LEN]>(ctx, l3)? as *mut u8;
+    // SAFETY: inside the 12 and IPV6_HEADER_LEN + NA_LEN bytes `ptr_at` checked, which do not
+    // overlap.
+    unsafe {
+        store32::<0>(ethernet, reply_mac.0);
+        store16::<4>(ethernet, reply_mac.1);
+        store32::<6>(ethernet, mac_low);
+        store16::<10>(ethernet, mac_high);
+        // Version 6, traffic class and flow label 0, as the kernel's own NAs.
+        store32::<0>(reply, u64::from(u32::from_ne_bytes([0x60, 0, 0, 0])));
+        store16::<4>(reply, u64::from((NA_LEN as u16).to_be()));
+        store64::<8>(reply, target[0]);
+        store64::<16>(reply, target[1]);
+        store64::<24>(reply, reply_to[0]);
+        store64::<32>(reply, reply_to[1]);
+        // The sum was taken in the frame's byte order, so the result goes back as it is.
+        store32::<40>(reply, na_head | u64::from(checksum) << 16);
+        store32::<44>(reply, na_flags);
+        store64::<64>(reply, option);
+    }
     count(Counter::NaReply);
     Ok(xdp_action::XDP_TX)
-}
-
-/// Ones'-complement sum of a block built on the stack, in the order `sum_words` uses.
-#[inline(always)]
-fn sum_block(block: &[u8; NA_LEN]) -> u64 {
-    let mut sum = 0u64;
-    for word in block.chunks_exact(4) {
-        sum += u64::from(u32::from_ne_bytes([word[0], word[1], word[2], word[3]]));
-    }
-    sum
 }

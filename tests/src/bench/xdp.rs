@@ -6,6 +6,14 @@
 //! the kernel does not restore the input between repeats — so each call's single-run time is
 //! taken; the baseline is measured both ways so each path is compared with its own method.
 //! Every figure is the median over `ROUNDS`; the spread is min..max of the rounds.
+//!
+//! A single-run time is read from the kernel's clock, which on some machines (virtualised
+//! TSC) moves in steps of about 10 ns: one call reads 200 or 210 ns for a true 205. A median
+//! of such samples is itself one of the steps, so a path's figure minus the empty program's
+//! could be off by a whole step. Each round therefore takes the mean of the middle 80% of its
+//! sorted samples: the steps average out (the band must be wide enough to hold both steps
+//! around the true time: the middle half alone was often all one step), and the tail
+//! (interrupts, preemption) stays out as it does for a median.
 use std::{fmt::Write as _, time::Duration};
 
 use aya::programs::{TestRun, TestRunOptions, Xdp};
@@ -55,7 +63,8 @@ fn repeated(program: &mut Xdp, frame: &[u8], expect: u32) -> f64 {
     result.duration.as_nanos() as f64
 }
 
-/// Median single-run ns of `frame` over `SINGLE_CALLS` calls.
+/// Trimmed mean of the single-run ns of `frame` over `SINGLE_CALLS` calls (see the module
+/// documentation).
 fn single(program: &mut Xdp, frame: &[u8], expect: u32) -> f64 {
     let mut out = vec![0u8; frame.len() + 256];
     let mut times: Vec<Duration> = (0..SINGLE_CALLS)
@@ -73,7 +82,17 @@ fn single(program: &mut Xdp, frame: &[u8], expect: u32) -> f64 {
         })
         .collect();
     times.sort();
-    times[times.len() / 2].as_nanos() as f64
+    trimmed_mean(&times)
+}
+
+/// Mean of `sorted` without its lowest and highest tenth.
+fn trimmed_mean(sorted: &[Duration]) -> f64 {
+    let middle = &sorted[sorted.len() / 10..sorted.len() - sorted.len() / 10];
+    middle
+        .iter()
+        .map(|time| time.as_nanos() as f64)
+        .sum::<f64>()
+        / middle.len() as f64
 }
 
 /// Indices into [`measure`]'s figures.
@@ -147,7 +166,7 @@ fn baseline(figures: &[Figure], figure: &Figure) -> f64 {
 pub fn table(figures: &[Figure]) -> String {
     let mut table = format!(
         "XDP ns/packet, BPF_PROG_TEST_RUN, medians of {ROUNDS} rounds (repeat = {REPEAT} runs per \
-         call; single = median of {SINGLE_CALLS} one-run calls)\n"
+         call; single = 10%-trimmed mean of {SINGLE_CALLS} one-run calls)\n"
     );
     let _ = writeln!(
         table,
@@ -170,16 +189,29 @@ pub fn table(figures: &[Figure]) -> String {
     let pass_delta = figures[PASS].median() - figures[EMPTY_REPEAT].median();
     let _ = writeln!(
         table,
-        "targets: pass-through within 10 ns of empty: {} ({pass_delta:+.1} ns); advert {:.1} ns, \
-         ARP {:.1} ns, NA {:.1} ns under 100 ns (single-run figures include the kernel's timing \
-         overhead, shown by the empty program's {:.1} ns)",
+        "targets: pass-through within 10 ns of empty: {} ({pass_delta:+.1} ns); advert {:.1} ns \
+         ({:.1} as measured), ARP {:.1} ns, NA {:.1} ns under 100 ns: each path net of the empty \
+         program measured its way (the harness's own cost per run: {:.1} ns repeated, {:.1} ns \
+         single)",
         if pass_delta <= 10.0 { "met" } else { "missed" },
+        path_cost(figures, ADVERT),
         figures[ADVERT].median(),
-        figures[ARP].median() - figures[EMPTY_SINGLE].median(),
-        figures[NA].median() - figures[EMPTY_SINGLE].median(),
+        path_cost(figures, ARP),
+        path_cost(figures, NA),
+        figures[EMPTY_REPEAT].median(),
         figures[EMPTY_SINGLE].median(),
     );
     table
+}
+
+/// What a path costs over an empty XDP program measured the same way. Both methods include a
+/// cost per run that is the harness's, not the path's: the repeat loop's (bottom halves off
+/// and on, the call into the program and its return: the empty program's ~20 ns) and, for a
+/// single run, the clock reads around it too. The ARP and NA figures always had the empty
+/// program's taken off; the advert's figure was compared with 100 ns as measured, charging it
+/// the repeat harness's cost: it is now net like the others (`table` shows both).
+fn path_cost(figures: &[Figure], index: usize) -> f64 {
+    figures[index].median() - baseline(figures, &figures[index])
 }
 
 /// The figures as JSON records (what `target/bench/xdp.json` holds).
@@ -229,20 +261,37 @@ pub fn xdp(_settings: super::Settings, report: &mut Report) {
         (ARP, "ARP answer"),
         (NA, "NA answer"),
     ] {
-        let cost = if figures[index].method == "single" {
-            figures[index].median() - figures[EMPTY_SINGLE].median()
-        } else {
-            figures[index].median()
-        };
+        let cost = path_cost(&figures, index);
         report.verdict(
             "xdp",
             &format!("{what} under 100 ns"),
             cost < 100.0,
-            format!("{} ns", number(cost)),
+            format!(
+                "{} ns over an empty program ({} ns as measured)",
+                number(cost),
+                number(figures[index].median())
+            ),
         );
     }
     report.note(
         "xdp: keepalived has no XDP path; its adverts and ARP go through the kernel's receive \
          path (see arp-flood for the kernel path's cost per ARP answer)",
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_trimmed_mean_averages_clock_steps_and_ignores_the_tail() {
+        // A true 197 ns read on a clock with 10 ns steps (mostly 200, sometimes 190), plus an
+        // interrupted call and an early one; a median would say 200.
+        let mut samples: Vec<Duration> = [5_000, 200, 190, 200, 200, 190, 200, 190, 200, 90]
+            .into_iter()
+            .map(Duration::from_nanos)
+            .collect();
+        samples.sort();
+        assert_eq!(trimmed_mean(&samples), 196.25);
+    }
 }
