@@ -16,12 +16,11 @@ fn main() -> anyhow::Result<()> {
         .ok_or_else(|| anyhow!("vrrp-user has no parent directory"))?;
     let ebpf_dir = workspace.join(EBPF_PACKAGE);
     // The eBPF crate and the shared types it compiles in: watched explicitly, as a merge that
-    // changed the program was seen to leave a stale object embedded.
+    // changed the program was seen to leave a stale object embedded. Relative to this package
+    // (as Cargo reads them), not absolute: two checkouts sharing one target directory share
+    // this build script's fingerprint, and absolute paths would watch the other checkout.
     for watched in [EBPF_PACKAGE, "vrrp-common"] {
-        println!(
-            "cargo:rerun-if-changed={}",
-            workspace.join(watched).display()
-        );
+        println!("cargo:rerun-if-changed=../{watched}");
     }
 
     // For quick host-only work (editing pure modules), AYA_BUILD_SKIP=1 embeds an empty object;
