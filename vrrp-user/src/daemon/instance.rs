@@ -291,7 +291,12 @@ impl Instance {
             let index = timer as usize;
             if self.deadlines[index].is_some_and(|at| at <= now) {
                 self.deadlines[index] = None;
-                let seen = self.last_advert_seen();
+                // Only the Backup's timers use the data plane's observation: a Master's
+                // Adver_Timer (every advert) must not pay a map read for nothing.
+                let seen = match timer {
+                    Timer::Advert => None,
+                    Timer::MasterDown | Timer::PreemptDelay => self.last_advert_seen(),
+                };
                 self.apply(Event::timer_fired(timer, seen)).await;
             }
         }
