@@ -30,6 +30,7 @@ use crate::{
 };
 
 mod addresses;
+mod precise;
 
 /// What reaches an instance's task from the rest of the daemon.
 #[derive(Debug)]
@@ -93,6 +94,9 @@ pub struct Instance {
     link_up: bool,
     /// Whether the state machine was told of a fault (link down or a tracked fault).
     fault_reported: bool,
+    /// The Master_Down_Timer deadline a priority-0 advert set (Skew_Time): waited for to the
+    /// microsecond, since the handover waits on it ([`precise`]).
+    resign_deadline: Option<Instant>,
 }
 
 impl Instance {
@@ -147,6 +151,7 @@ impl Instance {
             notifier: Some(notifier),
             link_up: true,
             fault_reported: false,
+            resign_deadline: None,
         };
         Ok((instance, status))
     }
@@ -170,6 +175,7 @@ impl Instance {
         let _ = ready.send(());
         loop {
             let next = self.deadlines.iter().flatten().min().copied();
+            let precise = next.is_some() && next == self.resign_deadline;
             tokio::select! {
                 input = inbox.recv() => match input {
                     Some(Input::Advert(event)) => self.on_advert(&event).await,
@@ -206,7 +212,7 @@ impl Instance {
                     }
                     None => return,
                 },
-                () = sleep_until(next) => self.fire_due_timers().await,
+                () = sleep_until(next, precise) => self.fire_due_timers().await,
                 Some(observation) = updates.recv() => {
                     if let Some(health) = self.tracker.observe(&observation) {
                         self.on_health(health).await;
@@ -283,6 +289,11 @@ impl Instance {
             interval,
         };
         self.apply(Event::AdvertReceived(advert)).await;
+        // The Master resigned: the Master_Down_Timer now runs Skew_Time to the handover.
+        self.resign_deadline = match event.priority {
+            0 => self.deadlines[Timer::MasterDown as usize],
+            _ => None,
+        };
     }
 
     async fn fire_due_timers(&mut self) {
@@ -506,8 +517,9 @@ pub fn vip_mac(config: &config::InstanceConfig, placement: &Placement) -> [u8; 6
     }
 }
 
-async fn sleep_until(deadline: Option<Instant>) {
+async fn sleep_until(deadline: Option<Instant>, precise: bool) {
     match deadline {
+        Some(at) if precise => precise::sleep_until(at).await,
         Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
         None => std::future::pending().await,
     }
