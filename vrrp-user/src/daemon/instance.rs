@@ -480,25 +480,30 @@ impl Instance {
         }
     }
 
+    /// Runs after every event (each advert of a Master, each Master_Down check of a Backup):
+    /// the strings are only rebuilt when they change, as allocating them showed in profiles.
     fn refresh_status(&self) {
         let Ok(mut status) = self.status.lock() else {
             return;
         };
-        status.state = match self.router.state() {
+        let state = match self.router.state() {
             State::Initialize => "init",
             State::Backup => "backup",
             State::Master => "master",
             State::Fault => "fault",
-        }
-        .into();
-        status.effective_priority = self.router.priority();
-        status.master_address = match self.router.state() {
-            State::Master => Some(self.placement.primary.to_string()),
-            _ => self
-                .router
-                .current_master()
-                .map(|(address, _)| address.to_string()),
         };
+        if status.state != state {
+            status.state = state.into();
+        }
+        status.effective_priority = self.router.priority();
+        let master = match self.router.state() {
+            State::Master => Some(self.placement.primary),
+            _ => self.router.current_master().map(|(address, _)| address),
+        };
+        let shown = status.master_address.as_deref().map(str::parse::<IpAddr>);
+        if shown.and_then(Result::ok) != master {
+            status.master_address = master.map(|address| address.to_string());
+        }
         status.since_secs = self.since.elapsed().as_secs_f64();
         status.counters = self.counters.clone();
     }
