@@ -33,6 +33,7 @@ use crate::{
 };
 
 mod addresses;
+mod precise;
 
 /// What reaches an instance's task from the rest of the daemon.
 #[derive(Debug)]
@@ -106,6 +107,9 @@ pub struct Instance {
     sync: Option<MemberLink>,
     /// The transitions being applied were ordered by the sync group.
     syncing: bool,
+    /// The Master_Down_Timer deadline a priority-0 advert set (Skew_Time): waited for to the
+    /// microsecond, since the handover waits on it ([`precise`]).
+    resign_deadline: Option<Instant>,
 }
 
 impl Instance {
@@ -162,6 +166,7 @@ impl Instance {
             fault_reported: false,
             sync: None,
             syncing: false,
+            resign_deadline: None,
         };
         Ok((instance, status))
     }
@@ -191,6 +196,7 @@ impl Instance {
         let _ = ready.send(());
         loop {
             let next = self.deadlines.iter().flatten().min().copied();
+            let precise = next.is_some() && next == self.resign_deadline;
             tokio::select! {
                 input = inbox.recv() => match input {
                     Some(Input::Advert(event)) => self.on_advert(&event).await,
@@ -237,7 +243,7 @@ impl Instance {
                     }
                     None => return,
                 },
-                () = sleep_until(next) => self.fire_due_timers().await,
+                () = sleep_until(next, precise) => self.fire_due_timers().await,
                 Some(observation) = updates.recv() => {
                     if let Some(health) = self.tracker.observe(&observation) {
                         self.on_health(health).await;
@@ -317,6 +323,11 @@ impl Instance {
             interval,
         };
         self.apply(Event::AdvertReceived(advert)).await;
+        // The Master resigned: the Master_Down_Timer now runs Skew_Time to the handover.
+        self.resign_deadline = match event.priority {
+            0 => self.deadlines[Timer::MasterDown as usize],
+            _ => None,
+        };
     }
 
     async fn fire_due_timers(&mut self) {
@@ -325,7 +336,12 @@ impl Instance {
             let index = timer as usize;
             if self.deadlines[index].is_some_and(|at| at <= now) {
                 self.deadlines[index] = None;
-                let seen = self.last_advert_seen();
+                // Only the Backup's timers use the data plane's observation: a Master's
+                // Adver_Timer (every advert) must not pay a map read for nothing.
+                let seen = match timer {
+                    Timer::Advert => None,
+                    Timer::MasterDown | Timer::PreemptDelay => self.last_advert_seen(),
+                };
                 self.apply(Event::timer_fired(timer, seen)).await;
             }
         }
@@ -502,25 +518,30 @@ impl Instance {
         }
     }
 
+    /// Runs after every event (each advert of a Master, each Master_Down check of a Backup):
+    /// the strings are only rebuilt when they change, as allocating them showed in profiles.
     fn refresh_status(&self) {
         let Ok(mut status) = self.status.lock() else {
             return;
         };
-        status.state = match self.router.state() {
+        let state = match self.router.state() {
             State::Initialize => "init",
             State::Backup => "backup",
             State::Master => "master",
             State::Fault => "fault",
-        }
-        .into();
-        status.effective_priority = self.router.priority();
-        status.master_address = match self.router.state() {
-            State::Master => Some(self.placement.primary.to_string()),
-            _ => self
-                .router
-                .current_master()
-                .map(|(address, _)| address.to_string()),
         };
+        if status.state != state {
+            status.state = state.into();
+        }
+        status.effective_priority = self.router.priority();
+        let master = match self.router.state() {
+            State::Master => Some(self.placement.primary),
+            _ => self.router.current_master().map(|(address, _)| address),
+        };
+        let shown = status.master_address.as_deref().map(str::parse::<IpAddr>);
+        if shown.and_then(Result::ok) != master {
+            status.master_address = master.map(|address| address.to_string());
+        }
         status.since_secs = self.since.elapsed().as_secs_f64();
         status.counters = self.counters.clone();
     }
@@ -539,8 +560,9 @@ pub fn vip_mac(config: &config::InstanceConfig, placement: &Placement) -> [u8; 6
     }
 }
 
-async fn sleep_until(deadline: Option<Instant>) {
+async fn sleep_until(deadline: Option<Instant>, precise: bool) {
     match deadline {
+        Some(at) if precise => precise::sleep_until(at).await,
         Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
         None => std::future::pending().await,
     }
