@@ -414,6 +414,7 @@ fn health_checks_tracking_notify_and_sync_groups() {
         global.script_security,
         ScriptSecurity {
             default_user: Some("keepalived_script".into()),
+            default_group: None,
             enforce: true
         }
     );

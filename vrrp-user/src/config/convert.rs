@@ -73,6 +73,9 @@ fn global(out: &mut String, global: &Global) {
     if let Some(user) = &global.script_security.default_user {
         let _ = writeln!(out, "script_user = {}", quote(user));
     }
+    if let Some(group) = &global.script_security.default_group {
+        let _ = writeln!(out, "script_group = {}", quote(group));
+    }
     if global.script_security.enforce {
         let _ = writeln!(out, "enable_script_security = true");
     }

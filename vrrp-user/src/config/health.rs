@@ -138,6 +138,9 @@ pub struct SyncGroup {
 pub struct ScriptSecurity {
     /// The default user for scripts (`script_user`); root when unset.
     pub default_user: Option<String>,
+    /// The group of scripts run as `default_user` (`script_user USER GROUP`); that user's own
+    /// group when unset.
+    pub default_group: Option<String>,
     /// Refuse a script (or a directory on its path) writable by a non-root user when the script
     /// would run as root (`enable_script_security`).
     pub enforce: bool,

@@ -30,6 +30,7 @@ pub(super) struct RawGlobal {
     pub xdp: Option<Spanned<Raw>>,
     pub metrics_listen: Option<Spanned<Raw>>,
     pub script_user: Option<Spanned<Raw>>,
+    pub script_group: Option<Spanned<Raw>>,
     pub enable_script_security: Option<Spanned<Raw>>,
     pub notify_fifo: Option<Spanned<Raw>>,
 }

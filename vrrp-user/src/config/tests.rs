@@ -292,3 +292,20 @@ fn other_names_are_read_as_keepalived_conf() {
     );
     assert!(err.diagnostics().is_empty());
 }
+
+#[test]
+fn script_group_goes_with_script_user() {
+    let loaded = parse(&format!(
+        "[global]\nscript_user = \"lb\"\nscript_group = \"ops\"\n{MINIMAL}"
+    ))
+    .unwrap();
+    let security = &loaded.config.global.script_security;
+    assert_eq!(security.default_user.as_deref(), Some("lb"));
+    assert_eq!(security.default_group.as_deref(), Some("ops"));
+    let reread = parse(&to_toml(&loaded.config)).unwrap();
+    assert_eq!(reread.config.global.script_security, *security);
+    assert_eq!(
+        parse(&format!("[global]\nscript_group = \"ops\"\n{MINIMAL}")).unwrap_err(),
+        "t.toml:2: script_group needs script_user"
+    );
+}

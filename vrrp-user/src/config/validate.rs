@@ -225,6 +225,10 @@ impl<'a> Checker<'a> {
             fields::socket_address(v, "metrics_listen")
         });
         let script_user = self.value(&raw.script_user, |v| fields::string(v, "script_user"));
+        let script_group = self.value(&raw.script_group, |v| fields::string(v, "script_group"));
+        if let (Ok(None), Some(group)) = (&script_user, &raw.script_group) {
+            self.error(&group.span(), "script_group needs script_user".to_owned());
+        }
         let enforce = self.value(&raw.enable_script_security, |v| {
             fields::boolean(v, "enable_script_security")
         });
@@ -238,6 +242,7 @@ impl<'a> Checker<'a> {
             metrics_listen: metrics_listen?,
             script_security: ScriptSecurity {
                 default_user: script_user?,
+                default_group: script_group?,
                 enforce: enforce?.unwrap_or(false),
             },
             notify_fifo: notify_fifo?.map(PathBuf::from),

@@ -142,7 +142,11 @@ impl Notifier {
         security: &ScriptSecurity,
         fifo: Option<NotifyFifo>,
     ) -> Notifier {
-        let run_as = RunAs::resolve(security.default_user.as_deref()).map_err(|e| e.to_string());
+        let run_as = RunAs::resolve(
+            security.default_user.as_deref(),
+            security.default_group.as_deref(),
+        )
+        .map_err(|e| e.to_string());
         Notifier::with(
             subject,
             name,

@@ -100,9 +100,9 @@ impl RunAs {
 
     /// keepalived's choice: the configured user; without one, `keepalived_script` if that user
     /// exists, else the daemon's own user (root).
-    pub fn resolve(user: Option<&str>) -> Result<RunAs, UserError> {
+    pub fn resolve(user: Option<&str>, group: Option<&str>) -> Result<RunAs, UserError> {
         match user {
-            Some(name) => RunAs::lookup(name),
+            Some(name) => RunAs::lookup_as(name, group),
             None => Ok(RunAs::lookup(KEEPALIVED_SCRIPT_USER).unwrap_or_else(|_| RunAs::daemon())),
         }
     }

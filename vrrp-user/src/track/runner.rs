@@ -33,7 +33,10 @@ impl CheckWatch {
     pub fn start(script: &CheckScript, security: &ScriptSecurity) -> CheckWatch {
         let run_as = match &script.user {
             Some(user) => RunAs::lookup_as(user, script.group.as_deref()),
-            None => RunAs::resolve(security.default_user.as_deref()),
+            None => RunAs::resolve(
+                security.default_user.as_deref(),
+                security.default_group.as_deref(),
+            ),
         }
         .map_err(|err| err.to_string());
         CheckWatch::start_as(script, run_as, security.enforce)

@@ -180,17 +180,17 @@ fn global_defs(block: &[Stmt], global: &mut Global, defaults: &mut Defaults, rep
                         report.error(stmt.at(), "script_user needs a user name".to_owned());
                         return Err(Reported);
                     };
-                    if let Some(group) = args.get(1) {
+                    if let Some(extra) = args.get(2) {
                         report.warn(
-                            group.at,
+                            extra.at,
                             format!(
-                                "script_user: the group {:?} is ignored; scripts run with the \
-                                 user's own group",
-                                group.text
+                                "script_user takes a user and a group; {:?} is ignored",
+                                extra.text
                             ),
                         );
                     }
                     global.script_security.default_user = Some(user.text.clone());
+                    global.script_security.default_group = args.get(1).map(|g| g.text.clone());
                 }
                 "enable_script_security" => {
                     report.flag(stmt);

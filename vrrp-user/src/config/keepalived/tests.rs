@@ -531,3 +531,19 @@ fn a_text_in_memory_includes_nothing() {
         ["1: include /etc/keepalived/*.conf: includes are only read from a file on disk"]
     );
 }
+
+#[test]
+fn script_user_takes_a_group() {
+    let vi = "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 5\n virtual_ipaddress {\n  192.0.2.1\n }\n}\n";
+    let (config, warnings) = read(&format!(
+        "global_defs {{\n script_user lb ops extra\n}}\n{vi}"
+    ))
+    .unwrap();
+    let security = &config.global.script_security;
+    assert_eq!(security.default_user.as_deref(), Some("lb"));
+    assert_eq!(security.default_group.as_deref(), Some("ops"));
+    assert_eq!(
+        warnings,
+        ["2: script_user takes a user and a group; \"extra\" is ignored"]
+    );
+}
