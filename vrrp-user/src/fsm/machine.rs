@@ -38,6 +38,8 @@ struct BackupView {
     last_honoured: Instant,
     /// The end of the preempt delay, once started (see the module documentation).
     preempt_deadline: Option<Instant>,
+    /// Sync group member: the election is won, for this reason, and the group is asked.
+    wants_master: Option<Reason>,
 }
 
 /// One VRRP instance's state machine. See the [module documentation](super).
@@ -53,6 +55,8 @@ pub struct VirtualRouter {
     faulted: bool,
     /// The sync group holds us in Fault (another member, or we, faulted).
     sync_faulted: bool,
+    /// In a sync group: a won election only asks the group ([`Action::WantsMaster`]).
+    sync_member: bool,
     timing: Timing,
     /// The deadline of each [`Timer`], as armed through actions, indexed by `timer_index`.
     timers: [Option<Instant>; 3],
@@ -85,6 +89,7 @@ impl VirtualRouter {
             running: false,
             faulted: false,
             sync_faulted: false,
+            sync_member: false,
             timing: Timing::new(config.advert_interval, config.priority),
             timers: [None; 3],
             backup: None,
@@ -94,6 +99,17 @@ impl VirtualRouter {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Makes the machine a sync group member (or not): from now on a won election asks the
+    /// group first (see the [module documentation](super)).
+    pub fn set_sync_member(&mut self, member: bool) {
+        self.sync_member = member;
+    }
+
+    /// While Backup in a sync group: whether it wants to take over ([`Action::WantsMaster`]).
+    pub fn wants_master(&self) -> bool {
+        self.backup.is_some_and(|b| b.wants_master.is_some())
     }
 
     pub fn state(&self) -> State {
@@ -149,6 +165,7 @@ impl VirtualRouter {
             Event::FaultCleared => self.on_fault_cleared(now, out),
             Event::SyncToMaster => self.on_sync_to(State::Master, now, out),
             Event::SyncToBackup => self.on_sync_to(State::Backup, now, out),
+            Event::SyncMayTakeOver => self.on_sync_may_take_over(now, out),
             Event::SyncFault => self.on_sync_fault(now, out),
             Event::SyncFaultCleared => self.on_sync_fault_cleared(now, out),
             Event::PriorityChanged(priority) => self.on_priority_changed(priority, now, out),
@@ -213,6 +230,7 @@ impl VirtualRouter {
                     master: MasterView::Unknown,
                     last_honoured: now,
                     preempt_deadline,
+                    wants_master: None,
                 });
                 // §6.4.1 / §6.4.3: "Set the Master_Down_Timer to Master_Down_Interval".
                 self.arm(
@@ -328,6 +346,16 @@ impl VirtualRouter {
         };
         if self.state == from {
             self.change_state(to, Reason::SyncGroup, now, out);
+        }
+    }
+
+    /// The group lets us take over: only if we still want to (see [`Event::SyncMayTakeOver`]).
+    fn on_sync_may_take_over(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if self.state != State::Backup {
+            return;
+        }
+        if let Some(reason) = self.backup_mut().wants_master {
+            self.change_state(State::Master, reason, now, out);
         }
     }
 
@@ -449,6 +477,7 @@ impl VirtualRouter {
             }
             // §6.4.2: "Reset the Master_Down_Timer to Master_Down_Interval".
             self.backup_mut().last_honoured = now;
+            self.drop_wish(out);
             self.arm(
                 Timer::MasterDown,
                 now + self.timing.master_down_interval,
@@ -542,6 +571,7 @@ impl VirtualRouter {
             let at = seen + self.timing.master_down_interval;
             if at > now {
                 // The Master is alive: the timer should have been reset at `seen` (§6.4.2).
+                self.drop_wish(out);
                 self.arm(Timer::MasterDown, at, out);
                 self.sync_preempt_timer(now, out);
                 return;
@@ -558,7 +588,7 @@ impl VirtualRouter {
                 silent_for: now.saturating_duration_since(self.backup_mut().last_honoured),
             },
         };
-        self.change_state(State::Master, reason, now, out);
+        self.take_over(reason, now, out);
     }
 
     fn on_preempt_delay_timer(
@@ -590,7 +620,31 @@ impl VirtualRouter {
                 master: source,
                 priority,
             };
+            self.take_over(reason, now, out);
+        }
+    }
+
+    /// The election is won: Master, or, in a sync group, ask the group and wait another
+    /// Master_Down_Interval (keepalived re-arms the timer the same way while the others do not
+    /// want Master yet; the timer decides again if no answer comes).
+    fn take_over(&mut self, reason: Reason, now: Instant, out: &mut Vec<Action>) {
+        if !self.sync_member {
             self.change_state(State::Master, reason, now, out);
+            return;
+        }
+        self.backup_mut().wants_master = Some(reason);
+        out.push(Action::WantsMaster(true));
+        self.arm(
+            Timer::MasterDown,
+            now + self.timing.master_down_interval,
+            out,
+        );
+    }
+
+    /// A Master we honour is alive: a sync member no longer wants to take over.
+    fn drop_wish(&mut self, out: &mut Vec<Action>) {
+        if self.backup_mut().wants_master.take().is_some() {
+            out.push(Action::WantsMaster(false));
         }
     }
 

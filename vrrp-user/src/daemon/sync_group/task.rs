@@ -129,6 +129,8 @@ async fn run(
                     Report::Transition { to, .. } => format!("entered {to}"),
                     Report::OwnFault(true) => "reports a fault".to_owned(),
                     Report::OwnFault(false) => "no longer reports a fault".to_owned(),
+                    Report::WantsMaster(true) => "wants Master".to_owned(),
+                    Report::WantsMaster(false) => "no longer wants Master".to_owned(),
                 };
                 let outcome = coordinator.report(&member, report);
                 carry_out(&name, &member, &what, outcome, &inboxes, &notifier).await;
