@@ -198,7 +198,10 @@ fn a_member_whose_master_down_timer_runs_out_asks_the_group_and_stays_backup() {
     );
     assert_eq!(vr.state(), State::Master);
     assert!(!vr.wants_master());
-    assert_eq!(vr.handle(Event::SyncMayTakeOver, c.us(2 * DOWN + 18)), vec![]);
+    assert_eq!(
+        vr.handle(Event::SyncMayTakeOver, c.us(2 * DOWN + 18)),
+        vec![]
+    );
 }
 
 #[test]
@@ -215,7 +218,10 @@ fn a_member_that_hears_a_master_it_honours_drops_its_wish() {
     );
     assert!(!vr.wants_master());
     // The group's leave arrives too late: ignored.
-    assert_eq!(vr.handle(Event::SyncMayTakeOver, c.us(DOWN + 250_004)), vec![]);
+    assert_eq!(
+        vr.handle(Event::SyncMayTakeOver, c.us(DOWN + 250_004)),
+        vec![]
+    );
     assert_eq!(vr.state(), State::Backup);
     // Repeats of that Master seen by the kernel only: the timer is re-armed, nothing to drop.
     assert_eq!(
