@@ -174,6 +174,7 @@ impl Instance {
     /// Makes the instance a member of a sync group: it reports its transitions and faults there
     /// and takes the group's orders ([`Input::Sync`]).
     pub fn join_group(&mut self, link: MemberLink) {
+        self.router.set_sync_member(true);
         self.sync = Some(link);
     }
 
@@ -227,7 +228,9 @@ impl Instance {
                             "sync group {group}: {cause} moves this instance {}",
                             force.describe()
                         );
-                        self.syncing = true;
+                        // A take-over the group allows is the member's own election: it moves
+                        // the group (the other members follow); the other orders do not.
+                        self.syncing = force != Force::TakeOver;
                         self.apply(force.event()).await;
                         self.syncing = false;
                     }
@@ -402,6 +405,16 @@ impl Instance {
             Action::Dropped(reason) => {
                 self.counters.adverts_dropped += 1;
                 tracing::debug!(instance = %self.config.name, "advert dropped: {reason}");
+            }
+            Action::WantsMaster(wants) => {
+                tracing::debug!(
+                    instance = %self.config.name,
+                    "{} Master: asking the sync group",
+                    if wants { "wants" } else { "no longer wants" }
+                );
+                if let Some(sync) = &self.sync {
+                    sync.report(Report::WantsMaster(wants));
+                }
             }
         }
     }

@@ -6,21 +6,27 @@
 //! forwards the forced transitions to the member tasks as [`super::instance::Input::Sync`].
 //!
 //! Rules (keepalived 2.2's `vrrp_sync.c`, see the module's tests):
-//! - a member becomes Master (on its own election): the group is Master and every other member
-//!   that is Backup becomes Master at once (`vrrp_sync_master`);
+//! - a member does not take over on its own: when it wins its election (Master_Down_Timer or
+//!   preempt delay ran out) it reports that it wants Master ([`Report::WantsMaster`]) and stays
+//!   Backup. The group lets it go ([`Force::TakeOver`]) if the group is Master already or every
+//!   other member wants Master too (keepalived's `wantstate` and `vrrp_sync_can_goto_master`:
+//!   "only sync to master if everyone wants to, i.e. prefer backup state to avoid thrashing").
+//!   A member that is not running (Initialize: stopped, or not started yet) does not hold the
+//!   others back; it is made Master when it starts (below). A member that hears a Master it
+//!   honours no longer wants Master. Otherwise the member waits another Master_Down_Interval and
+//!   asks again. So with two routers that each prefer a different member, neither router's
+//!   group takes over while the other's is Master, instead of both fighting for ever;
+//! - a member becomes Master (so allowed, or as address owner): the group is Master and every
+//!   other member that is Backup becomes Master at once (`vrrp_sync_master`);
 //! - a member leaves Master for Backup: the group is Backup and every other Master member
 //!   becomes Backup (`vrrp_sync_backup`);
 //! - a member reports a fault of its own (link, tracked interface, script or file): the group is
 //!   Fault and every member is held in Fault (a Master resigns with priority 0,
 //!   `vrrp_sync_fault`) until no member has a fault of its own any more; then all start again
-//!   as on Startup and the group is Backup once the first member is;
+//!   as on Startup and the group is Backup once the first member is. No member can want Master
+//!   meanwhile, so a faulted member never leaves the others waiting in Backup;
 //! - a member that enters Backup from Initialize or Fault while the group is Master (a member
 //!   restarted by a reload) is made Master too.
-//!
-//! Where keepalived differs: keepalived 2.2 also defers a member's own takeover until every
-//! member wants Master (`vrrp_sync_can_goto_master`, "prefer backup state to avoid thrashing");
-//! here the first member to win its election takes the others with it, so a group never waits
-//! on its slowest member's Master_Down_Timer.
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::fsm::{Event, State};
@@ -38,11 +44,15 @@ pub enum Report {
     },
     /// Its own fault (link or tracking) started (`true`) or ended.
     OwnFault(bool),
+    /// It won its election and waits for the group's leave (`true`), or no longer wants Master.
+    WantsMaster(bool),
 }
 
 /// A transition the group forces on a member.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Force {
+    /// The member that wants Master may take over.
+    TakeOver,
     ToMaster,
     ToBackup,
     Fault,
@@ -53,6 +63,7 @@ impl Force {
     /// The state machine's event for it.
     pub const fn event(self) -> Event {
         match self {
+            Force::TakeOver => Event::SyncMayTakeOver,
             Force::ToMaster => Event::SyncToMaster,
             Force::ToBackup => Event::SyncToBackup,
             Force::Fault => Event::SyncFault,
@@ -62,6 +73,7 @@ impl Force {
 
     pub const fn describe(self) -> &'static str {
         match self {
+            Force::TakeOver => "to Master (everyone wants it)",
             Force::ToMaster => "to Master",
             Force::ToBackup => "to Backup",
             Force::Fault => "to Fault",
@@ -88,6 +100,9 @@ pub struct Coordinator {
     states: BTreeMap<String, State>,
     /// Members with a fault of their own.
     own_faults: BTreeSet<String>,
+    /// Backup members that won their election and wait for the group (keepalived's
+    /// `wantstate` Master).
+    wants_master: BTreeSet<String>,
     /// Initialize until the first member settles (and again when a fault clears).
     state: State,
 }
@@ -101,6 +116,7 @@ impl Coordinator {
                 .map(|m| (m.clone(), State::Initialize))
                 .collect(),
             own_faults: BTreeSet::new(),
+            wants_master: BTreeSet::new(),
             state: State::Initialize,
         }
     }
@@ -128,6 +144,11 @@ impl Coordinator {
             Report::Transition { from, to, .. } => self.transition(member, from, to),
             Report::OwnFault(true) => self.own_fault(member),
             Report::OwnFault(false) => self.own_fault_cleared(member),
+            Report::WantsMaster(true) => self.wants_master(member),
+            Report::WantsMaster(false) => {
+                self.wants_master.remove(member);
+                Outcome::default()
+            }
         }
     }
 
@@ -139,6 +160,7 @@ impl Coordinator {
             return Outcome::default();
         }
         self.states.insert(member.to_owned(), State::Initialize);
+        self.wants_master.remove(member);
         if self.own_faults.remove(member) && self.own_faults.is_empty() {
             return self.clear_fault();
         }
@@ -149,8 +171,40 @@ impl Coordinator {
         outcome
     }
 
+    /// `vrrp_sync_can_goto_master`: the group is Master, or no other member holds it back.
+    fn wants_master(&mut self, member: &str) -> Outcome {
+        if self.states.get(member) != Some(&State::Backup) {
+            // A report overtaken by a move of the member's own: it asks again if it still must.
+            return Outcome::default();
+        }
+        self.wants_master.insert(member.to_owned());
+        let ready = |other: &String| {
+            self.wants_master.contains(other)
+                || matches!(
+                    self.states.get(other),
+                    Some(State::Master | State::Initialize)
+                )
+        };
+        let may = match self.state {
+            State::Fault => false,
+            State::Master => true,
+            State::Initialize | State::Backup => {
+                self.members.iter().filter(|m| *m != member).all(ready)
+            }
+        };
+        Outcome {
+            forced: may
+                .then(|| (member.to_owned(), Force::TakeOver))
+                .into_iter()
+                .collect(),
+            entered: None,
+        }
+    }
+
     fn transition(&mut self, member: &str, from: State, to: State) -> Outcome {
         self.states.insert(member.to_owned(), to);
+        // Whatever it wanted was for the state it left; a Backup asks again when it must.
+        self.wants_master.remove(member);
         let mut outcome = Outcome::default();
         match (from, to, self.state) {
             // A member moved while the group is in Fault (a report already on its way): the
@@ -182,6 +236,7 @@ impl Coordinator {
     /// moved on (two members changed at once) is corrected.
     fn forced_transition(&mut self, member: &str, to: State) -> Outcome {
         self.states.insert(member.to_owned(), to);
+        self.wants_master.remove(member);
         let correction = match (to, self.state) {
             (State::Master, State::Backup) => Some(Force::ToBackup),
             (State::Backup, State::Master) => Some(Force::ToMaster),

@@ -9,6 +9,7 @@ use std::{
 };
 
 mod reconfigure;
+mod sync;
 
 pub use reconfigure::ReconfigureError;
 
@@ -38,6 +39,8 @@ struct BackupView {
     last_honoured: Instant,
     /// The end of the preempt delay, once started (see the module documentation).
     preempt_deadline: Option<Instant>,
+    /// Sync group member: the election is won, for this reason, and the group is asked.
+    wants_master: Option<Reason>,
 }
 
 /// One VRRP instance's state machine. See the [module documentation](super).
@@ -53,6 +56,8 @@ pub struct VirtualRouter {
     faulted: bool,
     /// The sync group holds us in Fault (another member, or we, faulted).
     sync_faulted: bool,
+    /// In a sync group: a won election only asks the group ([`Action::WantsMaster`]).
+    sync_member: bool,
     timing: Timing,
     /// The deadline of each [`Timer`], as armed through actions, indexed by `timer_index`.
     timers: [Option<Instant>; 3],
@@ -85,6 +90,7 @@ impl VirtualRouter {
             running: false,
             faulted: false,
             sync_faulted: false,
+            sync_member: false,
             timing: Timing::new(config.advert_interval, config.priority),
             timers: [None; 3],
             backup: None,
@@ -94,6 +100,17 @@ impl VirtualRouter {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Makes the machine a sync group member (or not): from now on a won election asks the
+    /// group first (see the [module documentation](super)).
+    pub fn set_sync_member(&mut self, member: bool) {
+        self.sync_member = member;
+    }
+
+    /// While Backup in a sync group: whether it wants to take over ([`Action::WantsMaster`]).
+    pub fn wants_master(&self) -> bool {
+        self.backup.is_some_and(|b| b.wants_master.is_some())
     }
 
     pub fn state(&self) -> State {
@@ -149,6 +166,7 @@ impl VirtualRouter {
             Event::FaultCleared => self.on_fault_cleared(now, out),
             Event::SyncToMaster => self.on_sync_to(State::Master, now, out),
             Event::SyncToBackup => self.on_sync_to(State::Backup, now, out),
+            Event::SyncMayTakeOver => self.on_sync_may_take_over(now, out),
             Event::SyncFault => self.on_sync_fault(now, out),
             Event::SyncFaultCleared => self.on_sync_fault_cleared(now, out),
             Event::PriorityChanged(priority) => self.on_priority_changed(priority, now, out),
@@ -213,6 +231,7 @@ impl VirtualRouter {
                     master: MasterView::Unknown,
                     last_honoured: now,
                     preempt_deadline,
+                    wants_master: None,
                 });
                 // §6.4.1 / §6.4.3: "Set the Master_Down_Timer to Master_Down_Interval".
                 self.arm(
@@ -320,37 +339,6 @@ impl VirtualRouter {
         }
     }
 
-    /// The sync group moves us along with another member: Backup → Master or Master → Backup.
-    fn on_sync_to(&mut self, to: State, now: Instant, out: &mut Vec<Action>) {
-        let from = match to {
-            State::Master => State::Backup,
-            _ => State::Master,
-        };
-        if self.state == from {
-            self.change_state(to, Reason::SyncGroup, now, out);
-        }
-    }
-
-    fn on_sync_fault(&mut self, now: Instant, out: &mut Vec<Action>) {
-        if self.sync_faulted {
-            return;
-        }
-        self.sync_faulted = true;
-        if self.running && self.state != State::Fault {
-            self.change_state(State::Fault, Reason::SyncGroup, now, out);
-        }
-    }
-
-    fn on_sync_fault_cleared(&mut self, now: Instant, out: &mut Vec<Action>) {
-        if !self.sync_faulted {
-            return;
-        }
-        self.sync_faulted = false;
-        if self.running && !self.faulted {
-            self.start(now, out, |owner| Reason::SyncFaultCleared { owner });
-        }
-    }
-
     fn on_priority_changed(&mut self, priority: u8, now: Instant, out: &mut Vec<Action>) {
         if self.config.is_owner() {
             // §5.2.4: the owner's priority MUST be 255.
@@ -449,6 +437,7 @@ impl VirtualRouter {
             }
             // §6.4.2: "Reset the Master_Down_Timer to Master_Down_Interval".
             self.backup_mut().last_honoured = now;
+            self.drop_wish(out);
             self.arm(
                 Timer::MasterDown,
                 now + self.timing.master_down_interval,
@@ -542,6 +531,7 @@ impl VirtualRouter {
             let at = seen + self.timing.master_down_interval;
             if at > now {
                 // The Master is alive: the timer should have been reset at `seen` (§6.4.2).
+                self.drop_wish(out);
                 self.arm(Timer::MasterDown, at, out);
                 self.sync_preempt_timer(now, out);
                 return;
@@ -558,7 +548,7 @@ impl VirtualRouter {
                 silent_for: now.saturating_duration_since(self.backup_mut().last_honoured),
             },
         };
-        self.change_state(State::Master, reason, now, out);
+        self.take_over(reason, now, out);
     }
 
     fn on_preempt_delay_timer(
@@ -590,7 +580,7 @@ impl VirtualRouter {
                 master: source,
                 priority,
             };
-            self.change_state(State::Master, reason, now, out);
+            self.take_over(reason, now, out);
         }
     }
 

@@ -32,6 +32,12 @@
 //! - **Sync groups.** The daemon's group coordinator feeds [`Event::SyncToMaster`],
 //!   [`Event::SyncToBackup`], [`Event::SyncFault`] and [`Event::SyncFaultCleared`]; the group's
 //!   fault is kept apart from the instance's own, and the machine is in Fault while either is.
+//!   A member ([`VirtualRouter::set_sync_member`]) does not take over on its own: when its
+//!   Master_Down_Timer (or preempt delay) runs out it reports [`Action::WantsMaster`]`(true)`,
+//!   re-arms the Master_Down_Timer to Master_Down_Interval and stays Backup until the group
+//!   answers [`Event::SyncMayTakeOver`] (keepalived's `wantstate` and
+//!   `vrrp_sync_can_goto_master`); an advert it honours drops the wish
+//!   ([`Action::WantsMaster`]`(false)`).
 //! - **Logging.** [`Action::StateChanged`] carries a [`Reason`]; it is always the first action of
 //!   a transition.
 //!
@@ -222,6 +228,11 @@ pub enum Event {
     /// Sync group: another member left Master for Backup. A Master becomes Backup (without a
     /// priority-0 advert, as on a higher-priority advert); any other state ignores it.
     SyncToBackup,
+    /// Sync group: the group lets this member take over (it is Master, or every other member
+    /// wants Master too). A Backup that still wants Master ([`Action::WantsMaster`]) becomes
+    /// Master for the reason it wanted to; otherwise it is ignored (the wish was dropped
+    /// while the answer was on its way).
+    SyncMayTakeOver,
     /// Sync group: a member is faulted. The machine stays in Fault (a Master sends priority 0
     /// first) until [`Event::SyncFaultCleared`], whatever its own fault does meanwhile.
     SyncFault,
@@ -264,6 +275,11 @@ pub enum Action {
     CancelTimer(Timer),
     /// The advert was not processed; count it.
     Dropped(DropReason),
+    /// Sync group member only: `true`, its election is won (Master_Down_Timer or preempt delay
+    /// ran out) but it stays Backup until [`Event::SyncMayTakeOver`]; repeated each time the
+    /// re-armed Master_Down_Timer runs out again. `false`: it heard a Master it honours and no
+    /// longer wants to take over. Tell the group.
+    WantsMaster(bool),
 }
 
 /// Why the state changed.

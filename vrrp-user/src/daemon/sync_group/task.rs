@@ -129,6 +129,8 @@ async fn run(
                     Report::Transition { to, .. } => format!("entered {to}"),
                     Report::OwnFault(true) => "reports a fault".to_owned(),
                     Report::OwnFault(false) => "no longer reports a fault".to_owned(),
+                    Report::WantsMaster(true) => "wants Master".to_owned(),
+                    Report::WantsMaster(false) => "no longer wants Master".to_owned(),
                 };
                 let outcome = coordinator.report(&member, report);
                 carry_out(&name, &member, &what, outcome, &inboxes, &notifier).await;
@@ -264,6 +266,28 @@ mod tests {
             );
         }
         handle.stop(true).await;
+        assert!(rx1.try_recv().is_err() && rx2.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn the_last_member_to_want_master_is_let_go() {
+        let handle = group();
+        let (tx1, mut rx1) = mpsc::channel(8);
+        let (tx2, mut rx2) = mpsc::channel(8);
+        handle.attach("VI_1", tx1);
+        handle.attach("VI_2", tx2);
+        let (vi1, vi2) = (handle.link("VI_1"), handle.link("VI_2"));
+        for link in [&vi1, &vi2] {
+            link.report(Report::Transition {
+                from: State::Initialize,
+                to: State::Backup,
+                forced: false,
+            });
+        }
+        vi1.report(Report::WantsMaster(true));
+        vi2.report(Report::WantsMaster(true));
+        assert_eq!(next_order(&mut rx2).await, (Force::TakeOver, "VI_2".into()));
+        handle.stop(false).await;
         assert!(rx1.try_recv().is_err() && rx2.try_recv().is_err());
     }
 }

@@ -214,3 +214,94 @@ fn strangers_are_ignored() {
     assert_eq!(g.attached("VI_9"), Outcome::default());
     assert_eq!(g.state(), State::Backup);
 }
+
+// ---- keepalived's "only sync to master if everyone wants to" ------------------------------
+
+fn wants(g: &mut Coordinator, member: &str) -> Outcome {
+    g.report(member, Report::WantsMaster(true))
+}
+
+fn may_take_over(member: &str) -> Outcome {
+    Outcome {
+        forced: force(&[member], Force::TakeOver),
+        entered: None,
+    }
+}
+
+#[test]
+fn a_member_takes_over_only_once_every_other_member_wants_master() {
+    let mut g = started();
+    assert_eq!(wants(&mut g, "VI_1"), Outcome::default());
+    assert_eq!(wants(&mut g, "VI_2"), Outcome::default());
+    assert_eq!(g.state(), State::Backup);
+    // The last one to want it is let go; it takes the others along as it becomes Master.
+    assert_eq!(wants(&mut g, "VI_3"), may_take_over("VI_3"));
+    assert_eq!(g.state(), State::Backup);
+    assert_eq!(
+        g.report("VI_3", own(State::Backup, State::Master)),
+        Outcome {
+            forced: force(&["VI_1", "VI_2"], Force::ToMaster),
+            entered: Some(State::Master),
+        }
+    );
+}
+
+#[test]
+fn a_member_that_hears_a_better_master_holds_the_group_back() {
+    // Crossing priorities on two routers: VI_2 hears the other router's VI_2 and defers to it,
+    // so this router's group stays Backup although VI_1 and VI_3 won their elections.
+    let mut g = started();
+    wants(&mut g, "VI_1");
+    wants(&mut g, "VI_2");
+    assert_eq!(
+        g.report("VI_2", Report::WantsMaster(false)),
+        Outcome::default()
+    );
+    assert_eq!(wants(&mut g, "VI_3"), Outcome::default());
+    assert_eq!(wants(&mut g, "VI_1"), Outcome::default());
+    // VI_2's Master goes away and VI_2 wins too.
+    assert_eq!(wants(&mut g, "VI_2"), may_take_over("VI_2"));
+}
+
+#[test]
+fn a_member_is_let_go_at_once_while_the_group_is_master() {
+    let mut g = started();
+    g.report("VI_1", own(State::Backup, State::Master));
+    // VI_2's own timer ran out before the group's order reached it.
+    assert_eq!(wants(&mut g, "VI_2"), may_take_over("VI_2"));
+}
+
+#[test]
+fn a_member_that_is_not_running_holds_nobody_back() {
+    let mut g = started();
+    g.report("VI_3", own(State::Backup, State::Initialize));
+    assert_eq!(wants(&mut g, "VI_1"), Outcome::default());
+    assert_eq!(wants(&mut g, "VI_2"), may_take_over("VI_2"));
+}
+
+#[test]
+fn no_member_is_let_go_while_the_group_is_in_fault() {
+    let mut g = started();
+    wants(&mut g, "VI_1");
+    wants(&mut g, "VI_2");
+    g.report("VI_3", Report::OwnFault(true));
+    assert_eq!(g.state(), State::Fault);
+    // VI_1's wish crossed the group's Fault order: refused.
+    assert_eq!(wants(&mut g, "VI_1"), Outcome::default());
+}
+
+#[test]
+fn a_move_or_a_restart_forgets_a_members_wish() {
+    let mut g = started();
+    wants(&mut g, "VI_1");
+    wants(&mut g, "VI_2");
+    // VI_1 restarts (a reload): back in Backup, it has not won anything yet.
+    g.report("VI_1", own(State::Backup, State::Initialize));
+    g.attached("VI_1");
+    g.report("VI_1", own(State::Initialize, State::Backup));
+    assert_eq!(wants(&mut g, "VI_3"), Outcome::default());
+    // A wish from a member that is not Backup (overtaken by its own move) is ignored.
+    g.report("VI_2", own(State::Backup, State::Fault));
+    assert_eq!(wants(&mut g, "VI_2"), Outcome::default());
+    assert_eq!(wants(&mut g, "VI_1"), Outcome::default());
+}

@@ -61,7 +61,7 @@ fn any_op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Shutdown),
         1 => Just(Op::FaultDetected),
         1 => Just(Op::FaultCleared),
-        2 => (0..4usize).prop_map(Op::Sync),
+        2 => (0..5usize).prop_map(Op::Sync),
         1 => any::<u8>().prop_map(Op::Priority),
         4 => (0..sources, prop_oneof![Just(0u8), any::<u8>()], any_interval())
             .prop_map(|(source, priority, interval)| Op::Advert { source, priority, interval }),
@@ -92,11 +92,13 @@ proptest! {
     #[test]
     fn invariants_hold_for_any_event_sequence(
         config in any_config(),
+        sync_member in any::<bool>(),
         ops in proptest::collection::vec(any_op(), 1..80),
     ) {
         let c = Clock::new();
         let mut now = c.s(0);
         let mut vr = router(config);
+        vr.set_sync_member(sync_member);
         let mut daemon = Daemon::default();
         let (mut running, mut faulted, mut sync_faulted) = (false, false, false);
         for op in ops {
@@ -132,6 +134,7 @@ proptest! {
                         Event::SyncToBackup,
                         Event::SyncFault,
                         Event::SyncFaultCleared,
+                        Event::SyncMayTakeOver,
                     ][i]
                 }
                 Op::Priority(p) => Event::PriorityChanged(p),
@@ -195,6 +198,10 @@ proptest! {
                         prop_assert_eq!(priority, vr.priority());
                     }
                     Action::SendGratuitous => prop_assert_eq!(after, State::Master),
+                    Action::WantsMaster(_) => {
+                        prop_assert!(sync_member, "a lone instance asked a group: {actions:?}");
+                        prop_assert_eq!(after, State::Backup);
+                    }
                     Action::StateChanged { .. } | Action::Dropped(_) => {}
                 }
             }

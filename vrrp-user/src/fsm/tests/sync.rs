@@ -138,3 +138,179 @@ fn a_synced_fault_before_startup_starts_in_fault_and_the_owner_comes_back_master
         )
     );
 }
+
+// ---- a member asks its group before taking over (keepalived's `wantstate`) ----------------
+
+/// A started sync-group member in Backup, Master_Down_Timer at `DOWN` µs.
+fn member_backup(c: Clock) -> VirtualRouter {
+    let mut vr = router(config(v3(100), 100));
+    vr.set_sync_member(true);
+    assert_eq!(
+        vr.handle(Event::Startup, c.s(0)),
+        vec![
+            changed(
+                State::Initialize,
+                State::Backup,
+                Reason::Startup { owner: false }
+            ),
+            arm(Timer::MasterDown, c.us(DOWN)),
+        ]
+    );
+    vr
+}
+
+/// What a member whose election is won at `now` does: ask, and wait Master_Down_Interval.
+fn asks(now: Instant) -> Vec<Action> {
+    vec![
+        Action::WantsMaster(true),
+        arm(Timer::MasterDown, now + us(DOWN)),
+    ]
+}
+
+/// Becoming Master from Backup at `now` for `reason`, the Master_Down_Timer still armed.
+fn takes_over(reason: Reason, now: Instant) -> Vec<Action> {
+    let mut actions = becomes_master(State::Backup, reason, 100, now, us(1_000_000));
+    actions.insert(1, Action::CancelTimer(Timer::MasterDown));
+    actions
+}
+
+#[test]
+fn a_member_whose_master_down_timer_runs_out_asks_the_group_and_stays_backup() {
+    let c = Clock::new();
+    let mut vr = member_backup(c);
+    assert_eq!(vr.handle(down_fired(None), c.us(DOWN)), asks(c.us(DOWN)));
+    assert_eq!(vr.state(), State::Backup);
+    assert!(vr.wants_master());
+    // No answer: it asks again each time the re-armed timer runs out.
+    assert_eq!(
+        vr.handle(down_fired(None), c.us(2 * DOWN)),
+        asks(c.us(2 * DOWN))
+    );
+    // The group lets it go: Master, for the reason it won (silent since it entered Backup).
+    assert_eq!(
+        vr.handle(Event::SyncMayTakeOver, c.us(2 * DOWN + 17)),
+        takes_over(
+            Reason::MasterDown {
+                silent_for: us(2 * DOWN)
+            },
+            c.us(2 * DOWN + 17)
+        )
+    );
+    assert_eq!(vr.state(), State::Master);
+    assert!(!vr.wants_master());
+    assert_eq!(
+        vr.handle(Event::SyncMayTakeOver, c.us(2 * DOWN + 18)),
+        vec![]
+    );
+}
+
+#[test]
+fn a_member_that_hears_a_master_it_honours_drops_its_wish() {
+    let c = Clock::new();
+    let mut vr = member_backup(c);
+    assert_eq!(vr.handle(down_fired(None), c.us(DOWN)), asks(c.us(DOWN)));
+    assert_eq!(
+        vr.handle(advert(HIGHER_V4, 150, v3(100)), c.us(DOWN + 250_003)),
+        vec![
+            Action::WantsMaster(false),
+            arm(Timer::MasterDown, c.us(2 * DOWN + 250_003)),
+        ]
+    );
+    assert!(!vr.wants_master());
+    // The group's leave arrives too late: ignored.
+    assert_eq!(
+        vr.handle(Event::SyncMayTakeOver, c.us(DOWN + 250_004)),
+        vec![]
+    );
+    assert_eq!(vr.state(), State::Backup);
+    // Repeats of that Master seen by the kernel only: the timer is re-armed, nothing to drop.
+    assert_eq!(
+        vr.handle(down_fired(Some(c.us(2 * DOWN))), c.us(2 * DOWN + 250_003)),
+        vec![arm(Timer::MasterDown, c.us(3 * DOWN))]
+    );
+}
+
+#[test]
+fn adverts_of_a_live_master_seen_only_by_the_kernel_drop_the_wish() {
+    let c = Clock::new();
+    let mut vr = member_backup(c);
+    assert_eq!(vr.handle(down_fired(None), c.us(DOWN)), asks(c.us(DOWN)));
+    let seen = c.us(2 * DOWN - 1_000);
+    assert_eq!(
+        vr.handle(down_fired(Some(seen)), c.us(2 * DOWN)),
+        vec![
+            Action::WantsMaster(false),
+            arm(Timer::MasterDown, c.us(3 * DOWN - 1_000)),
+        ]
+    );
+    assert!(!vr.wants_master());
+}
+
+#[test]
+fn a_member_preempting_a_lower_master_keeps_its_wish_while_it_hears_it() {
+    let c = Clock::new();
+    let mut vr = member_backup(c);
+    // Preemption on: a lower Master's adverts are discarded and keep nothing from happening.
+    assert_eq!(
+        vr.handle(advert(LOWER_V4, 50, v3(100)), c.us(500_000)),
+        vec![]
+    );
+    let preempted = Reason::Preempted {
+        master: LOWER_V4,
+        priority: 50,
+    };
+    assert_eq!(
+        vr.handle(down_fired(Some(c.us(DOWN - 1))), c.us(DOWN)),
+        asks(c.us(DOWN))
+    );
+    assert_eq!(
+        vr.handle(advert(LOWER_V4, 50, v3(100)), c.us(DOWN + 1)),
+        vec![]
+    );
+    assert!(vr.wants_master());
+    assert_eq!(
+        vr.handle(Event::SyncMayTakeOver, c.us(DOWN + 2)),
+        takes_over(preempted, c.us(DOWN + 2))
+    );
+}
+
+#[test]
+fn the_end_of_the_preempt_delay_asks_the_group_too() {
+    let c = Clock::new();
+    let mut vr = router(Config {
+        preempt_delay: Duration::from_secs(5),
+        ..config(v3(100), 100)
+    });
+    vr.set_sync_member(true);
+    vr.handle(Event::Startup, c.s(0));
+    // A lower Master is honoured during the delay (from startup, 5 s), then preempted.
+    vr.handle(advert(LOWER_V4, 50, v3(100)), c.s(1));
+    assert_eq!(
+        vr.handle(delay_fired(Some(c.us(1_000_000))), c.s(5)),
+        asks(c.s(5))
+    );
+    assert_eq!(vr.state(), State::Backup);
+    assert!(vr.wants_master());
+}
+
+#[test]
+fn leaving_backup_forgets_the_wish() {
+    let c = Clock::new();
+    let mut vr = member_backup(c);
+    vr.handle(down_fired(None), c.us(DOWN));
+    vr.handle(Event::FaultDetected, c.us(DOWN + 1));
+    assert!(!vr.wants_master());
+    assert_eq!(
+        vr.handle(Event::FaultCleared, c.us(DOWN + 2)),
+        vec![
+            changed(
+                State::Fault,
+                State::Backup,
+                Reason::FaultCleared { owner: false }
+            ),
+            arm(Timer::MasterDown, c.us(2 * DOWN + 2)),
+        ]
+    );
+    assert_eq!(vr.handle(Event::SyncMayTakeOver, c.us(DOWN + 3)), vec![]);
+    assert_eq!(vr.state(), State::Backup);
+}
