@@ -10,7 +10,10 @@ use tests::{
 };
 use vrrp_common::{
     Counter, FAMILY_V4,
-    maps::{InstanceConfig, InstanceKey, InstanceState, VipKey, VipOwner, event_reasons},
+    maps::{
+        InstanceConfig, InstanceKey, InstanceState, VipKey, VipOwner, VmacKey, VmacOwner,
+        event_reasons,
+    },
 };
 use vrrp_user::{
     dataplane::{self, Mode, Request, address16},
@@ -146,4 +149,58 @@ fn attached_program_reports_adverts_answers_arp_and_detaches_on_drop() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&pinned.stdout).trim(), "0");
+}
+
+#[test]
+fn detach_before_resigning_frees_interfaces_but_keeps_those_with_a_virtual_mac() {
+    let router = Netns::new("detach-r");
+    let peer = Netns::new("detach-p");
+    veth(&router, "dplain", &peer, "dplainp");
+    veth(&router, "dvmac", &peer, "dvmacp");
+    let plain = router.ifindex("dplain");
+    let with_vmac = router.ifindex("dvmac");
+    let interface_mac = router.mac("dvmac");
+    router.enter(|| {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let (mut plane, _events) = dataplane::open(Request::Auto).expect("open XDP");
+            plane.add_interface("dplain", plain).expect("attach");
+            plane.add_interface("dvmac", with_vmac).expect("attach");
+            plane
+                .own_vmac(
+                    VmacKey {
+                        ifindex: with_vmac,
+                        mac: [0, 0, 0x5e, 0, 1, 51],
+                        _pad: [0; 2],
+                    },
+                    VmacOwner {
+                        interface_mac,
+                        _pad: [0; 2],
+                        heartbeat_max_age_ns: 1_000_000_000,
+                    },
+                )
+                .expect("own a virtual MAC");
+            assert!(has_xdp(&router, "dplain") && has_xdp(&router, "dvmac"));
+
+            plane.detach_before_resigning();
+            assert!(
+                !has_xdp(&router, "dplain"),
+                "detached where no vMAC is owned"
+            );
+            assert!(
+                has_xdp(&router, "dvmac"),
+                "kept where a vMAC needs the rewrite"
+            );
+            // The maps stay usable for the resignations that follow.
+            plane.heartbeat().expect("heartbeat after the detach");
+            drop(plane);
+        });
+    });
+    assert!(
+        !has_xdp(&router, "dvmac"),
+        "the rest goes with the data plane"
+    );
 }

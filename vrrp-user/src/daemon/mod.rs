@@ -227,6 +227,7 @@ pub async fn run(
     }
 
     systemd.stopping();
+    shared.lock_dataplane().detach_before_resigning();
     // Every instance resigns at once: a master sends priority 0 and removes its VIPs.
     let ids: Vec<InstanceId> = daemon.instances.keys().cloned().collect();
     futures::future::join_all(ids.iter().map(|id| daemon.stop_instance(id))).await;

@@ -65,6 +65,13 @@ pub trait Dataplane: Send {
     /// Starts receiving on an interface.
     fn add_interface(&mut self, name: &str, ifindex: u32) -> anyhow::Result<Mode>;
     fn set_instance(&mut self, key: InstanceKey, config: InstanceConfig) -> anyhow::Result<()>;
+    /// Stops the data plane on the interfaces before the instances resign at shutdown.
+    /// Detaching XDP holds the kernel's RTNL lock through an RCU grace period (about 10 ms on
+    /// veth): done while this router is still Master (the kernel answers ARP / NS for the VIPs
+    /// meanwhile), it no longer holds up the new Master's address changes a Skew_Time after
+    /// our priority 0. Interfaces with a virtual MAC keep the program: their traffic needs its
+    /// rewrite until the VIPs have moved. Nothing to do for the socket backend.
+    fn detach_before_resigning(&mut self) {}
     fn remove_instance(&mut self, key: InstanceKey) -> anyhow::Result<()>;
     /// Claims a VIP (XDP answers ARP / NS for it). The socket backend leaves this to the kernel.
     fn own_vip(&mut self, key: VipKey, owner: VipOwner) -> anyhow::Result<()>;

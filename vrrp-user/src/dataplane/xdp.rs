@@ -9,7 +9,7 @@ use anyhow::{Context as _, bail};
 use aya::{
     Ebpf,
     maps::{HashMap as BpfHashMap, MapData, RingBuf},
-    programs::{SchedClassifier, TcAttachType, Xdp, XdpMode, tc},
+    programs::{SchedClassifier, TcAttachType, Xdp, XdpMode, tc, xdp::XdpLinkId},
 };
 use tokio::{
     io::{Interest, unix::AsyncFd},
@@ -68,6 +68,8 @@ pub enum AttachRequest {
 pub struct XdpDataplane {
     ebpf: Ebpf,
     pub(super) slots: Slots,
+    /// The program's attachment to each interface, by ifindex.
+    links: HashMap<u32, XdpLinkId>,
 }
 
 impl XdpDataplane {
@@ -86,6 +88,7 @@ impl XdpDataplane {
         Ok(XdpDataplane {
             ebpf,
             slots: Slots::default(),
+            links: HashMap::new(),
         })
     }
 
@@ -114,11 +117,24 @@ impl XdpDataplane {
                 AttachMode::Skb => XdpMode::Skb,
             };
             match program.attach_to_if_index(ifindex, flags) {
-                Ok(_link) => return Ok(mode),
+                Ok(link) => {
+                    self.links.insert(ifindex, link);
+                    return Ok(mode);
+                }
                 Err(err) => refusals.push(format!("{mode}: {err}")),
             }
         }
         bail!("cannot attach XDP to {interface}: {}", refusals.join("; "))
+    }
+
+    /// Takes the program off `ifindex` (if it is attached there).
+    pub fn detach(&mut self, ifindex: u32) -> anyhow::Result<()> {
+        if let Some(link) = self.links.remove(&ifindex) {
+            self.program_mut()?
+                .detach(link)
+                .context("detaching the XDP program")?;
+        }
+        Ok(())
     }
 
     /// Has `interface`'s TC ingress mark the frames the XDP program addressed to the interface
@@ -285,6 +301,18 @@ impl Dataplane for XdpBackend {
 
     fn set_instance(&mut self, key: InstanceKey, config: InstanceConfig) -> anyhow::Result<()> {
         self.dataplane.set_instance(key, config)
+    }
+
+    fn detach_before_resigning(&mut self) {
+        let keep: HashSet<u32> = self.vmacs.iter().map(|key| key.ifindex).collect();
+        for (&ifindex, name) in &self.interfaces {
+            if keep.contains(&ifindex) {
+                continue;
+            }
+            if let Err(err) = self.dataplane.detach(ifindex) {
+                tracing::warn!("{name}: {err:#}");
+            }
+        }
     }
 
     fn remove_instance(&mut self, key: InstanceKey) -> anyhow::Result<()> {
