@@ -8,13 +8,13 @@
 //! *thread*, which a tokio runtime may retire); instead a run that is cancelled (its task
 //! aborted, the daemon shutting down) kills the group at once.
 use std::{
-    ffi::CString,
     fmt, io,
     os::unix::process::ExitStatusExt,
     process::{ExitStatus, Stdio},
     time::Duration,
 };
 
+use nix::unistd::{Group, User};
 use tokio::process::{Child, Command};
 
 /// Between SIGTERM and SIGKILL of a timed-out script's process group (keepalived's figure).
@@ -51,41 +51,14 @@ impl RunAs {
 
     /// The user called `name` and its primary group, from the passwd database.
     pub fn lookup(name: &str) -> Result<RunAs, UserError> {
-        let c_name = CString::new(name).map_err(|_| UserError::Unknown(name.into()))?;
-        let mut buf = vec![0u8; 1024];
-        loop {
-            // SAFETY: passwd is plain data; getpwnam_r writes it and the strings into buf.
-            let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
-            let mut found: *mut libc::passwd = std::ptr::null_mut();
-            // SAFETY: every pointer is valid for the call and buf.len() is its real size.
-            let rc = unsafe {
-                libc::getpwnam_r(
-                    c_name.as_ptr(),
-                    &mut pwd,
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                    &mut found,
-                )
-            };
-            if rc == libc::ERANGE && buf.len() < 1 << 20 {
-                buf.resize(buf.len() * 4, 0);
-                continue;
-            }
-            if rc != 0 {
-                return Err(UserError::Lookup(
-                    name.into(),
-                    io::Error::from_raw_os_error(rc),
-                ));
-            }
-            if found.is_null() {
-                return Err(UserError::Unknown(name.into()));
-            }
-            return Ok(RunAs {
-                name: name.into(),
-                uid: pwd.pw_uid,
-                gid: pwd.pw_gid,
-            });
-        }
+        let user = User::from_name(name)
+            .map_err(|errno| UserError::Lookup(name.into(), errno.into()))?
+            .ok_or_else(|| UserError::Unknown(name.into()))?;
+        Ok(RunAs {
+            name: name.into(),
+            uid: user.uid.as_raw(),
+            gid: user.gid.as_raw(),
+        })
     }
 
     /// The user called `user` with `group` (a group name) if given, else its primary group.
@@ -121,37 +94,10 @@ impl fmt::Display for RunAs {
 
 /// The gid of the group called `name`, from the group database.
 fn lookup_group(name: &str) -> Result<u32, UserError> {
-    let c_name = CString::new(name).map_err(|_| UserError::UnknownGroup(name.into()))?;
-    let mut buf = vec![0u8; 1024];
-    loop {
-        // SAFETY: group is plain data; getgrnam_r writes it and its strings into buf.
-        let mut group: libc::group = unsafe { std::mem::zeroed() };
-        let mut found: *mut libc::group = std::ptr::null_mut();
-        // SAFETY: every pointer is valid for the call and buf.len() is its real size.
-        let rc = unsafe {
-            libc::getgrnam_r(
-                c_name.as_ptr(),
-                &mut group,
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-                &mut found,
-            )
-        };
-        if rc == libc::ERANGE && buf.len() < 1 << 20 {
-            buf.resize(buf.len() * 4, 0);
-            continue;
-        }
-        if rc != 0 {
-            return Err(UserError::LookupGroup(
-                name.into(),
-                io::Error::from_raw_os_error(rc),
-            ));
-        }
-        if found.is_null() {
-            return Err(UserError::UnknownGroup(name.into()));
-        }
-        return Ok(group.gr_gid);
-    }
+    Group::from_name(name)
+        .map_err(|errno| UserError::LookupGroup(name.into(), errno.into()))?
+        .map(|group| group.gid.as_raw())
+        .ok_or_else(|| UserError::UnknownGroup(name.into()))
 }
 
 #[derive(Debug, thiserror::Error)]
