@@ -80,17 +80,6 @@ fn assert_no_transition(lab: &Lab) {
     assert_eq!(counter(&backup, 0, "became_master"), 0, "{backup}");
 }
 
-fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
-}
-
 #[test]
 fn reloads_leave_unchanged_instances_alone() {
     tests::require_root();
@@ -151,7 +140,7 @@ fn reloads_leave_unchanged_instances_alone() {
     });
     assert_eq!(outage.received, outage.sent, "{outage:?}\n{}", lab.logs());
     assert!(
-        wait_until(SETTLE, || lab.holds(0, OTHER_INSTANCE_VIP)),
+        tests::eventually(SETTLE, || lab.holds(0, OTHER_INSTANCE_VIP)),
         "{}",
         lab.logs()
     );

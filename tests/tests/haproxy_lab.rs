@@ -142,17 +142,6 @@ fn fetch(lab: &Lab, vip: &str) -> Option<String> {
     })
 }
 
-fn wait(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
-}
-
 /// Router `index` holds all three VIPs and the other none, and every VIP is served by its
 /// HAProxy.
 fn serves_all(lab: &Lab, index: usize) -> bool {
@@ -190,13 +179,13 @@ fn stopping_haproxy_on_the_master_moves_the_vips_and_the_service() {
 
     // Both checks pass: 103 against 102; r0 is master and its HAProxy answers on every VIP.
     assert!(
-        wait(SETTLE, || serves_all(&lab, 0)),
+        tests::eventually(SETTLE, || serves_all(&lab, 0)),
         "{:?}\n{}",
         VIPS.map(|vip| fetch(&lab, vip)),
         logs(&lab)
     );
     assert!(
-        wait(
+        tests::eventually(
             SETTLE,
             || lab.status(0)["instances"][0]["effective_priority"] == 103
                 && lab.status(1)["instances"][0]["effective_priority"] == 102
@@ -214,7 +203,7 @@ fn stopping_haproxy_on_the_master_moves_the_vips_and_the_service() {
     haproxy[0].take().unwrap().stop();
     let stopped = Instant::now();
     assert!(
-        wait(SETTLE, || serves_all(&lab, 1)),
+        tests::eventually(SETTLE, || serves_all(&lab, 1)),
         "{:?}\n{}",
         VIPS.map(|vip| fetch(&lab, vip)),
         logs(&lab)
@@ -231,7 +220,7 @@ fn stopping_haproxy_on_the_master_moves_the_vips_and_the_service() {
     // It starts again: 103 > 102, r0 preempts and serves again.
     haproxy[0] = Some(Haproxy::start(&lab, 0));
     assert!(
-        wait(SETTLE, || serves_all(&lab, 0)),
+        tests::eventually(SETTLE, || serves_all(&lab, 0)),
         "{:?}\n{}",
         VIPS.map(|vip| fetch(&lab, vip)),
         logs(&lab)

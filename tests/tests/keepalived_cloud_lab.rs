@@ -163,17 +163,6 @@ fn calls(dir: &Path, router: usize, who: &str) -> Vec<String> {
         .collect()
 }
 
-fn wait(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = std::time::Instant::now() + limit;
-    while std::time::Instant::now() < deadline {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
-}
-
 fn holds_both(lab: &Lab, router: usize) -> bool {
     lab.holder(VIP_1) == Some(router) && lab.holder(VIP_2) == Some(router)
 }
@@ -215,11 +204,15 @@ fn a_fault_of_one_member_moves_the_whole_group_and_nopreempt_keeps_it_there() {
 
     // Start: the first router up takes both instances of the group; the second stays Backup.
     lab.start_file(0, "r0-keepalived.conf", &cloud_conf(0, (150, 150)));
-    assert!(wait(SETTLE, || holds_both(&lab, 0)), "{}", lab.logs());
+    assert!(
+        tests::eventually(SETTLE, || holds_both(&lab, 0)),
+        "{}",
+        lab.logs()
+    );
     assert_eq!(states(&lab, 0), ["master", "master"]);
     lab.start_file(1, "r1-keepalived.conf", &cloud_conf(1, (100, 100)));
     assert!(
-        wait(SETTLE, || lab.try_status(1).is_some_and(|_| states(
+        tests::eventually(SETTLE, || lab.try_status(1).is_some_and(|_| states(
             &lab, 1
         ) == [
             "backup", "backup"
@@ -235,9 +228,13 @@ fn a_fault_of_one_member_moves_the_whole_group_and_nopreempt_keeps_it_there() {
     // VI_1's tracked interface goes down on the master: the whole group goes to Fault there
     // and both instances move to the other router.
     lab.routers[0].netns.ip(&["link", "set", "trk0", "down"]);
-    assert!(wait(SETTLE, || holds_both(&lab, 1)), "{}", lab.logs());
     assert!(
-        wait(SETTLE, || states(&lab, 0) == ["fault", "fault"]),
+        tests::eventually(SETTLE, || holds_both(&lab, 1)),
+        "{}",
+        lab.logs()
+    );
+    assert!(
+        tests::eventually(SETTLE, || states(&lab, 0) == ["fault", "fault"]),
         "{}",
         lab.logs()
     );
@@ -247,7 +244,7 @@ fn a_fault_of_one_member_moves_the_whole_group_and_nopreempt_keeps_it_there() {
     // other router although the first one has the higher priority.
     lab.routers[0].netns.ip(&["link", "set", "trk0", "up"]);
     assert!(
-        wait(SETTLE, || states(&lab, 0) == ["backup", "backup"]),
+        tests::eventually(SETTLE, || states(&lab, 0) == ["backup", "backup"]),
         "{}",
         lab.logs()
     );
@@ -275,7 +272,7 @@ fn a_fault_of_one_member_moves_the_whole_group_and_nopreempt_keeps_it_there() {
     ];
     for (router, who, want) in expected {
         assert!(
-            wait(SETTLE, || calls(&dir, router, who).len() >= want.len()),
+            tests::eventually(SETTLE, || calls(&dir, router, who).len() >= want.len()),
             "r{router} {who}: {:?}",
             calls(&dir, router, who)
         );
@@ -301,10 +298,14 @@ fn without_a_fault_only_the_groups_joint_state_is_seen() {
     lab.start_file(0, "r0-keepalived.conf", &cloud_conf(0, (254, 1)));
     assert!(lab.wait_for_state(0, "backup", SETTLE), "{}", lab.logs());
     lab.start_file(1, "r1-keepalived.conf", &cloud_conf(1, (1, 254)));
-    assert!(wait(SETTLE, || holds_both(&lab, 0)), "{}", lab.logs());
+    assert!(
+        tests::eventually(SETTLE, || holds_both(&lab, 0)),
+        "{}",
+        lab.logs()
+    );
     let (master, backup) = (0, 1);
     assert!(
-        wait(SETTLE, || lab.try_status(1).is_some_and(|_| states(
+        tests::eventually(SETTLE, || lab.try_status(1).is_some_and(|_| states(
             &lab, 1
         ) == [
             "backup", "backup"
@@ -341,7 +342,7 @@ fn without_a_fault_only_the_groups_joint_state_is_seen() {
     for router in 0..2 {
         for who in ["vi_1", "vi_2", "group"] {
             assert!(
-                wait(SETTLE, || states_of(router, who).len()
+                tests::eventually(SETTLE, || states_of(router, who).len()
                     >= joint(router).len()),
                 "r{router} {who}: {:?}",
                 calls(&dir, router, who)
@@ -363,7 +364,11 @@ fn a_reload_that_changes_the_group_restarts_its_members_under_the_new_group() {
     let conf = "r0-keepalived.conf";
     // No group at first: alone, r0 takes both instances.
     lab.start_file(0, conf, &conf_with_group(0, (150, 150), false));
-    assert!(wait(SETTLE, || holds_both(&lab, 0)), "{}", lab.logs());
+    assert!(
+        tests::eventually(SETTLE, || holds_both(&lab, 0)),
+        "{}",
+        lab.logs()
+    );
 
     // The reload adds the group: both members restart and come back as Master, and now a
     // fault of VI_1 holds VI_2 in Fault too.
@@ -375,15 +380,19 @@ fn a_reload_that_changes_the_group_restarts_its_members_under_the_new_group() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        wait(SETTLE, || calls(lab.dir(), 0, "group")
+        tests::eventually(SETTLE, || calls(lab.dir(), 0, "group")
             .contains(&"master".to_owned())),
         "{}",
         lab.logs()
     );
-    assert!(wait(SETTLE, || holds_both(&lab, 0)), "{}", lab.logs());
+    assert!(
+        tests::eventually(SETTLE, || holds_both(&lab, 0)),
+        "{}",
+        lab.logs()
+    );
     lab.routers[0].netns.ip(&["link", "set", "trk0", "down"]);
     assert!(
-        wait(SETTLE, || states(&lab, 0) == ["fault", "fault"]),
+        tests::eventually(SETTLE, || states(&lab, 0) == ["fault", "fault"]),
         "{}",
         lab.logs()
     );
@@ -397,7 +406,7 @@ fn a_reload_that_changes_the_group_restarts_its_members_under_the_new_group() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        wait(SETTLE, || states(&lab, 0) == ["fault", "master"]),
+        tests::eventually(SETTLE, || states(&lab, 0) == ["fault", "master"]),
         "{}",
         lab.logs()
     );

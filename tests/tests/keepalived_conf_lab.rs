@@ -65,17 +65,6 @@ fn holds_all(lab: &Lab, index: usize) -> bool {
     VIPS.iter().all(|vip| lab.holder(vip) == Some(index))
 }
 
-fn wait(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = std::time::Instant::now() + limit;
-    while std::time::Instant::now() < deadline {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
-}
-
 #[test]
 fn a_failing_check_moves_all_vips_and_notify_scripts_follow() {
     tests::require_root();
@@ -96,12 +85,16 @@ fn a_failing_check_moves_all_vips_and_notify_scripts_follow() {
         fs::write(dir.join(format!("haproxy-r{router}")), "").unwrap();
     }
     lab.start_file(0, "r0-keepalived.conf", &keepalived_conf(0, 101));
-    assert!(wait(SETTLE, || holds_all(&lab, 0)), "{}", lab.logs());
+    assert!(
+        tests::eventually(SETTLE, || holds_all(&lab, 0)),
+        "{}",
+        lab.logs()
+    );
     lab.start_file(1, "r1-keepalived.conf", &keepalived_conf(1, 100));
     assert!(lab.wait_for_state(1, "backup", SETTLE), "{}", lab.logs());
     // Both checks pass: 103 against 102.
     assert!(
-        wait(
+        tests::eventually(
             SETTLE,
             || lab.status(0)["instances"][0]["effective_priority"] == 103
         ),
@@ -111,17 +104,29 @@ fn a_failing_check_moves_all_vips_and_notify_scripts_follow() {
 
     // "HAProxy" stops on the master: 101 < 102, the backup preempts and takes all three VIPs.
     fs::remove_file(dir.join("haproxy-r0")).unwrap();
-    assert!(wait(SETTLE, || holds_all(&lab, 1)), "{}", lab.logs());
+    assert!(
+        tests::eventually(SETTLE, || holds_all(&lab, 1)),
+        "{}",
+        lab.logs()
+    );
     assert_eq!(lab.status(0)["instances"][0]["effective_priority"], 101);
     assert_eq!(lab.status(0)["instances"][0]["state"], "backup");
 
     // It starts again: 103 > 102, the master takes them back.
     fs::write(dir.join("haproxy-r0"), "").unwrap();
-    assert!(wait(SETTLE, || holds_all(&lab, 0)), "{}", lab.logs());
+    assert!(
+        tests::eventually(SETTLE, || holds_all(&lab, 0)),
+        "{}",
+        lab.logs()
+    );
 
     lab.signal(0, "TERM");
     assert_eq!(lab.wait_exit(0, SETTLE), Some(0), "{}", lab.logs());
-    assert!(wait(SETTLE, || holds_all(&lab, 1)), "{}", lab.logs());
+    assert!(
+        tests::eventually(SETTLE, || holds_all(&lab, 1)),
+        "{}",
+        lab.logs()
+    );
 
     // notify_<state> with its own arguments, then `notify` with INSTANCE NAME STATE PRIORITY,
     // in transition order; notify_stop when the daemon stops. (The priority of the first
@@ -139,7 +144,7 @@ fn a_failing_check_moves_all_vips_and_notify_scripts_follow() {
         "any INSTANCE VI_1 STOP 103",
     ];
     assert!(
-        wait(SETTLE, || calls(&dir, 0).len() >= expected.len()),
+        tests::eventually(SETTLE, || calls(&dir, 0).len() >= expected.len()),
         "{:?}",
         calls(&dir, 0)
     );

@@ -38,20 +38,9 @@ vrrp_instance VI_1 {{
     )
 }
 
-fn wait(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = std::time::Instant::now() + limit;
-    while std::time::Instant::now() < deadline {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
-}
-
 /// r0 has become `priority` and the VIP is on `holder`.
 fn settles(lab: &Lab, priority: u64, holder: usize) -> bool {
-    wait(SETTLE, || {
+    tests::eventually(SETTLE, || {
         lab.try_status(0)
             .is_some_and(|status| status["instances"][0]["effective_priority"] == priority)
             && lab.holder(VIP) == Some(holder)

@@ -6,7 +6,7 @@ use std::{
     io::{BufRead, BufReader},
     net::IpAddr,
     process::Stdio,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use serde_json::Value;
@@ -126,17 +126,6 @@ fn router_addr(lab: &Lab, router: usize, dev: &str, local: &str) -> Option<Value
     addr_info(&lab.routers[router].netns, dev, local)
 }
 
-fn wait(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
-}
-
 /// A keepalived.conf master whose VIPs carry every option: they show up with them in
 /// `ip -j addr` (one on a second interface through `dev`), and all go when the daemon stops.
 #[test]
@@ -199,7 +188,7 @@ vrrp_instance VI_1 {
         .map(|(dev, local)| router_addr(lab, 0, dev, local))
     };
     assert!(
-        wait(Duration::from_secs(5), || everything(&lab)
+        tests::eventually(Duration::from_secs(5), || everything(&lab)
             .iter()
             .all(Option::is_some)),
         "{:?}\n{}",
