@@ -233,21 +233,28 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn reports_reach_the_other_members_as_orders() {
+    /// Group G1 with members VI_1 and VI_2, both started as Backup: the handle, their inboxes
+    /// and their links.
+    fn two_backups() -> (GroupHandle, [mpsc::Receiver<Input>; 2], [MemberLink; 2]) {
         let handle = group();
-        let (tx1, mut rx1) = mpsc::channel(8);
-        let (tx2, mut rx2) = mpsc::channel(8);
+        let (tx1, rx1) = mpsc::channel(8);
+        let (tx2, rx2) = mpsc::channel(8);
         handle.attach("VI_1", tx1);
         handle.attach("VI_2", tx2);
-        let (vi1, vi2) = (handle.link("VI_1"), handle.link("VI_2"));
-        for link in [&vi1, &vi2] {
+        let links = [handle.link("VI_1"), handle.link("VI_2")];
+        for link in &links {
             link.report(Report::Transition {
                 from: State::Initialize,
                 to: State::Backup,
                 forced: false,
             });
         }
+        (handle, [rx1, rx2], links)
+    }
+
+    #[tokio::test]
+    async fn reports_reach_the_other_members_as_orders() {
+        let (handle, [mut rx1, mut rx2], [vi1, vi2]) = two_backups();
         vi2.report(Report::Transition {
             from: State::Backup,
             to: State::Master,
@@ -271,19 +278,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_last_member_to_want_master_is_let_go() {
-        let handle = group();
-        let (tx1, mut rx1) = mpsc::channel(8);
-        let (tx2, mut rx2) = mpsc::channel(8);
-        handle.attach("VI_1", tx1);
-        handle.attach("VI_2", tx2);
-        let (vi1, vi2) = (handle.link("VI_1"), handle.link("VI_2"));
-        for link in [&vi1, &vi2] {
-            link.report(Report::Transition {
-                from: State::Initialize,
-                to: State::Backup,
-                forced: false,
-            });
-        }
+        let (handle, [mut rx1, mut rx2], [vi1, vi2]) = two_backups();
         vi1.report(Report::WantsMaster(true));
         vi2.report(Report::WantsMaster(true));
         assert_eq!(next_order(&mut rx2).await, (Force::TakeOver, "VI_2".into()));
