@@ -1,6 +1,9 @@
 //! A harness for the XDP program under BPF_PROG_TEST_RUN: a freshly loaded program per fixture,
 //! map contents in, frames through, action, output frame, counters and events out.
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::{
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+    time::Duration,
+};
 
 use aya::programs::{TestRun, TestRunOptions};
 use vrrp_common::{
@@ -10,7 +13,7 @@ use vrrp_common::{
         VmacKey, VmacOwner,
     },
 };
-use vrrp_user::dataplane::{CounterTotals, XdpDataplane, address16, monotonic_now_ns, parse_event};
+use vrrp_user::dataplane::{CounterTotals, XdpDataplane, address16, heartbeat_ticks, parse_event};
 
 pub const XDP_ABORTED: u32 = 0;
 pub const XDP_DROP: u32 = 1;
@@ -19,6 +22,8 @@ pub const XDP_TX: u32 = 3;
 
 /// BPF_PROG_TEST_RUN without a context runs on the loopback device's queue: ifindex 1.
 pub const TEST_IFINDEX: u32 = 1;
+/// How long the fixtures' ownership outlives a heartbeat.
+pub const OWNERSHIP_BOUND: Duration = Duration::from_secs(1);
 /// The MAC we answer ARP / NS with in the fixtures.
 pub const OUR_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x0a];
 
@@ -47,15 +52,12 @@ impl XdpLab {
     }
 
     pub fn heartbeat_fresh(&mut self) {
-        self.dataplane
-            .heartbeat(monotonic_now_ns())
-            .expect("heartbeat");
+        self.dataplane.heartbeat().expect("heartbeat");
     }
 
-    /// A heartbeat ten seconds old: longer than any fixture's ownership bound.
+    /// A heartbeat from before boot: older than any fixture's ownership bound.
     pub fn heartbeat_stale(&mut self) {
-        let stale = monotonic_now_ns() - 10_000_000_000;
-        self.dataplane.heartbeat(stale).expect("heartbeat");
+        self.dataplane.set_heartbeat_ticks(0).expect("heartbeat");
     }
 
     pub fn instance(&mut self, key: InstanceKey, config: InstanceConfig) {
@@ -68,12 +70,17 @@ impl XdpLab {
 
     /// Claims `vip`, answered with `mac` (the virtual MAC under `use_vmac`).
     pub fn own_with_mac(&mut self, vlan: u16, vip: IpAddr, mac: [u8; 6]) {
+        self.own_for(vlan, vip, mac, OWNERSHIP_BOUND);
+    }
+
+    /// Claims `vip`, answered with `mac` while the heartbeat is at most `bound` old.
+    pub fn own_for(&mut self, vlan: u16, vip: IpAddr, mac: [u8; 6], bound: Duration) {
         let key = vip_key(vlan, vip);
         let owner = VipOwner {
             mac,
             vrid: 51,
             _pad: 0,
-            heartbeat_max_age_ns: 1_000_000_000,
+            heartbeat_max_age_ticks: heartbeat_ticks(bound),
         };
         self.dataplane.own_vip(key, owner).expect("own VIP");
     }
@@ -89,7 +96,7 @@ impl XdpLab {
         let owner = VmacOwner {
             interface_mac: OUR_MAC,
             _pad: [0; 2],
-            heartbeat_max_age_ns: 1_000_000_000,
+            heartbeat_max_age_ticks: heartbeat_ticks(OWNERSHIP_BOUND),
         };
         self.dataplane
             .own_vmac(key, owner)

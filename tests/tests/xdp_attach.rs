@@ -16,7 +16,7 @@ use vrrp_common::{
     },
 };
 use vrrp_user::{
-    dataplane::{self, Mode, Request, address16},
+    dataplane::{self, Mode, Request, address16, heartbeat_ticks},
     units::Centiseconds,
     wire::{self, ChecksumMode, FrameInfo, MacAddr, V3Advert, VipList, VrrpRepr},
 };
@@ -95,7 +95,7 @@ fn attached_program_reports_adverts_answers_arp_and_detaches_on_drop() {
                         mac: router_mac,
                         vrid: 51,
                         _pad: 0,
-                        heartbeat_max_age_ns: 5_000_000_000,
+                        heartbeat_max_age_ticks: heartbeat_ticks(Duration::from_secs(5)),
                     },
                 )
                 .unwrap();
@@ -179,7 +179,7 @@ fn detach_before_resigning_frees_interfaces_but_keeps_those_with_a_virtual_mac()
                     VmacOwner {
                         interface_mac,
                         _pad: [0; 2],
-                        heartbeat_max_age_ns: 1_000_000_000,
+                        heartbeat_max_age_ticks: heartbeat_ticks(Duration::from_secs(1)),
                     },
                 )
                 .expect("own a virtual MAC");

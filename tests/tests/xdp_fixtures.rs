@@ -1,7 +1,10 @@
 //! The XDP program, fixture by fixture, under BPF_PROG_TEST_RUN: frame and map contents in;
 //! action, output frame, counter deltas and ring-buffer events out. Frames are built, and
 //! replies checked, with the `wire` module. Root only; fails loudly otherwise.
-use std::net::{IpAddr, Ipv6Addr};
+use std::{
+    net::{IpAddr, Ipv6Addr},
+    time::Duration,
+};
 
 use tests::{frames::*, xdp::*};
 use vrrp_common::{
@@ -512,6 +515,26 @@ fn a_stale_heartbeat_ends_ownership() {
         assert_eq!(outcome.frame, frame, "{name}: untouched");
         assert_counters(name, &outcome, &[(Counter::OwnershipStale, 1)]);
     }
+    lab.heartbeat_fresh();
+    assert_eq!(lab.run(&arp_request(VIP_V4, None)).action, XDP_TX);
+}
+
+/// The heartbeat program stamps the kernel's real tick count: ownership holds right after it
+/// and lapses once the heartbeat is older than the owner's bound, in wall-clock time.
+#[test]
+fn ownership_lapses_when_the_heartbeat_outlives_its_bound() {
+    const BOUND: Duration = Duration::from_millis(300);
+    let mut lab = XdpLab::new();
+    lab.own_for(0, VIP_V4.into(), OUR_MAC, BOUND);
+    lab.heartbeat_fresh();
+    assert_eq!(lab.run(&arp_request(VIP_V4, None)).action, XDP_TX);
+
+    // Past the bound and its one tick of rounding, with room for a slow machine.
+    std::thread::sleep(BOUND * 2 + Duration::from_millis(100));
+    let outcome = lab.run(&arp_request(VIP_V4, None));
+    assert_eq!(outcome.action, XDP_PASS);
+    assert_counters("lapsed", &outcome, &[(Counter::OwnershipStale, 1)]);
+
     lab.heartbeat_fresh();
     assert_eq!(lab.run(&arp_request(VIP_V4, None)).action, XDP_TX);
 }

@@ -5,8 +5,9 @@
 //! serialisation. The crate is `no_std`; the `user` feature adds `aya::Pod` impls.
 //!
 //! One writer per map: userspace writes [`maps::INSTANCES`], [`maps::VIPS`], [`maps::PEERS`],
-//! [`maps::VMACS`], [`maps::VMAC_INTERFACES`] and [`maps::HEARTBEAT`]; the XDP program writes
-//! [`maps::OBSERVATIONS`], [`maps::COUNTERS`] and [`maps::EVENTS`].
+//! [`maps::VMACS`] and [`maps::VMAC_INTERFACES`]; the daemon's heartbeat program
+//! ([`HEARTBEAT_PROGRAM_NAME`], run on demand, never attached) writes [`maps::HEARTBEAT`]; the
+//! XDP program writes [`maps::OBSERVATIONS`], [`maps::COUNTERS`] and [`maps::EVENTS`].
 #![no_std]
 
 pub mod advert;
@@ -33,6 +34,9 @@ pub mod proto {
 pub const XDP_PROGRAM_NAME: &str = "xvrrpd_xdp";
 /// Name of the TC ingress program that completes the XDP program's virtual-MAC rewrite.
 pub const VMAC_TC_PROGRAM_NAME: &str = "xvrrpd_vmac_tc";
+/// Name of the program the daemon runs (BPF_PROG_TEST_RUN) to stamp [`maps::HEARTBEAT`] with
+/// the kernel's tick count: userspace cannot read that clock itself.
+pub const HEARTBEAT_PROGRAM_NAME: &str = "xvrrpd_heartbeat";
 
 /// Address family tags used in map keys (not the kernel's AF_* values, which differ by OS).
 pub const FAMILY_V4: u8 = 4;

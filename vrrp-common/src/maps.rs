@@ -12,7 +12,8 @@ pub const OBSERVATIONS: &str = "OBSERVATIONS";
 pub const VIPS: &str = "VIPS";
 /// Userspace → XDP: allow-listed advert sources, keyed by [`PeerKey`] (value: 1).
 pub const PEERS: &str = "PEERS";
-/// Userspace → XDP: one `u64`, CLOCK_MONOTONIC nanoseconds of the daemon's last heartbeat.
+/// Daemon → XDP: one `u64`, the kernel tick count (jiffies) at the daemon's last heartbeat,
+/// written by the heartbeat program the daemon runs ([`crate::HEARTBEAT_PROGRAM_NAME`]).
 pub const HEARTBEAT: &str = "HEARTBEAT";
 /// Userspace → XDP: VRRP virtual MACs this host answers to (keepalived's `use_vmac`), keyed
 /// by [`VmacKey`]: frames sent to one get the interface's MAC as destination before they are
@@ -133,9 +134,11 @@ pub struct VipOwner {
     pub mac: [u8; 6],
     pub vrid: u8,
     pub _pad: u8,
-    /// Ownership lapses when the daemon's heartbeat is older than this: a hung daemon stops
-    /// claiming the VIP by itself. Derived from the shortest advert interval on the interface.
-    pub heartbeat_max_age_ns: u64,
+    /// Ownership lapses when the daemon's heartbeat is older than this many kernel ticks
+    /// (jiffies): a hung daemon stops claiming the VIP by itself. Derived from the shortest
+    /// advert interval on the interface. Ticks, not nanoseconds: the tick count is a plain
+    /// memory load for the program, while a clock helper call costs it ~45 ns per frame.
+    pub heartbeat_max_age_ticks: u64,
 }
 
 /// The first four bytes of every VRRP virtual MAC (RFC 5798 §7.3: 00-00-5E-00-01-{VRID} for
@@ -168,8 +171,8 @@ pub struct VmacOwner {
     /// The interface's own MAC, written as the frame's destination.
     pub interface_mac: [u8; 6],
     pub _pad: [u8; 2],
-    /// As [`VipOwner::heartbeat_max_age_ns`]: a hung daemon stops taking the MAC's frames.
-    pub heartbeat_max_age_ns: u64,
+    /// As [`VipOwner::heartbeat_max_age_ticks`]: a hung daemon stops taking the MAC's frames.
+    pub heartbeat_max_age_ticks: u64,
 }
 
 /// An allow-listed advert source for an instance.

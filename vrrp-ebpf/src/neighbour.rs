@@ -56,7 +56,7 @@ fn owner(ctx: &XdpContext, vlan: u16, family: u8, address: [u8; 16]) -> Option<V
     };
     // SAFETY: read-only; userspace replaces whole entries.
     let owner = *unsafe { VIPS.get(key) }?;
-    if !heartbeat_fresh(owner.heartbeat_max_age_ns) {
+    if !heartbeat_fresh(owner.heartbeat_max_age_ticks) {
         // The daemon is hung or gone: claiming the VIP now could black-hole its traffic.
         count(Counter::OwnershipStale);
         return None;

@@ -52,7 +52,7 @@ fn deliver_slow(ctx: &XdpContext) -> Result<(), Short> {
     let Some(owner) = (unsafe { VMACS.get(key) }) else {
         return Ok(());
     };
-    if !heartbeat_fresh(owner.heartbeat_max_age_ns) {
+    if !heartbeat_fresh(owner.heartbeat_max_age_ticks) {
         // A hung daemon must not keep drawing the virtual MAC's traffic into this host.
         count(Counter::OwnershipStale);
         return Ok(());

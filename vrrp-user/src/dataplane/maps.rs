@@ -1,11 +1,15 @@
-//! Typed access to the XDP program's maps. Userspace writes configuration, ownership, peers and
-//! the heartbeat; it only reads observations and counters, which the program writes.
-use std::{collections::HashMap, net::IpAddr};
+//! Typed access to the XDP program's maps. Userspace writes configuration, ownership and peers,
+//! and runs the heartbeat program; it only reads observations and counters, which the program
+//! writes.
+use std::{collections::HashMap, net::IpAddr, sync::OnceLock, time::Duration};
 
-use anyhow::Context as _;
-use aya::maps::{Array, HashMap as BpfHashMap, MapData, MapError, PerCpuArray, RingBuf};
+use anyhow::{Context as _, bail};
+use aya::{
+    maps::{Array, HashMap as BpfHashMap, MapData, MapError, PerCpuArray, RingBuf},
+    programs::{TestRun, TestRunOptions, Xdp},
+};
 use vrrp_common::{
-    Counter,
+    Counter, HEARTBEAT_PROGRAM_NAME,
     maps::{
         self, AdvertEvent, InstanceConfig, InstanceKey, Observation, PeerKey, VipKey, VipOwner,
         VmacKey, VmacOwner,
@@ -119,14 +123,33 @@ impl XdpDataplane {
             .with_context(|| format!("removing peer {key:?}"))
     }
 
-    /// Records that the daemon is alive at `now_ns` (CLOCK_MONOTONIC, the program's clock).
-    pub fn heartbeat(&mut self, now_ns: u64) -> anyhow::Result<()> {
+    /// Records that the daemon is alive now: runs the heartbeat program, which stamps the map
+    /// with the kernel's tick count (the clock the XDP program checks ownership against).
+    pub fn heartbeat(&mut self) -> anyhow::Result<()> {
+        let result = heartbeat_program(self.ebpf_mut())?
+            .test_run(TestRunOptions {
+                data_in: Some(&[0; HEARTBEAT_FRAME_LEN]),
+                ..Default::default()
+            })
+            .context("running the heartbeat program")?;
+        if result.return_value != XDP_PASS {
+            bail!(
+                "the heartbeat program returned {} instead of XDP_PASS",
+                result.return_value
+            );
+        }
+        Ok(())
+    }
+
+    /// Writes `ticks` as the heartbeat, bypassing the program: lets tests make ownership
+    /// stale (0 is long before boot: the tick count starts five minutes short of 2^32).
+    pub fn set_heartbeat_ticks(&mut self, ticks: u64) -> anyhow::Result<()> {
         let map = self
             .ebpf_mut()
             .map_mut(maps::HEARTBEAT)
             .context("no HEARTBEAT map")?;
         Array::<_, u64>::try_from(map)?
-            .set(0, now_ns, 0)
+            .set(0, ticks, 0)
             .context("writing the heartbeat")
     }
 
@@ -242,6 +265,49 @@ pub fn address16(address: IpAddr) -> [u8; 16] {
     }
 }
 
+/// `bound` in kernel ticks, rounded up: the unit of [`VipOwner::heartbeat_max_age_ticks`].
+/// Ownership then holds for up to one tick past `bound` (the heartbeat's tick may have begun
+/// just before it was taken).
+pub fn heartbeat_ticks(bound: Duration) -> u64 {
+    let tick = tick_length().as_nanos().max(1);
+    bound.as_nanos().div_ceil(tick) as u64
+}
+
+/// The kernel's tick (jiffy): the resolution of CLOCK_MONOTONIC_COARSE, which the kernel
+/// reports as exactly one tick (1 s / CONFIG_HZ). Asked once: it cannot change while running.
+fn tick_length() -> Duration {
+    static TICK: OnceLock<Duration> = OnceLock::new();
+    *TICK.get_or_init(|| {
+        let mut resolution = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `resolution` is a valid timespec to write.
+        let status = unsafe { libc::clock_getres(libc::CLOCK_MONOTONIC_COARSE, &mut resolution) };
+        if status != 0 || (resolution.tv_sec == 0 && resolution.tv_nsec == 0) {
+            // Not expected on Linux; the longest tick in use (HZ=100) errs towards keeping
+            // ownership a little longer rather than dropping it while the daemon is fine.
+            return FALLBACK_TICK;
+        }
+        Duration::new(resolution.tv_sec as u64, resolution.tv_nsec as u32)
+    })
+}
+
+const FALLBACK_TICK: Duration = Duration::from_millis(10);
+
+/// The kernel's `XDP_PASS`, the heartbeat program's only answer.
+const XDP_PASS: u32 = 2;
+
+/// An empty Ethernet header: BPF_PROG_TEST_RUN of an XDP program wants at least that much.
+const HEARTBEAT_FRAME_LEN: usize = 14;
+
+pub(super) fn heartbeat_program(ebpf: &mut aya::Ebpf) -> anyhow::Result<&mut Xdp> {
+    ebpf.program_mut(HEARTBEAT_PROGRAM_NAME)
+        .with_context(|| format!("the XDP object has no program {HEARTBEAT_PROGRAM_NAME}"))?
+        .try_into()
+        .context("the heartbeat program is not an XDP program")
+}
+
 /// CLOCK_MONOTONIC in nanoseconds: the clock bpf_ktime_get_ns() reads.
 pub fn monotonic_now_ns() -> u64 {
     let mut now = libc::timespec {
@@ -251,4 +317,28 @@ pub fn monotonic_now_ns() -> u64 {
     // SAFETY: `now` is a valid timespec to write; CLOCK_MONOTONIC always exists on Linux.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
     now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tick_is_one_of_the_kernels_tick_lengths() {
+        // CONFIG_HZ is 100, 250, 300 or 1000.
+        let tick = tick_length();
+        assert!(
+            (Duration::from_millis(1)..=Duration::from_millis(10)).contains(&tick),
+            "{tick:?}"
+        );
+    }
+
+    #[test]
+    fn bounds_become_ticks_rounded_up() {
+        let tick = tick_length();
+        assert_eq!(heartbeat_ticks(Duration::ZERO), 0);
+        assert_eq!(heartbeat_ticks(tick), 1);
+        assert_eq!(heartbeat_ticks(tick * 100), 100);
+        assert_eq!(heartbeat_ticks(tick * 100 + Duration::from_nanos(1)), 101);
+    }
 }

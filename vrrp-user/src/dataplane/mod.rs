@@ -20,7 +20,7 @@ use vrrp_common::maps::{
     VmacOwner,
 };
 
-pub use maps::{CounterTotals, address16, monotonic_now_ns, parse_event};
+pub use maps::{CounterTotals, address16, heartbeat_ticks, monotonic_now_ns, parse_event};
 pub use xdp::{AttachMode, AttachRequest, XDP_BASELINE_OBJECT, XDP_OBJECT, XdpDataplane};
 
 /// How adverts are received on this host.

@@ -26,7 +26,7 @@ use vrrp_common::{
 use super::{
     CounterTotals, Dataplane, Mode,
     maps::Slots,
-    monotonic_now_ns, parse_event,
+    parse_event,
     vmac::{self, ArpAnnounce},
 };
 
@@ -85,6 +85,9 @@ impl XdpDataplane {
         vmac_tc_program(&mut ebpf)?
             .load()
             .context("the kernel refused the virtual-MAC TC program")?;
+        super::maps::heartbeat_program(&mut ebpf)?
+            .load()
+            .context("the kernel refused the heartbeat program")?;
         Ok(XdpDataplane {
             ebpf,
             slots: Slots::default(),
@@ -381,7 +384,7 @@ impl Dataplane for XdpBackend {
     }
 
     fn heartbeat(&mut self) -> anyhow::Result<()> {
-        self.dataplane.heartbeat(monotonic_now_ns())
+        self.dataplane.heartbeat()
     }
 
     fn observation(&self, key: InstanceKey) -> anyhow::Result<Option<Observation>> {

@@ -3,6 +3,7 @@
 use anyhow::Context as _;
 
 use super::*;
+use crate::dataplane::heartbeat_ticks;
 use crate::netlink::{AddressOptions, Interface, Netlink};
 
 /// What the kernel is told besides the prefix when `vip` is added.
@@ -304,7 +305,7 @@ impl Instance {
             mac: vip_mac(&self.config, &self.placement),
             vrid: self.config.vrid,
             _pad: 0,
-            heartbeat_max_age_ns: self.placement.heartbeat_bound.as_nanos() as u64,
+            heartbeat_max_age_ticks: heartbeat_ticks(self.placement.heartbeat_bound),
         }
     }
 
@@ -316,7 +317,7 @@ impl Instance {
         let owner = VmacOwner {
             interface_mac: self.placement.mac,
             _pad: [0; 2],
-            heartbeat_max_age_ns: self.placement.heartbeat_bound.as_nanos() as u64,
+            heartbeat_max_age_ticks: heartbeat_ticks(self.placement.heartbeat_bound),
         };
         let owned = self
             .shared
