@@ -31,22 +31,23 @@ fn clock_ticks_per_second() -> f64 {
     if ticks > 0 { ticks as f64 } else { 100.0 }
 }
 
-/// utime + stime of process `pid` (all its threads), in seconds; 0 if it is gone.
+/// CPU time of process `pid` in seconds, summed over its threads' schedstat (nanoseconds the
+/// scheduler ran each one); 0 if it is gone.
+///
+/// Not utime + stime from `stat`: those are sampled at the kernel's tick, and a daemon that
+/// runs for microseconds hundreds of times a second is caught by a tick, or not, at random —
+/// a 6 s window then reads in steps of 0.17 % with as much noise. A thread that ends inside a
+/// window takes its time with it; neither daemon starts or ends threads while idle or steady.
 pub fn cpu_seconds(pid: u32) -> f64 {
-    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+    let Ok(threads) = fs::read_dir(format!("/proc/{pid}/task")) else {
         return 0.0;
     };
-    // The command name is in parentheses and may hold spaces: fields count from after it.
-    let Some(rest) = stat.rsplit_once(')').map(|(_, rest)| rest) else {
-        return 0.0;
-    };
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // Fields 14 and 15 (utime, stime) of stat(5) are the 12th and 13th after the name.
-    let ticks: f64 = fields
-        .get(11..13)
-        .map(|pair| pair.iter().filter_map(|f| f.parse::<f64>().ok()).sum())
-        .unwrap_or(0.0);
-    ticks / clock_ticks_per_second()
+    let nanoseconds: u64 = threads
+        .flatten()
+        .filter_map(|thread| fs::read_to_string(thread.path().join("schedstat")).ok())
+        .filter_map(|text| text.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    nanoseconds as f64 / 1e9
 }
 
 /// VmRSS of process `pid` in KiB; 0 if it is gone.
