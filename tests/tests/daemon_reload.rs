@@ -200,7 +200,7 @@ fn status_json_describes_each_instance() {
     let backup = lab.status(1);
     assert_eq!(backup["instances"][0]["master_address"], "192.0.2.11");
     assert!(counter(&backup, 0, "adverts_received") >= 3, "{backup}");
-    assert_eq!(status["dataplane"]["mode"], "native");
+    assert_eq!(status["dataplane"]["mode"], "skb", "auto on veth");
     assert!(status["dataplane"]["counters"]["advert_accepted"].is_u64());
 }
 
@@ -235,7 +235,8 @@ fn metrics_follow_adverts_and_failovers() {
     assert_eq!(metric(&first, "xvrrpd_vrrp_state"), 2);
     assert_eq!(metric(&first, "xvrrpd_vrrp_effective_priority"), 150);
     assert!(
-        first.contains("xvrrpd_dataplane_mode{mode=\"native\"} 1"),
+        // `auto` on veth: generic XDP.
+        first.contains("xvrrpd_dataplane_mode{mode=\"skb\"} 1"),
         "{first}"
     );
     std::thread::sleep(Duration::from_millis(500));

@@ -215,9 +215,15 @@ fn raw_sockets_validate_adverts_like_xdp() {
             let (dataplane, events) = dataplane::open(Request::Off).expect("socket data plane");
             let mut rx = Receiver { dataplane, events };
             assert_eq!(rx.dataplane.mode(), Mode::Socket);
-            assert_eq!(rx.dataplane.add_interface("va", va).unwrap(), Mode::Socket);
+            assert_eq!(
+                rx.dataplane.add_interface("va", va, Some("veth")).unwrap(),
+                Mode::Socket
+            );
             // Adding it again is harmless.
-            assert_eq!(rx.dataplane.add_interface("va", va).unwrap(), Mode::Socket);
+            assert_eq!(
+                rx.dataplane.add_interface("va", va, Some("veth")).unwrap(),
+                Mode::Socket
+            );
             let plane = &mut rx.dataplane;
             plane
                 .set_instance(key(va, 51, FAMILY_V4), config(3, 0))
@@ -380,7 +386,10 @@ fn ipv4_only_interface_and_a_full_event_queue() {
                 dataplane: Box::new(dataplane),
                 events,
             };
-            assert_eq!(rx.dataplane.add_interface("va", va).unwrap(), Mode::Socket);
+            assert_eq!(
+                rx.dataplane.add_interface("va", va, Some("veth")).unwrap(),
+                Mode::Socket
+            );
             rx.dataplane
                 .set_instance(key(va, 51, FAMILY_V4), config(3, 0))
                 .unwrap();

@@ -60,7 +60,8 @@ fn attached_program_reports_adverts_answers_arp_and_detaches_on_drop() {
             .unwrap();
         runtime.block_on(async {
             let (mut plane, mut events) = dataplane::open(Request::Auto).expect("open XDP");
-            let mode = plane.add_interface("xr", router_if).expect("attach");
+            let mode = plane.add_interface("xr", router_if, None).expect("attach");
+            // Of unknown kind, native first; veth supports it.
             assert_eq!(mode, Mode::Native, "veth supports native XDP");
             assert!(has_xdp(&router, "xr"), "program attached");
 
@@ -167,8 +168,10 @@ fn detach_before_resigning_frees_interfaces_but_keeps_those_with_a_virtual_mac()
             .unwrap();
         runtime.block_on(async {
             let (mut plane, _events) = dataplane::open(Request::Auto).expect("open XDP");
-            plane.add_interface("dplain", plain).expect("attach");
-            plane.add_interface("dvmac", with_vmac).expect("attach");
+            plane.add_interface("dplain", plain, None).expect("attach");
+            plane
+                .add_interface("dvmac", with_vmac, None)
+                .expect("attach");
             plane
                 .own_vmac(
                     VmacKey {

@@ -70,7 +70,11 @@ pub async fn place(
     if attached.get(&instance.interface) != Some(&interface.ifindex) {
         let mode = shared
             .lock_dataplane()
-            .add_interface(&instance.interface, interface.ifindex)
+            .add_interface(
+                &instance.interface,
+                interface.ifindex,
+                interface.kind.as_deref(),
+            )
             .with_context(|| format!("receiving adverts on {}", instance.interface))?;
         tracing::info!("{}: data plane {mode}", instance.interface);
         attached.insert(instance.interface.clone(), interface.ifindex);

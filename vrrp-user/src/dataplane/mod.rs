@@ -47,7 +47,8 @@ impl fmt::Display for Mode {
 /// The configuration's `xdp = "auto" | "native" | "skb" | "off"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Request {
-    /// XDP native, then generic; socket-only (with a warning) if BPF is unavailable.
+    /// XDP native, then generic (on veth generic first); socket-only (with a warning) if BPF
+    /// is unavailable.
     #[default]
     Auto,
     Xdp(AttachRequest),
@@ -62,8 +63,14 @@ pub const EVENT_QUEUE: usize = 4096;
 pub trait Dataplane: Send {
     /// How adverts are received, for status and logs. With XDP, the mode of the last attach.
     fn mode(&self) -> Mode;
-    /// Starts receiving on an interface.
-    fn add_interface(&mut self, name: &str, ifindex: u32) -> anyhow::Result<Mode>;
+    /// Starts receiving on an interface; `kind` is its netlink link kind (`veth`, `vlan`…),
+    /// `None` for a device without one (a NIC).
+    fn add_interface(
+        &mut self,
+        name: &str,
+        ifindex: u32,
+        kind: Option<&str>,
+    ) -> anyhow::Result<Mode>;
     fn set_instance(&mut self, key: InstanceKey, config: InstanceConfig) -> anyhow::Result<()>;
     /// Stops the data plane on the interfaces before the instances resign at shutdown.
     /// Detaching XDP holds the kernel's RTNL lock through an RCU grace period (about 10 ms on

@@ -164,7 +164,12 @@ impl Dataplane for SocketDataplane {
     /// Joins the VRRP groups on the interface; from then on its datagrams are judged (those of
     /// other interfaces are ignored, as XDP never sees them). IPv6 failing alone is a warning:
     /// the interface may have IPv6 disabled.
-    fn add_interface(&mut self, name: &str, ifindex: u32) -> anyhow::Result<Mode> {
+    fn add_interface(
+        &mut self,
+        name: &str,
+        ifindex: u32,
+        _kind: Option<&str>,
+    ) -> anyhow::Result<Mode> {
         if self.shared.tables().has_interface(ifindex) {
             return Ok(Mode::Socket);
         }
