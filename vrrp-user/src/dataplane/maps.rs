@@ -6,10 +6,10 @@ use std::{collections::HashMap, net::IpAddr, sync::OnceLock, time::Duration};
 use anyhow::{Context as _, bail};
 use aya::{
     maps::{Array, HashMap as BpfHashMap, MapData, MapError, PerCpuArray, RingBuf},
-    programs::{TestRun, TestRunOptions, Xdp},
+    programs::{TestRun, TestRunOptions},
 };
 use vrrp_common::{
-    Counter, HEARTBEAT_PROGRAM_NAME,
+    Counter,
     maps::{
         self, AdvertEvent, InstanceConfig, InstanceKey, Observation, PeerKey, VipKey, VipOwner,
         VmacKey, VmacOwner,
@@ -126,7 +126,7 @@ impl XdpDataplane {
     /// Records that the daemon is alive now: runs the heartbeat program, which stamps the map
     /// with the kernel's tick count (the clock the XDP program checks ownership against).
     pub fn heartbeat(&mut self) -> anyhow::Result<()> {
-        let result = heartbeat_program(self.ebpf_mut())?
+        let result = super::xdp::heartbeat_program(self.ebpf_mut())?
             .test_run(TestRunOptions {
                 data_in: Some(&[0; HEARTBEAT_FRAME_LEN]),
                 ..Default::default()
@@ -300,13 +300,6 @@ const XDP_PASS: u32 = 2;
 
 /// An empty Ethernet header: BPF_PROG_TEST_RUN of an XDP program wants at least that much.
 const HEARTBEAT_FRAME_LEN: usize = 14;
-
-pub(super) fn heartbeat_program(ebpf: &mut aya::Ebpf) -> anyhow::Result<&mut Xdp> {
-    ebpf.program_mut(HEARTBEAT_PROGRAM_NAME)
-        .with_context(|| format!("the XDP object has no program {HEARTBEAT_PROGRAM_NAME}"))?
-        .try_into()
-        .context("the heartbeat program is not an XDP program")
-}
 
 /// CLOCK_MONOTONIC in nanoseconds: the clock bpf_ktime_get_ns() reads.
 pub fn monotonic_now_ns() -> u64 {

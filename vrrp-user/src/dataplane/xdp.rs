@@ -16,7 +16,7 @@ use tokio::{
     sync::mpsc,
 };
 use vrrp_common::{
-    VMAC_TC_PROGRAM_NAME, XDP_PROGRAM_NAME,
+    HEARTBEAT_PROGRAM_NAME, VMAC_TC_PROGRAM_NAME, XDP_PROGRAM_NAME,
     maps::{
         AdvertEvent, InstanceConfig, InstanceKey, Observation, PeerKey, VipKey, VipOwner, VmacKey,
         VmacOwner,
@@ -85,7 +85,7 @@ impl XdpDataplane {
         vmac_tc_program(&mut ebpf)?
             .load()
             .context("the kernel refused the virtual-MAC TC program")?;
-        super::maps::heartbeat_program(&mut ebpf)?
+        heartbeat_program(&mut ebpf)?
             .load()
             .context("the kernel refused the heartbeat program")?;
         Ok(XdpDataplane {
@@ -221,6 +221,13 @@ fn vmac_tc_program(ebpf: &mut Ebpf) -> anyhow::Result<&mut SchedClassifier> {
         .with_context(|| format!("the XDP object has no program {VMAC_TC_PROGRAM_NAME}"))?
         .try_into()
         .context("the program is not a TC classifier")
+}
+
+pub(super) fn heartbeat_program(ebpf: &mut Ebpf) -> anyhow::Result<&mut Xdp> {
+    ebpf.program_mut(HEARTBEAT_PROGRAM_NAME)
+        .with_context(|| format!("the XDP object has no program {HEARTBEAT_PROGRAM_NAME}"))?
+        .try_into()
+        .context("the heartbeat program is not an XDP program")
 }
 
 fn program(ebpf: &mut Ebpf) -> anyhow::Result<&mut Xdp> {
