@@ -81,3 +81,17 @@ fn keepalived_conf_a_password_ends_at_a_nul_byte_as_in_keepalived() {
     ));
     assert_eq!(read(&empty).unwrap_err(), ["5: auth_pass is empty"]);
 }
+
+#[test]
+fn keepalived_conf_a_track_file_weight_beyond_254_is_refused_as_in_toml() {
+    // A vrrp_track_file's own weight had no bound: an instance tracking the file without a
+    // weight of its own took 410, and `convert` printed a file its TOML reader refused.
+    let text = format!(
+        "vrrp_track_file maint {{\n file /run/maint\n weight 410\n}}\n{}",
+        instance_with(&format!("{ONE_VIP}\n track_file {{\n  maint\n }}"))
+    );
+    assert_eq!(
+        read(&text).unwrap_err(),
+        ["3: weight must be -254..254, got 410"]
+    );
+}

@@ -12,8 +12,8 @@ use super::{
 use crate::{
     config::{
         CheckScript, Config, DEFAULT_CHECK_INTERVAL, DEFAULT_RISE_FALL, DEFAULT_TRACK_FILE_WEIGHT,
-        Global, MAX_GARP_DELAY, MAX_GARP_INTERVAL, MAX_GARP_REFRESH, MAX_GARP_REPEAT, MAX_WEIGHT,
-        Notify, SyncGroup,
+        Global, MAX_GARP_DELAY, MAX_GARP_INTERVAL, MAX_GARP_REFRESH, MAX_GARP_REPEAT,
+        MAX_TRACK_FILE_WEIGHT, MAX_WEIGHT, Notify, SyncGroup,
         crossref::{self, GroupSites, Site},
     },
     fsm::Version,
@@ -405,7 +405,7 @@ fn track_file(stmt: &Stmt, report: &mut Report) -> Option<(String, TrackFileDef)
         let _: Result<(), Reported> = (|| {
             match s.keyword() {
                 "file" => path = Some(PathBuf::from(&report.one(s)?.text)),
-                "weight" => weight = weight_with_reverse(s, i32::MAX, report)?,
+                "weight" => weight = weight_with_reverse(s, MAX_TRACK_FILE_WEIGHT, report)?,
                 _ => report.unknown(s, stmt.keyword()),
             }
             Ok(())
