@@ -17,7 +17,7 @@ mod packet;
 mod vmac;
 
 use aya_ebpf::{
-    bindings::xdp_action,
+    bindings::{BPF_F_MMAPABLE, xdp_action},
     helpers::bpf_jiffies64,
     macros::{classifier, map, xdp},
     maps::{Array, HashMap, PerCpuArray, RingBuf},
@@ -38,7 +38,8 @@ use crate::packet::{Short, be16_at};
 static INSTANCES: HashMap<InstanceKey, InstanceConfig> =
     HashMap::with_max_entries(MAX_INSTANCES, 0);
 #[map(name = "OBSERVATIONS")]
-static OBSERVATIONS: Array<Observation> = Array::with_max_entries(MAX_INSTANCES, 0);
+// Mappable: the daemon reads observations as memory, not through a syscall per check.
+static OBSERVATIONS: Array<Observation> = Array::with_max_entries(MAX_INSTANCES, BPF_F_MMAPABLE);
 #[map(name = "VIPS")]
 static VIPS: HashMap<VipKey, VipOwner> = HashMap::with_max_entries(MAX_VIPS, 0);
 #[map(name = "PEERS")]

@@ -67,6 +67,9 @@ pub struct InstanceStatus {
     pub virtual_ips: Vec<String>,
     /// Seconds since the last state change.
     pub since_secs: f64,
+    /// When the state last changed: `since_secs` is worked out from it when the status is read.
+    #[serde(skip)]
+    pub state_since: Option<std::time::Instant>,
     /// Our configured advertisement interval in milliseconds.
     pub advert_interval_ms: u64,
     pub counters: InstanceCounters,
@@ -276,6 +279,7 @@ mod tests {
                 master_address: Some("192.0.2.11".into()),
                 virtual_ips: vec!["192.0.2.100/24".into()],
                 since_secs: 12.5,
+                state_since: None,
                 advert_interval_ms: 100,
                 counters: InstanceCounters::default(),
             }],

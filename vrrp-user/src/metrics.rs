@@ -336,6 +336,7 @@ mod tests {
                 master_address: Some("192.0.2.11".into()),
                 virtual_ips: vec!["192.0.2.100/24".into()],
                 since_secs: 1.5,
+                state_since: None,
                 advert_interval_ms: 100,
                 counters: InstanceCounters {
                     adverts_sent: 42,

@@ -33,6 +33,7 @@ use crate::{
 };
 
 mod addresses;
+mod look;
 mod precise;
 
 /// What reaches an instance's task from the rest of the daemon.
@@ -145,6 +146,7 @@ impl Instance {
                 .map(|vip| format!("{}/{}", vip.address, vip.prefix_len))
                 .collect(),
             since_secs: 0.0,
+            state_since: None,
             advert_interval_ms: config.interval.as_duration().as_millis() as u64,
             counters: InstanceCounters::default(),
         }));
@@ -198,6 +200,12 @@ impl Instance {
         loop {
             let next = self.deadlines.iter().flatten().min().copied();
             let precise = next.is_some() && next == self.resign_deadline;
+            let wake = match next {
+                Some(at) if !precise && next == self.deadlines[Timer::MasterDown as usize] => {
+                    Some(look::wake_at(at, Instant::now()))
+                }
+                _ => next,
+            };
             tokio::select! {
                 input = inbox.recv() => match input {
                     Some(Input::Advert(event)) => self.on_advert(&event).await,
@@ -246,7 +254,11 @@ impl Instance {
                     }
                     None => return,
                 },
-                () = sleep_until(next, precise) => self.fire_due_timers().await,
+                () = sleep_until(wake, precise) => {
+                    if !self.fire_due_timers().await {
+                        self.look().await;
+                    }
+                }
                 Some(observation) = updates.recv() => {
                     if let Some(health) = self.tracker.observe(&observation) {
                         self.on_health(health).await;
@@ -333,11 +345,14 @@ impl Instance {
         };
     }
 
-    async fn fire_due_timers(&mut self) {
+    /// Whether any timer was due.
+    async fn fire_due_timers(&mut self) -> bool {
         let now = Instant::now();
+        let mut fired = false;
         for timer in Timer::ALL {
             let index = timer as usize;
             if self.deadlines[index].is_some_and(|at| at <= now) {
+                fired = true;
                 self.deadlines[index] = None;
                 // Only the Backup's timers use the data plane's observation: a Master's
                 // Adver_Timer (every advert) must not pay a map read for nothing.
@@ -347,6 +362,28 @@ impl Instance {
                 };
                 self.apply(Event::timer_fired(timer, seen)).await;
             }
+        }
+        fired
+    }
+
+    /// Woken early for the Master_Down_Timer (see [`look`]): adverts seen since move it on.
+    async fn look(&mut self) {
+        let Some(last_advert_seen) = self.last_advert_seen() else {
+            return;
+        };
+        let actions = self
+            .router
+            .handle(Event::AdvertsSeen { last_advert_seen }, Instant::now());
+        // Most looks only move a timer, which the status does not show: the many looks of
+        // many instances skip its refresh.
+        let timers_only = actions
+            .iter()
+            .all(|action| matches!(action, Action::ArmTimer { .. } | Action::CancelTimer { .. }));
+        for action in actions {
+            self.execute(action).await;
+        }
+        if !timers_only {
+            self.refresh_status();
         }
     }
 
@@ -555,7 +592,7 @@ impl Instance {
         if shown.and_then(Result::ok) != master {
             status.master_address = master.map(|address| address.to_string());
         }
-        status.since_secs = self.since.elapsed().as_secs_f64();
+        status.state_since = Some(self.since);
         status.counters = self.counters.clone();
     }
 }

@@ -60,6 +60,9 @@ impl StatusSource for Registry {
             .iter()
             .filter_map(|(key, status)| {
                 let mut status = status.lock().ok()?.clone();
+                if let Some(since) = status.state_since {
+                    status.since_secs = since.elapsed().as_secs_f64();
+                }
                 // A Backup is not woken per advert: the data plane counts them. The instance
                 // keeps the count of the observations it has reset.
                 if let Ok(Some(observation)) = dataplane.observation(*key) {

@@ -73,13 +73,10 @@ impl XdpDataplane {
         let Some((slot, generation)) = self.slots.get(key) else {
             return Ok(None);
         };
-        let map = self
-            .ebpf()
-            .map(maps::OBSERVATIONS)
-            .context("no OBSERVATIONS map")?;
-        let observation = Array::<_, Observation>::try_from(map)?
-            .get(&u32::from(slot), 0)
-            .context("reading an observation")?;
+        let observation = self
+            .observations
+            .get(slot)
+            .context("an observation slot beyond the array")?;
         Ok((observation.generation == generation).then_some(observation))
     }
 

@@ -8,6 +8,7 @@
 //! channel the daemon reads; both keep per-instance [`Observation`]s the master-down timer
 //! consults before taking over.
 mod maps;
+mod observations;
 pub mod socket;
 mod vmac;
 pub mod xdp;

@@ -26,6 +26,7 @@ use vrrp_common::{
 use super::{
     CounterTotals, Dataplane, Mode,
     maps::Slots,
+    observations::ObservationView,
     parse_event,
     vmac::{self, ArpAnnounce},
 };
@@ -67,6 +68,7 @@ pub enum AttachRequest {
 /// links are not pinned, so a daemon that dies leaves nothing behind in the kernel.
 pub struct XdpDataplane {
     ebpf: Ebpf,
+    pub(super) observations: ObservationView,
     pub(super) slots: Slots,
     /// The program's attachment to each interface, by ifindex.
     links: HashMap<u32, XdpLinkId>,
@@ -89,6 +91,7 @@ impl XdpDataplane {
             .load()
             .context("the kernel refused the heartbeat program")?;
         Ok(XdpDataplane {
+            observations: ObservationView::map(&ebpf)?,
             ebpf,
             slots: Slots::default(),
             links: HashMap::new(),

@@ -8,6 +8,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+mod backup_timers;
 mod reconfigure;
 mod sync;
 
@@ -177,6 +178,9 @@ impl VirtualRouter {
             }
             Event::PreemptDelayTimerFired { last_advert_seen } => {
                 self.on_preempt_delay_timer(last_advert_seen, now, out)
+            }
+            Event::AdvertsSeen { last_advert_seen } => {
+                self.on_adverts_seen(last_advert_seen, now, out)
             }
         }
     }
@@ -505,83 +509,6 @@ impl VirtualRouter {
         let interval = self.config.advert_interval.as_duration();
         let from = if now - due < interval { due } else { now };
         self.arm(Timer::Advert, from + interval, out);
-    }
-
-    fn on_master_down_timer(
-        &mut self,
-        last_advert_seen: Option<Instant>,
-        now: Instant,
-        out: &mut Vec<Action>,
-    ) {
-        if self.state != State::Backup || self.take_fired(Timer::MasterDown, now).is_none() {
-            return; // stale
-        }
-        let master = self.backup_mut().master;
-        // Whether adverts the kernel saw without reporting them reset the Master_Down_Timer: yes
-        // for a Master we honour (or do not know yet); no after priority 0 or for a
-        // lower-priority Master we are preempting (§6.4.2 discards its adverts).
-        let honoured = match master {
-            MasterView::Unknown => true,
-            MasterView::Known { priority, .. } => self.defers_to(priority, now),
-            MasterView::Resigned { .. } => false,
-        };
-        if honoured && let Some(seen) = last_advert_seen {
-            let backup = self.backup_mut();
-            backup.last_honoured = backup.last_honoured.max(seen);
-            let at = seen + self.timing.master_down_interval;
-            if at > now {
-                // The Master is alive: the timer should have been reset at `seen` (§6.4.2).
-                self.drop_wish(out);
-                self.arm(Timer::MasterDown, at, out);
-                self.sync_preempt_timer(now, out);
-                return;
-            }
-        }
-        // §6.4.2: "If the Master_Down_Timer fires" → Master.
-        let reason = match master {
-            MasterView::Resigned { source } => Reason::PriorityZeroReceived { source },
-            MasterView::Known { source, priority } if !honoured => Reason::Preempted {
-                master: source,
-                priority,
-            },
-            MasterView::Unknown | MasterView::Known { .. } => Reason::MasterDown {
-                silent_for: now.saturating_duration_since(self.backup_mut().last_honoured),
-            },
-        };
-        self.take_over(reason, now, out);
-    }
-
-    fn on_preempt_delay_timer(
-        &mut self,
-        last_advert_seen: Option<Instant>,
-        now: Instant,
-        out: &mut Vec<Action>,
-    ) {
-        if self.state != State::Backup || self.take_fired(Timer::PreemptDelay, now).is_none() {
-            return; // stale
-        }
-        let MasterView::Known { source, priority } = self.backup_mut().master else {
-            return;
-        };
-        if self.defers_to(priority, now) {
-            return; // not a Master we preempt (any more)
-        }
-        // The delay is over: from now on its adverts are discarded (§6.4.2). Those seen until
-        // now were honoured, so the Master_Down_Timer runs from the last of them.
-        let backup = self.backup_mut();
-        let last =
-            last_advert_seen.map_or(backup.last_honoured, |seen| seen.max(backup.last_honoured));
-        backup.last_honoured = last;
-        let at = last + self.timing.master_down_interval;
-        if at > now {
-            self.arm(Timer::MasterDown, at, out);
-        } else {
-            let reason = Reason::Preempted {
-                master: source,
-                priority,
-            };
-            self.take_over(reason, now, out);
-        }
     }
 
     // ---- Backup helpers -----------------------------------------------------------------------

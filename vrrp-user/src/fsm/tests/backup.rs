@@ -295,3 +295,51 @@ fn priority_change_in_backup_recomputes_skew_for_the_next_reset() {
         );
     }
 }
+
+fn seen(last_advert_seen: Instant) -> Event {
+    Event::AdvertsSeen { last_advert_seen }
+}
+
+#[test]
+fn an_early_look_moves_the_master_down_timer_on() {
+    // The runtime looks before the deadline (500 ms + DOWN) and the kernel saw a repeat at 900 ms.
+    let c = Clock::new();
+    let mut vr = v3_backup(c);
+    vr.handle(advert(HIGHER_V4, 200, v3(100)), c.ms(500));
+    assert_eq!(
+        vr.handle(seen(c.ms(900)), c.ms(1_000)),
+        vec![arm(Timer::MasterDown, c.us(900_000 + DOWN))]
+    );
+    // Nothing newer (or older) than what the timer already runs from: nothing to do.
+    assert_eq!(vr.handle(seen(c.ms(900)), c.ms(1_100)), vec![]);
+    assert_eq!(vr.handle(seen(c.ms(600)), c.ms(1_200)), vec![]);
+    assert_eq!(vr.timer(Timer::MasterDown), Some(c.us(900_000 + DOWN)));
+    assert_eq!(vr.state(), State::Backup);
+}
+
+#[test]
+fn an_early_look_never_takes_over_and_ignores_adverts_not_honoured() {
+    let c = Clock::new();
+    let mut vr = v3_backup(c);
+    vr.handle(advert(HIGHER_V4, 200, v3(100)), c.ms(500));
+    // A stale sighting: only the timer firing decides that the Master is down.
+    assert_eq!(vr.handle(seen(c.ms(500)), c.s(5)), vec![]);
+    assert_eq!(vr.state(), State::Backup);
+    // After priority 0 the Skew_Time runs out whatever the kernel saw (§6.4.2).
+    vr.handle(advert(HIGHER_V4, 0, v3(100)), c.s(1));
+    assert_eq!(vr.handle(seen(c.ms(1_010)), c.ms(1_020)), vec![]);
+    // A lower-priority Master we preempt: its adverts do not hold the timer back either.
+    let mut vr = v3_backup(c);
+    vr.handle(advert(LOWER_V4, 50, v3(100)), c.ms(500));
+    let armed = vr.timer(Timer::MasterDown);
+    assert_eq!(vr.handle(seen(c.ms(900)), c.ms(1_000)), vec![]);
+    assert_eq!(vr.timer(Timer::MasterDown), armed);
+}
+
+#[test]
+fn an_early_look_outside_backup_does_nothing() {
+    let c = Clock::new();
+    let mut vr = master_after_silence(config(v3(100), 100), c.s(0), us(DOWN));
+    assert_eq!(vr.handle(seen(c.s(4)), c.s(4)), vec![]);
+    assert_eq!(vr.state(), State::Master);
+}
