@@ -2,9 +2,11 @@
 //! (TTL / hop limit 255, TOS / traffic class 0xc0, as keepalived sends them), we build the
 //! VRRP message and its checksum with [`crate::wire`].
 //!
-//! With a virtual MAC (`use_vmac`), multicast adverts leave instead as whole Ethernet frames
-//! through AF_PACKET, built by [`crate::wire::emit_advert_frame`] with the headers the kernel
-//! would have written: the kernel would give them the interface's MAC as source.
+//! Multicast adverts may leave instead as whole Ethernet frames through AF_PACKET
+//! ([`AdvertSender::open_from_mac`]), built by [`crate::wire::emit_advert_frame`] with the
+//! headers the kernel would have written, from the virtual MAC (`use_vmac`, which the kernel
+//! would not use as source) or the interface's. The daemon sends them so: it skips the kernel's
+//! IP output path, which is most of a sender's cost per advert.
 use std::{
     net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6},
     num::NonZeroU32,
@@ -158,8 +160,8 @@ impl AdvertSender {
         })
     }
 
-    /// A sender whose multicast adverts come from `src_mac` (the virtual MAC, RFC 5798 §7.3),
-    /// sent through an AF_PACKET socket bound to the interface. Unicast adverts (`peers`) are
+    /// A sender whose multicast adverts come from `src_mac` (the virtual MAC, RFC 5798 §7.3, or
+    /// the interface's), sent through an AF_PACKET socket bound to the interface. Unicast adverts (`peers`) are
     /// left to [`AdvertSender::open`]'s raw socket, from the interface's MAC: the kernel
     /// resolves the peers' MACs, which a frame sender would have to do itself.
     pub fn open_from_mac(config: &SenderConfig, src_mac: MacAddr) -> Result<AdvertSender, TxError> {
