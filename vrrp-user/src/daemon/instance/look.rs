@@ -19,16 +19,21 @@ const GRID: Duration = Duration::from_millis(20);
 /// still ahead of `now`, else the deadline itself (so that the timer fires on time).
 pub fn wake_at(deadline: Instant, now: Instant) -> Instant {
     static EPOCH: OnceLock<Instant> = OnceLock::new();
-    let epoch = *EPOCH.get_or_init(|| now);
+    on_grid(*EPOCH.get_or_init(|| now), deadline, now)
+}
+
+/// [`wake_at`] on the grid that starts at `epoch`.
+fn on_grid(epoch: Instant, deadline: Instant, now: Instant) -> Instant {
     let Some(since) = deadline.checked_duration_since(epoch) else {
         return deadline;
     };
-    let steps = since.as_nanos() / GRID.as_nanos();
-    let look = epoch + GRID * u32::try_from(steps).unwrap_or(u32::MAX);
-    if look > now && look < deadline {
-        look
-    } else {
-        deadline
+    let offset = since.as_nanos() - since.as_nanos() % GRID.as_nanos();
+    let look = u64::try_from(offset)
+        .ok()
+        .and_then(|offset| epoch.checked_add(Duration::from_nanos(offset)));
+    match look {
+        Some(look) if look > now && look < deadline => look,
+        _ => deadline,
     }
 }
 
@@ -61,5 +66,16 @@ mod tests {
         // Once the look has happened, the next wake is the deadline itself.
         assert_eq!(wake_at(deadline, look.max(now)), deadline);
         assert_eq!(wake_at(now, now), now);
+    }
+
+    #[test]
+    fn the_grid_holds_after_years_of_uptime() {
+        let epoch = Instant::now();
+        let now = epoch + Duration::from_secs(10 * 365 * 24 * 3600) + Duration::from_millis(3);
+        let deadline = now + Duration::from_millis(30);
+        assert_eq!(
+            on_grid(epoch, deadline, now),
+            now + Duration::from_millis(17)
+        );
     }
 }
