@@ -30,7 +30,13 @@ fn group(instances: u8) -> Group {
 pub fn cpu(settings: Settings, report: &mut Report) {
     let windows = settings.repeats(5, 3);
     let window = settings.duration(Duration::from_secs(6), Duration::from_secs(2));
-    for instances in [10u8, 100, 255] {
+    // XVRRPD_BENCH_INSTANCES=10 (or 100, 255) runs that case alone, for development.
+    let only = std::env::var("XVRRPD_BENCH_INSTANCES").ok();
+    let only: Option<u8> = only.map(|only| only.parse().expect("XVRRPD_BENCH_INSTANCES: a number"));
+    for instances in [10u8, 100, 255]
+        .into_iter()
+        .filter(|n| only.is_none_or(|o| o == *n))
+    {
         let case = format!("{instances} instances");
         // Implementations whose pair did not hold still: their CPU is a flapping pair's.
         let mut unsettled = Vec::new();

@@ -15,14 +15,21 @@ pub fn daemon_pids(netns: &Netns) -> Vec<u32> {
         .args(["netns", "pids", netns.name()])
         .output()
         .expect("ip netns pids");
-    String::from_utf8_lossy(&out.stdout)
+    let pids: Vec<u32> = String::from_utf8_lossy(&out.stdout)
         .split_whitespace()
         .filter_map(|pid| pid.parse().ok())
         .filter(|pid| {
             fs::read_to_string(format!("/proc/{pid}/comm"))
                 .is_ok_and(|comm| matches!(comm.trim(), "xvrrpd" | "keepalived"))
         })
-        .collect()
+        .collect();
+    // A daemon not found would read as 0 % CPU and 0 bytes, a "met" target out of nothing.
+    assert!(
+        !pids.is_empty(),
+        "no process named xvrrpd or keepalived in namespace {}",
+        netns.name()
+    );
+    pids
 }
 
 fn clock_ticks_per_second() -> f64 {

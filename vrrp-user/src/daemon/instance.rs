@@ -6,7 +6,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 use vrrp_common::{
     FAMILY_V4,
     maps::{
@@ -16,24 +16,25 @@ use vrrp_common::{
 };
 
 use super::{
-    Shared, retry,
+    Shared,
+    master_watch::Watched,
+    retry,
     sync_group::{Force, Report, task::MemberLink},
 };
 use crate::{
     config,
     control::{InstanceCounters, InstanceStatus},
     dataplane::address16,
-    fsm::{self, Action, AdvertInterval, Event, State, Timer, VirtualRouter},
+    fsm::{self, Action, AdvertGrid, AdvertInterval, Event, State, Timer, VirtualRouter},
     netlink::NetlinkError,
     notify::Notifier,
     track::{Health, Observation, Tracker},
-    tx::{AdvertSender, Garp},
+    tx::{AdvertSender, Garp, QueueTicket},
     units::{Centiseconds, Seconds},
     wire::{VipList, VrrpRepr, vrrp},
 };
 
 mod addresses;
-mod look;
 mod precise;
 
 /// What reaches an instance's task from the rest of the daemon.
@@ -91,6 +92,8 @@ pub struct Instance {
     router: VirtualRouter,
     deadlines: [Option<Instant>; Timer::ALL.len()],
     sender: AdvertSender,
+    /// Counts the queued adverts the kernel refused ([`AdvertSender::send_queued`]).
+    queue_ticket: Arc<QueueTicket>,
     garp: Arc<Garp>,
     shared: Arc<Shared>,
     status: Arc<Mutex<InstanceStatus>>,
@@ -111,6 +114,8 @@ pub struct Instance {
     /// The Master_Down_Timer deadline a priority-0 advert set (Skew_Time): waited for to the
     /// microsecond, since the handover waits on it ([`precise`]).
     resign_deadline: Option<Instant>,
+    /// Notified by the daemon's watch when the Master_Down_Timer it watches has passed.
+    master_down_due: Arc<Notify>,
 }
 
 impl Instance {
@@ -123,8 +128,11 @@ impl Instance {
         tracker: Tracker,
         notifier: Notifier,
     ) -> anyhow::Result<(Instance, Arc<Mutex<InstanceStatus>>)> {
-        let router = VirtualRouter::new(config.fsm_config(placement.primary))
+        let mut router = VirtualRouter::new(config.fsm_config(placement.primary))
             .map_err(|err| anyhow::anyhow!("instance {}: {err}", config.name))?;
+        router.set_advert_grid(AdvertGrid::new(super::look::origin()));
+        let queue_ticket =
+            QueueTicket::new(format!("instance {} on {}", config.name, config.interface));
         let status = Arc::new(Mutex::new(InstanceStatus {
             name: config.name.clone(),
             interface: config.interface.clone(),
@@ -156,6 +164,7 @@ impl Instance {
             router,
             deadlines: [None; Timer::ALL.len()],
             sender,
+            queue_ticket,
             garp: Arc::new(garp),
             shared,
             status: Arc::clone(&status),
@@ -169,6 +178,7 @@ impl Instance {
             sync: None,
             syncing: false,
             resign_deadline: None,
+            master_down_due: Arc::new(Notify::new()),
         };
         Ok((instance, status))
     }
@@ -198,14 +208,7 @@ impl Instance {
         self.sync_fault().await;
         let _ = ready.send(());
         loop {
-            let next = self.deadlines.iter().flatten().min().copied();
-            let precise = next.is_some() && next == self.resign_deadline;
-            let wake = match next {
-                Some(at) if !precise && next == self.deadlines[Timer::MasterDown as usize] => {
-                    Some(look::wake_at(at, Instant::now()))
-                }
-                _ => next,
-            };
+            let wait = self.next_wait();
             tokio::select! {
                 input = inbox.recv() => match input {
                     Some(Input::Advert(event)) => self.on_advert(&event).await,
@@ -243,6 +246,7 @@ impl Instance {
                         self.syncing = false;
                     }
                     Some(Input::Shutdown(done)) => {
+                        self.shared.master_watch.unwatch(self.placement.key);
                         self.apply(Event::Shutdown).await;
                         self.shared.lock_dataplane().remove_instance(self.placement.key).ok();
                         if let Some(notifier) = self.notifier.take() {
@@ -254,10 +258,8 @@ impl Instance {
                     }
                     None => return,
                 },
-                () = sleep_until(wake, precise) => {
-                    if !self.fire_due_timers().await {
-                        self.look().await;
-                    }
+                () = wait.until(&self.master_down_due) => {
+                    self.fire_due_timers().await;
                 }
                 Some(observation) = updates.recv() => {
                     if let Some(health) = self.tracker.observe(&observation) {
@@ -366,36 +368,33 @@ impl Instance {
         fired
     }
 
-    /// Woken early for the Master_Down_Timer (see [`look`]): adverts seen since move it on.
-    async fn look(&mut self) {
-        let Some(last_advert_seen) = self.last_advert_seen() else {
-            return;
+    /// What the run loop waits for: the earliest timer, to the microsecond after a resignation
+    /// (Skew_Time); a Backup's Master_Down_Timer is left to the daemon's watch.
+    fn next_wait(&mut self) -> Wait {
+        let next = self.deadlines.iter().flatten().min().copied();
+        let master_down = self.deadlines[Timer::MasterDown as usize];
+        let wait = match next {
+            Some(at) if next == self.resign_deadline => Wait::Precise(at),
+            Some(at) if next == master_down => Wait::Watched(Watched {
+                deadline: at,
+                postponed_by: self.router.postponed_by_adverts_seen(),
+                due: Arc::clone(&self.master_down_due),
+            }),
+            Some(at) => Wait::Timer(at),
+            None => Wait::Forever,
         };
-        let actions = self
-            .router
-            .handle(Event::AdvertsSeen { last_advert_seen }, Instant::now());
-        // Most looks only move a timer, which the status does not show: the many looks of
-        // many instances skip its refresh.
-        let timers_only = actions
-            .iter()
-            .all(|action| matches!(action, Action::ArmTimer { .. } | Action::CancelTimer { .. }));
-        for action in actions {
-            self.execute(action).await;
+        match &wait {
+            Wait::Watched(watched) => {
+                (self.shared.master_watch).watch(self.placement.key, watched.clone());
+            }
+            _ => self.shared.master_watch.unwatch(self.placement.key),
         }
-        if !timers_only {
-            self.refresh_status();
-        }
+        wait
     }
 
     /// When the data plane last saw a valid advert for this instance.
     fn last_advert_seen(&self) -> Option<Instant> {
-        let observation = self
-            .shared
-            .lock_dataplane()
-            .observation(self.placement.key)
-            .ok()
-            .flatten()?;
-        Some(self.shared.clock.instant(observation.last_advert_ns))
+        self.shared.last_advert_seen(self.placement.key)
     }
 
     async fn apply(&mut self, event: Event) {
@@ -424,8 +423,14 @@ impl Instance {
                     sync.report(Report::Transition { from, to, forced });
                 }
                 match to {
-                    State::Master => self.counters.became_master += 1,
-                    _ if from == State::Master => self.counters.released_master += 1,
+                    State::Master => {
+                        self.counters.became_master += 1;
+                        self.shared.master_count_changed(true);
+                    }
+                    _ if from == State::Master => {
+                        self.counters.released_master += 1;
+                        self.shared.master_count_changed(false);
+                    }
                     _ => {}
                 }
                 self.publish_to_dataplane();
@@ -458,7 +463,12 @@ impl Instance {
 
     fn send_advert(&mut self, priority: u8) {
         let advert = self.advert(priority);
-        match self.sender.send(&advert, self.config.checksum) {
+        // A resigning advert goes at once: the daemon may be about to exit.
+        let sent = match priority {
+            0 => self.sender.send(&advert, self.config.checksum),
+            _ => (self.sender).send_queued(&advert, self.config.checksum, &self.queue_ticket),
+        };
+        match sent {
             Ok(()) => {
                 self.counters.adverts_sent += 1;
                 if priority == 0 {
@@ -594,6 +604,8 @@ impl Instance {
         }
         status.state_since = Some(self.since);
         status.counters = self.counters.clone();
+        status.counters.adverts_sent =
+            (status.counters.adverts_sent).saturating_sub(self.queue_ticket.unsent());
     }
 }
 
@@ -610,10 +622,22 @@ pub fn vip_mac(config: &config::InstanceConfig, placement: &Placement) -> [u8; 6
     }
 }
 
-async fn sleep_until(deadline: Option<Instant>, precise: bool) {
-    match deadline {
-        Some(at) if precise => precise::sleep_until(at).await,
-        Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
-        None => std::future::pending().await,
+/// What an instance's task waits for besides its inputs.
+enum Wait {
+    Timer(Instant),
+    Precise(Instant),
+    /// The Master_Down_Timer, watched by the daemon ([`MasterWatch`](super::MasterWatch)).
+    Watched(Watched),
+    Forever,
+}
+
+impl Wait {
+    async fn until(&self, master_down_due: &Notify) {
+        match self {
+            Wait::Timer(at) => tokio::time::sleep_until((*at).into()).await,
+            Wait::Precise(at) => precise::sleep_until(*at).await,
+            Wait::Watched(_) => master_down_due.notified().await,
+            Wait::Forever => std::future::pending().await,
+        }
     }
 }

@@ -5,6 +5,8 @@
 //! instance resign (a master sends priority 0 and removes its VIPs) before exiting.
 mod clock;
 mod instance;
+mod look;
+mod master_watch;
 mod placement;
 mod registry;
 mod reload;
@@ -17,14 +19,17 @@ use std::{
     future::Future,
     net::IpAddr,
     path::PathBuf,
-    sync::{Arc, Mutex, MutexGuard},
-    time::Duration,
+    sync::{
+        Arc, Mutex, MutexGuard,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
 };
 
 use anyhow::{Context as _, bail};
 use tokio::{
     signal::unix::{SignalKind, signal},
-    sync::{mpsc, oneshot},
+    sync::{Notify, mpsc, oneshot},
     task::JoinHandle,
 };
 use vrrp_common::maps::InstanceKey;
@@ -34,6 +39,7 @@ pub use placement::heartbeat_bound;
 pub use reload::{Change, InstanceId, Plan, plan};
 
 use instance::{Input, Instance, Placement, Tracking};
+use master_watch::MasterWatch;
 use placement::{Attached, MIN_HEARTBEAT_BOUND, interface_heartbeat_bound};
 use registry::Registry;
 use sync_group::task::GroupHandle;
@@ -43,10 +49,12 @@ use crate::{
     config::{Config, InstanceConfig, SyncGroup},
     control::{self, ReloadReply, StatusSource},
     dataplane::{self, Dataplane},
+    fsm::AdvertGrid,
     metrics,
     netlink::{LinkEvent, Netlink},
     notify::{Notifier, NotifyFifo, Subject},
     track::{Monitors, Tracker},
+    tx::FrameQueue,
 };
 
 /// What the instance tasks share.
@@ -54,6 +62,13 @@ pub struct Shared {
     dataplane: Mutex<Box<dyn Dataplane>>,
     netlink: Netlink,
     clock: KernelClock,
+    /// Where Masters queue their periodic adverts, if the daemon could open it.
+    adverts: Option<Arc<FrameQueue>>,
+    /// Instances in Master: XDP answers only for theirs, so only they need the heartbeat.
+    masters: AtomicUsize,
+    masters_changed: Notify,
+    /// The Backups' Master_Down_Timers.
+    master_watch: MasterWatch,
 }
 
 impl Shared {
@@ -64,6 +79,37 @@ impl Shared {
         self.dataplane
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// An instance became Master (`true`) or left Master. The first Master refreshes the
+    /// heartbeat before XDP may answer for its VIPs, and wakes the daemon's loop to keep it.
+    fn master_count_changed(&self, became: bool) {
+        if became {
+            if self.masters.fetch_add(1, Ordering::Relaxed) == 0 {
+                self.beat();
+            }
+        } else {
+            // Never below 0, whatever the order of the calls.
+            let _ = (self.masters)
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+        }
+        self.masters_changed.notify_one();
+    }
+
+    /// When the data plane last saw a valid advert for the instance.
+    fn last_advert_seen(&self, key: InstanceKey) -> Option<Instant> {
+        let observation = self.lock_dataplane().observation(key).ok().flatten()?;
+        Some(self.clock.instant(observation.last_advert_ns))
+    }
+
+    fn any_master(&self) -> bool {
+        self.masters.load(Ordering::Relaxed) > 0
+    }
+
+    fn beat(&self) {
+        if let Err(err) = self.lock_dataplane().heartbeat() {
+            tracing::warn!("heartbeat: {err:#}");
+        }
     }
 }
 
@@ -117,7 +163,15 @@ pub async fn run(
         dataplane: Mutex::new(plane),
         netlink: netlink.clone(),
         clock: KernelClock::new(),
+        adverts: open_advert_queue(),
+        masters: AtomicUsize::new(0),
+        masters_changed: Notify::new(),
+        master_watch: MasterWatch::default(),
     });
+    tokio::spawn(master_watch::run(Arc::clone(&shared)));
+    if let Some(queue) = &shared.adverts {
+        tokio::spawn(Arc::clone(queue).run());
+    }
     let registry = Arc::new(Registry::new(
         Arc::clone(&shared),
         config.global.router_id.clone(),
@@ -182,11 +236,9 @@ pub async fn run(
     let mut failure = None;
     loop {
         tokio::select! {
-            _ = heartbeat.tick() => {
-                if let Err(err) = shared.lock_dataplane().heartbeat() {
-                    tracing::warn!("heartbeat: {err:#}");
-                }
-            }
+            _ = heartbeat.tick(), if shared.any_master() => shared.beat(),
+            // Re-evaluates the heartbeat's condition.
+            () = shared.masters_changed.notified() => {}
             _ = tick(&mut watchdog) => systemd.watchdog(),
             event = events.recv() => {
                 let Some(event) = event else {
@@ -231,6 +283,9 @@ pub async fn run(
     // Every instance resigns at once: a master sends priority 0 and removes its VIPs.
     let ids: Vec<InstanceId> = daemon.instances.keys().cloned().collect();
     futures::future::join_all(ids.iter().map(|id| daemon.stop_instance(id))).await;
+    if let Some(queue) = &shared.adverts {
+        queue.flush();
+    }
     // Then the groups' stop scripts (keepalived runs them at shutdown too).
     let groups = std::mem::take(&mut daemon.groups);
     futures::future::join_all(groups.into_values().map(|group| group.stop(true))).await;
@@ -248,8 +303,15 @@ pub async fn run(
     }
 }
 
-/// Refreshes the XDP heartbeat a few times per bound from the daemon's one event loop: when
-/// the daemon hangs, so does the heartbeat, and XDP stops claiming the VIPs.
+fn open_advert_queue() -> Option<Arc<FrameQueue>> {
+    FrameQueue::open()
+        .inspect_err(|err| tracing::warn!("{err}: each Master sends its own adverts"))
+        .ok()
+}
+
+/// Refreshes the XDP heartbeat a few times per bound from the daemon's one event loop, while
+/// an instance is Master: when the daemon hangs, so does the heartbeat, and XDP stops claiming
+/// the VIPs. The beats fall on the Masters' advert grid, and so share their wake-ups.
 fn heartbeat_ticker(config: &Config) -> tokio::time::Interval {
     let every = config
         .instances
@@ -258,8 +320,15 @@ fn heartbeat_ticker(config: &Config) -> tokio::time::Interval {
         .min()
         .unwrap_or(MIN_HEARTBEAT_BOUND)
         / 3;
-    let mut ticker = tokio::time::interval(every);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let step = AdvertGrid::STEP;
+    let every = step
+        * u32::try_from(every.as_nanos() / step.as_nanos())
+            .unwrap_or(u32::MAX)
+            .max(1);
+    let next_on_grid = AdvertGrid::new(look::origin()).floor(Instant::now()) + step;
+    let mut ticker = tokio::time::interval_at(next_on_grid.into(), every);
+    // Skip keeps the ticks on the grid after a late one; Delay would shift them.
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     ticker
 }
 

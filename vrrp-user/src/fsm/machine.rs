@@ -16,7 +16,8 @@ pub use reconfigure::ReconfigureError;
 
 use super::{
     Action, Advert, AdvertInterval, Config, ConfigError, DropReason, Event, OWNER_PRIORITY, Reason,
-    State, Timer, Version, timing::Timing,
+    State, Timer, Version,
+    timing::{AdvertGrid, Timing},
 };
 
 /// What a Backup knows of the current Master.
@@ -60,6 +61,8 @@ pub struct VirtualRouter {
     /// In a sync group: a won election only asks the group ([`Action::WantsMaster`]).
     sync_member: bool,
     timing: Timing,
+    /// Where a Master's Adver_Timer is armed, if the daemon aligns its instances' adverts.
+    advert_grid: Option<AdvertGrid>,
     /// The deadline of each [`Timer`], as armed through actions, indexed by `timer_index`.
     timers: [Option<Instant>; 3],
     backup: Option<BackupView>,
@@ -93,6 +96,7 @@ impl VirtualRouter {
             sync_faulted: false,
             sync_member: false,
             timing: Timing::new(config.advert_interval, config.priority),
+            advert_grid: None,
             timers: [None; 3],
             backup: None,
             config,
@@ -107,6 +111,13 @@ impl VirtualRouter {
     /// group first (see the [module documentation](super)).
     pub fn set_sync_member(&mut self, member: bool) {
         self.sync_member = member;
+    }
+
+    /// Arms the Adver_Timer on `grid` from now on: the first deadline after becoming Master (or
+    /// after a stall) comes up to [`AdvertGrid::STEP`] early, never late, and the phase stays
+    /// on the grid from there, shared with the daemon's other instances.
+    pub fn set_advert_grid(&mut self, grid: AdvertGrid) {
+        self.advert_grid = Some(grid);
     }
 
     /// While Backup in a sync group: whether it wants to take over ([`Action::WantsMaster`]).
@@ -178,9 +189,6 @@ impl VirtualRouter {
             }
             Event::PreemptDelayTimerFired { last_advert_seen } => {
                 self.on_preempt_delay_timer(last_advert_seen, now, out)
-            }
-            Event::AdvertsSeen { last_advert_seen } => {
-                self.on_adverts_seen(last_advert_seen, now, out)
             }
         }
     }
@@ -289,7 +297,11 @@ impl VirtualRouter {
     fn arm_advert_timer(&mut self, now: Instant, out: &mut Vec<Action>) {
         // §6.4.3: "Reset the Adver_Timer to Advertisement_Interval".
         let at = now + self.config.advert_interval.as_duration();
-        self.arm(Timer::Advert, at, out);
+        self.arm(Timer::Advert, self.on_advert_grid(at), out);
+    }
+
+    fn on_advert_grid(&self, at: Instant) -> Instant {
+        self.advert_grid.map_or(at, |grid| grid.floor(at))
     }
 
     /// Master: advertise now and restart the Adver_Timer.
@@ -508,7 +520,7 @@ impl VirtualRouter {
         });
         let interval = self.config.advert_interval.as_duration();
         let from = if now - due < interval { due } else { now };
-        self.arm(Timer::Advert, from + interval, out);
+        self.arm(Timer::Advert, self.on_advert_grid(from + interval), out);
     }
 
     // ---- Backup helpers -----------------------------------------------------------------------

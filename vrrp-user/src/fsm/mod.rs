@@ -19,9 +19,9 @@
 //!   instance as `last_advert_seen`. If that advert is one the machine would have honoured and is
 //!   recent enough, the machine re-arms instead of taking over: a late wake-up can delay a
 //!   takeover, never cause a false one. In socket-only mode every advert is an event; passing
-//!   `None` (or the last receive time) is then correct. The runtime may also look before the
-//!   deadline and feed [`Event::AdvertsSeen`]: the same re-arm without waiting for the timer,
-//!   so that one wake-up can serve many instances.
+//!   `None` (or the last receive time) is then correct. The runtime may watch the data plane
+//!   itself before waking the machine, where [`VirtualRouter::postponed_by_adverts_seen`] says
+//!   adverts seen postpone the takeover, so that one wake-up can serve many instances.
 //!   The data plane must report an advert whenever its source, priority or (v3) interval differs
 //!   from the last one reported, every priority-0 advert, and the first advert after the machine
 //!   enters Backup (on [`Action::StateChanged`] to Backup, forget the recorded master). Until the
@@ -82,7 +82,7 @@ pub mod timing;
 mod tests;
 
 pub use machine::{ReconfigureError, VirtualRouter};
-pub use timing::{AdvertInterval, Version};
+pub use timing::{AdvertGrid, AdvertInterval, Version};
 
 /// The longest `preempt_delay` accepted (keepalived's limit).
 pub const MAX_PREEMPT_DELAY: Duration = Duration::from_secs(1000);
@@ -218,11 +218,6 @@ pub enum Event {
     MasterDownTimerFired { last_advert_seen: Option<Instant> },
     /// [`Timer::PreemptDelay`] fired; `last_advert_seen` as for `MasterDownTimerFired`.
     PreemptDelayTimerFired { last_advert_seen: Option<Instant> },
-    /// The runtime looked at the data plane before [`Timer::MasterDown`] was due and it last
-    /// saw a valid advert of this instance at `last_advert_seen`: the timer moves on if that
-    /// advert is one the machine honours, as when the timer fires. Optional: the fired timer
-    /// alone is correct, a look only saves wake-ups.
-    AdvertsSeen { last_advert_seen: Instant },
     /// The effective priority (configured priority adjusted by tracking) changed.
     PriorityChanged(u8),
     /// Tracking or link watch reports a fault (e.g. link down).

@@ -10,7 +10,10 @@
 //!   small with short intervals (priority 254 at 1 cs: 78.125 µs) and must not be truncated to 0,
 //!   so it is computed on whole nanoseconds, exactly; the only inexact case (an odd multiple of
 //!   half a nanosecond) rounds *up*, so a Backup can only wait a little longer, never less.
-use std::{fmt, time::Duration};
+use std::{
+    fmt,
+    time::{Duration, Instant},
+};
 
 use crate::units::{Centiseconds, Seconds};
 
@@ -137,6 +140,36 @@ impl Timing {
     }
 }
 
+/// Instants one centisecond apart from an origin that every instance of a daemon shares.
+///
+/// A Master's Adver_Timer, once armed, keeps its phase (each deadline follows the last by the
+/// interval). Left alone, instances that became Master at different moments advertise at
+/// different instants and the daemon wakes once per instance per interval. Armed on this grid
+/// instead, their deadlines coincide, and one wake-up sends every advert due. Every interval is
+/// a whole number of centiseconds (v3) or seconds (v2), so a phase on the grid stays on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AdvertGrid {
+    origin: Instant,
+}
+
+impl AdvertGrid {
+    pub const STEP: Duration = Duration::from_millis(10);
+
+    pub const fn new(origin: Instant) -> Self {
+        AdvertGrid { origin }
+    }
+
+    /// The last grid instant at or before `at`; `at` itself before the origin.
+    pub fn floor(&self, at: Instant) -> Instant {
+        let Some(since) = at.checked_duration_since(self.origin) else {
+            return at;
+        };
+        let past_grid = since.as_nanos() % Self::STEP.as_nanos();
+        // Under one step: fits a u64 of nanoseconds.
+        at - Duration::from_nanos(past_grid as u64)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,6 +254,37 @@ mod tests {
         assert_eq!(t.master_adver_interval, v3(100));
         assert_eq!(t.skew_time, us(609_375));
         assert_eq!(t.master_down_interval, us(3_609_375));
+    }
+}
+
+#[cfg(test)]
+mod advert_grid {
+    use super::*;
+
+    #[test]
+    fn floors_to_the_last_centisecond_of_the_grid() {
+        let origin = Instant::now();
+        let grid = AdvertGrid::new(origin);
+        let ms = Duration::from_millis;
+        assert_eq!(grid.floor(origin + ms(37)), origin + ms(30));
+        assert_eq!(grid.floor(origin + ms(30)), origin + ms(30));
+        assert_eq!(
+            grid.floor(origin + Duration::from_nanos(39_999_999)),
+            origin + ms(30)
+        );
+        // Ten years on, to the nanosecond.
+        let years = Duration::from_secs(10 * 365 * 24 * 3600);
+        assert_eq!(
+            grid.floor(origin + years + ms(1234) + Duration::from_nanos(5)),
+            origin + years + ms(1230)
+        );
+    }
+
+    #[test]
+    fn instants_before_the_origin_are_left_alone() {
+        let origin = Instant::now() + Duration::from_secs(1);
+        let at = Instant::now();
+        assert_eq!(AdvertGrid::new(origin).floor(at), at);
     }
 }
 

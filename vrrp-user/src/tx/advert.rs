@@ -11,12 +11,21 @@ use std::{
     net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6},
     num::NonZeroU32,
     os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd},
-    sync::atomic::{AtomicU16, Ordering},
+    sync::{
+        Arc,
+        atomic::{AtomicU16, Ordering},
+    },
 };
 
 use socket2::{Domain, Protocol, SockAddr, SockFilter, Socket, Type};
 
-use super::{TxError, garp::link_addr, mmsg, set_option, setup};
+use super::{
+    TxError,
+    garp::link_addr,
+    mmsg,
+    queue::{FrameQueue, QueueTicket},
+    set_option, setup,
+};
 use crate::wire::{
     self, ADVERT_TOS, ChecksumMode, FrameInfo, IpInfo, IpPair, MacAddr, VrrpPacket, VrrpRepr,
     ethernet::ethertype,
@@ -131,6 +140,8 @@ pub struct AdvertSender {
     destinations: Vec<(IpAddr, SockAddr)>,
     /// Set when adverts leave as whole frames from a virtual MAC.
     link: Option<LinkLayer>,
+    /// Where [`AdvertSender::send_queued`] puts whole frames, if set.
+    queue: Option<Arc<FrameQueue>>,
 }
 
 /// What an AF_PACKET sender writes below the VRRP message.
@@ -157,6 +168,7 @@ impl AdvertSender {
                 .map(|dst| (dst, sockaddr(dst, config.ifindex)))
                 .collect(),
             link: None,
+            queue: None,
         })
     }
 
@@ -198,7 +210,17 @@ impl AdvertSender {
                 src_mac,
                 ident: AtomicU16::new(1),
             }),
+            queue: None,
         })
+    }
+
+    /// Lets [`AdvertSender::send_queued`] queue this sender's frames on `queue`; a sender of
+    /// IP datagrams (unicast peers, no MAC) keeps sending them itself.
+    pub fn with_queue(mut self, queue: Arc<FrameQueue>) -> AdvertSender {
+        if self.link.is_some() {
+            self.queue = Some(queue);
+        }
+        self
     }
 
     /// The source MAC of whole-frame adverts, if this sender writes them.
@@ -253,6 +275,31 @@ impl AdvertSender {
         self.send_batch(std::slice::from_ref(advert), checksum)
             .into_result()
             .map(drop)
+    }
+
+    /// Queues `advert`'s frames to leave with the other adverts due now ([`FrameQueue`]), or
+    /// sends it at once if this sender has no queue.
+    pub fn send_queued(
+        &self,
+        advert: &VrrpRepr,
+        checksum: ChecksumMode,
+        ticket: &Arc<QueueTicket>,
+    ) -> Result<(), TxError> {
+        let Some(queue) = &self.queue else {
+            return self.send(advert, checksum);
+        };
+        for (dst, addr) in &self.destinations {
+            let frame =
+                self.datagram(advert, *dst, checksum)
+                    .map_err(|source| TxError::Encode {
+                        interface: self.interface.clone(),
+                        what: "the advert to",
+                        addr: *dst,
+                        source,
+                    })?;
+            queue.push(addr.clone(), frame, ticket);
+        }
+        Ok(())
     }
 
     /// Sends every advert (several VRIDs on this interface, say) to every destination, in

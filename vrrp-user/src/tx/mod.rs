@@ -1,5 +1,6 @@
-//! Sending: VRRP adverts through raw IP sockets ([`AdvertSender`]), gratuitous ARP and
-//! unsolicited neighbour advertisements through AF_PACKET ([`Garp`]).
+//! Sending: VRRP adverts through raw IP sockets or as whole frames through AF_PACKET
+//! ([`AdvertSender`]), those due at one instant in one call ([`FrameQueue`]); gratuitous ARP
+//! and unsolicited neighbour advertisements through AF_PACKET ([`Garp`]).
 //!
 //! Every packet is built by [`crate::wire`], the code the tests feed with keepalived's
 //! captures. Sockets are non-blocking: a send that cannot be queued fails with `EAGAIN`
@@ -14,11 +15,13 @@ use crate::wire;
 mod advert;
 mod garp;
 mod mmsg;
+mod queue;
 #[cfg(test)]
 mod tests;
 
 pub use advert::{AdvertSender, BatchReport, SenderConfig, build_advert};
 pub use garp::{BurstReport, Garp, announce_v4, announce_v6, announcement};
+pub use queue::{FrameQueue, QueueTicket};
 
 /// Why sending (or getting ready to send) failed.
 #[derive(Debug, thiserror::Error)]

@@ -163,7 +163,8 @@ impl Instance {
         let bound_changed = self.placement.heartbeat_bound != heartbeat_bound;
         self.placement.heartbeat_bound = heartbeat_bound;
         if old.unicast_peers != self.config.unicast_peers {
-            match super::super::placement::open_sender(&self.config, &self.placement) {
+            match super::super::placement::open_sender(&self.shared, &self.config, &self.placement)
+            {
                 Ok(sender) => self.sender = sender,
                 Err(err) => tracing::error!(instance = %name, "{err:#}"),
             }

@@ -1,7 +1,7 @@
 //! The Backup's timers, and the adverts the data plane saw without reporting them (see the
 //! [module documentation](crate::fsm)): a steady Master's repeats reach the machine only as
-//! `last_advert_seen`, when a timer fires or when the runtime looks early.
-use std::time::Instant;
+//! `last_advert_seen`, when a timer fires.
+use std::time::{Duration, Instant};
 
 use super::{MasterView, VirtualRouter};
 use crate::fsm::{Action, Reason, State, Timer};
@@ -41,20 +41,6 @@ impl VirtualRouter {
     /// A look at the data plane before the Master_Down_Timer is due: adverts seen since move
     /// it on as if each had been received (§6.4.2). Lets the runtime check many instances on
     /// one wake-up instead of waking for each deadline.
-    pub(super) fn on_adverts_seen(
-        &mut self,
-        last_advert_seen: Instant,
-        now: Instant,
-        out: &mut Vec<Action>,
-    ) {
-        if self.state != State::Backup || self.timer(Timer::MasterDown).is_none() {
-            return;
-        }
-        if self.honours_unreported(now) {
-            self.postpone_master_down(last_advert_seen, now, out);
-        }
-    }
-
     pub(super) fn on_preempt_delay_timer(
         &mut self,
         last_advert_seen: Option<Instant>,
@@ -86,6 +72,25 @@ impl VirtualRouter {
             };
             self.take_over(reason, now, out);
         }
+    }
+
+    /// While Backup: the Master_Down_Interval by which adverts the kernel saw (without reporting
+    /// them) postpone the Master_Down_Timer whatever the time, so that the daemon may watch the
+    /// data plane for them without waking the machine
+    /// ([`crate::fsm::Event::MasterDownTimerFired`] decides when it does).
+    /// `None` where only the machine can tell: a resigned Master, one we preempt, or one whose
+    /// preempt delay runs.
+    pub fn postponed_by_adverts_seen(&self) -> Option<Duration> {
+        let backup = self
+            .backup
+            .as_ref()
+            .filter(|_| self.state == State::Backup)?;
+        let honoured = match backup.master {
+            MasterView::Unknown => true,
+            MasterView::Known { priority, .. } => priority >= self.priority || !self.config.preempt,
+            MasterView::Resigned { .. } => false,
+        };
+        honoured.then_some(self.timing.master_down_interval)
     }
 
     /// Whether adverts the kernel saw without reporting them reset the Master_Down_Timer: yes

@@ -296,50 +296,24 @@ fn priority_change_in_backup_recomputes_skew_for_the_next_reset() {
     }
 }
 
-fn seen(last_advert_seen: Instant) -> Event {
-    Event::AdvertsSeen { last_advert_seen }
-}
-
 #[test]
-fn an_early_look_moves_the_master_down_timer_on() {
-    // The runtime looks before the deadline (500 ms + DOWN) and the kernel saw a repeat at 900 ms.
+fn adverts_seen_postpone_the_takeover_only_where_the_machine_would_honour_them() {
+    // What the daemon may watch without waking the machine (the timer firing still decides).
     let c = Clock::new();
+    let down = Some(us(DOWN));
     let mut vr = v3_backup(c);
-    vr.handle(advert(HIGHER_V4, 200, v3(100)), c.ms(500));
-    assert_eq!(
-        vr.handle(seen(c.ms(900)), c.ms(1_000)),
-        vec![arm(Timer::MasterDown, c.us(900_000 + DOWN))]
-    );
-    // Nothing newer (or older) than what the timer already runs from: nothing to do.
-    assert_eq!(vr.handle(seen(c.ms(900)), c.ms(1_100)), vec![]);
-    assert_eq!(vr.handle(seen(c.ms(600)), c.ms(1_200)), vec![]);
-    assert_eq!(vr.timer(Timer::MasterDown), Some(c.us(900_000 + DOWN)));
-    assert_eq!(vr.state(), State::Backup);
-}
-
-#[test]
-fn an_early_look_never_takes_over_and_ignores_adverts_not_honoured() {
-    let c = Clock::new();
-    let mut vr = v3_backup(c);
-    vr.handle(advert(HIGHER_V4, 200, v3(100)), c.ms(500));
-    // A stale sighting: only the timer firing decides that the Master is down.
-    assert_eq!(vr.handle(seen(c.ms(500)), c.s(5)), vec![]);
-    assert_eq!(vr.state(), State::Backup);
+    assert_eq!(vr.postponed_by_adverts_seen(), down, "no Master heard yet");
+    vr.handle(advert(HIGHER_V4, 200, v3(50)), c.ms(500));
+    // A higher Master, whose interval the Backup adopted: postponed by the new interval.
+    assert_eq!(vr.postponed_by_adverts_seen(), Some(ns(1_804_687_500)));
     // After priority 0 the Skew_Time runs out whatever the kernel saw (§6.4.2).
-    vr.handle(advert(HIGHER_V4, 0, v3(100)), c.s(1));
-    assert_eq!(vr.handle(seen(c.ms(1_010)), c.ms(1_020)), vec![]);
-    // A lower-priority Master we preempt: its adverts do not hold the timer back either.
+    vr.handle(advert(HIGHER_V4, 0, v3(50)), c.s(1));
+    assert_eq!(vr.postponed_by_adverts_seen(), None);
+    // A lower-priority Master we preempt: its adverts do not hold the timer back.
     let mut vr = v3_backup(c);
     vr.handle(advert(LOWER_V4, 50, v3(100)), c.ms(500));
-    let armed = vr.timer(Timer::MasterDown);
-    assert_eq!(vr.handle(seen(c.ms(900)), c.ms(1_000)), vec![]);
-    assert_eq!(vr.timer(Timer::MasterDown), armed);
-}
-
-#[test]
-fn an_early_look_outside_backup_does_nothing() {
-    let c = Clock::new();
-    let mut vr = master_after_silence(config(v3(100), 100), c.s(0), us(DOWN));
-    assert_eq!(vr.handle(seen(c.s(4)), c.s(4)), vec![]);
-    assert_eq!(vr.state(), State::Master);
+    assert_eq!(vr.postponed_by_adverts_seen(), None);
+    // Nor is anything watched outside Backup.
+    let vr = master_after_silence(config(v3(100), 100), c.s(0), us(DOWN));
+    assert_eq!(vr.postponed_by_adverts_seen(), None);
 }

@@ -318,3 +318,25 @@ fn the_owner_is_only_displaced_by_another_owner_with_a_higher_address() {
         )
     );
 }
+
+#[test]
+fn on_a_grid_the_advert_timer_comes_early_once_then_keeps_the_grid() {
+    let c = Clock::new();
+    let mut vr = started_backup(config(v3(1), 100), c.s(0), ns(36_093_750));
+    vr.set_advert_grid(AdvertGrid::new(c.s(0)));
+    // Master at 36.09375 ms: its first advert goes now, the next at the grid instant before
+    // 46.09375 ms (6.09375 ms early), not an interval later.
+    let mut became = vr.handle(down_fired(None), c.ns(36_093_750));
+    assert_eq!(became.pop(), Some(arm(Timer::Advert, c.ms(40))));
+    assert!(became.contains(&send(100)));
+    // Served 1.2 ms late, the schedule stays on the grid: 50 ms, not 51.2.
+    assert_eq!(
+        vr.handle(Event::AdvertTimerFired, c.us(41_200)),
+        vec![send(100), arm(Timer::Advert, c.ms(50))]
+    );
+    // After a stall, afresh from now, and back on the grid.
+    assert_eq!(
+        vr.handle(Event::AdvertTimerFired, c.us(95_500)),
+        vec![send(100), arm(Timer::Advert, c.ms(100))]
+    );
+}

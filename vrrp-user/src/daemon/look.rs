@@ -1,10 +1,10 @@
-//! Early looks at the data plane for a Backup's Master_Down_Timer.
+//! The grid of instants a Backup's Master_Down_Timer is looked at ([`super::master_watch`]).
 //!
-//! With XDP a steady Master's adverts are not reported: the Backup learns of them when its
-//! Master_Down_Timer fires and reads when the last one arrived. Each instance waking at its own
-//! deadline is one wake-up of the daemon per instance per ~2.5 advert intervals. Instead the
-//! runtime looks a little early, at an instant on a grid shared by every instance, so that one
-//! wake-up serves all the instances whose deadlines fall in the same grid step.
+//! With XDP a steady Master's adverts are not reported: a Backup learns of them when its
+//! Master_Down_Timer is due and the data plane tells when the last one arrived. Looking at each
+//! instance's own deadline is one wake-up of the daemon per instance per ~2.5 advert intervals.
+//! Instead the daemon looks a little early, at an instant on a grid shared by every instance,
+//! so that one wake-up serves all the instances whose deadlines fall in the same grid step.
 use std::{
     sync::OnceLock,
     time::{Duration, Instant},
@@ -18,8 +18,15 @@ const GRID: Duration = Duration::from_millis(20);
 /// When to wake for a Master_Down_Timer `deadline`: the last grid instant before it if that is
 /// still ahead of `now`, else the deadline itself (so that the timer fires on time).
 pub fn wake_at(deadline: Instant, now: Instant) -> Instant {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    on_grid(*EPOCH.get_or_init(|| now), deadline, now)
+    on_grid(origin(), deadline, now)
+}
+
+/// Where the daemon's grids start: this one and the Masters' advert grid
+/// ([`crate::fsm::AdvertGrid`]), whose steps divide this one's, so that looks and adverts
+/// share wake-ups too.
+pub fn origin() -> Instant {
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    *ORIGIN.get_or_init(Instant::now)
 }
 
 /// [`wake_at`] on the grid that starts at `epoch`.
