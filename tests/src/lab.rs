@@ -62,6 +62,17 @@ impl Lab {
     /// `routers` routers (192.0.2.11, .12, …) and a client (192.0.2.50) on one bridge.
     pub fn new(tag: &str, routers: usize) -> Lab {
         let bridge = Netns::new(&format!("{tag}-br"));
+        // The bridge stands for a switch: no host firewall on what it forwards (br_netfilter
+        // would also drop broken IPv4 headers the tests send at a router, and charge every
+        // frame's sender for its hooks).
+        // Without the module loaded the keys do not exist, and there is nothing to turn off.
+        if std::path::Path::new("/proc/sys/net/bridge").exists() {
+            for table in ["iptables", "ip6tables", "arptables"] {
+                let key = format!("net.bridge.bridge-nf-call-{table}=0");
+                let out = bridge.command("sysctl").args(["-qw", &key]).output();
+                assert!(out.is_ok_and(|out| out.status.success()), "sysctl {key}");
+            }
+        }
         bridge.ip(&["link", "add", "br0", "type", "bridge"]);
         bridge.ip(&["link", "set", "br0", "up"]);
         let mut ports = Vec::new();
@@ -362,6 +373,26 @@ impl Lab {
             }
         }
         all
+    }
+
+    /// Has the bridge forward in kernel threads of its own (threaded NAPI on its ports). A veth
+    /// otherwise runs the bridge, and every receiver behind it, in the sender's context, and a
+    /// benchmark charges a daemon for the whole lab's work on the frames it sends.
+    pub fn thread_the_bridge(&self) {
+        // The routers' ports run NAPI (they carry an XDP program); what the bridge forwards
+        // to the client's port is then received in the forwarding thread too.
+        for port in (0..self.routers.len()).map(|index| format!("p{index}")) {
+            let path = format!("/sys/class/net/{port}/threaded");
+            let out = self
+                .bridge
+                .command("sh")
+                .args(["-c", &format!("echo 1 > {path}")])
+                .output();
+            assert!(
+                out.as_ref().is_ok_and(|out| out.status.success()),
+                "threaded NAPI on {port}: {out:?}"
+            );
+        }
     }
 
     /// Cuts router `index`'s link: its veth's bridge end goes down.

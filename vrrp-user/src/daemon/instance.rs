@@ -25,7 +25,7 @@ use crate::{
     config,
     control::{InstanceCounters, InstanceStatus},
     dataplane::address16,
-    fsm::{self, Action, AdvertGrid, AdvertInterval, Event, State, Timer, VirtualRouter},
+    fsm::{self, Action, AdvertInterval, Event, State, Timer, VirtualRouter},
     netlink::NetlinkError,
     notify::Notifier,
     track::{Health, Observation, Tracker},
@@ -130,7 +130,7 @@ impl Instance {
     ) -> anyhow::Result<(Instance, Arc<Mutex<InstanceStatus>>)> {
         let mut router = VirtualRouter::new(config.fsm_config(placement.primary))
             .map_err(|err| anyhow::anyhow!("instance {}: {err}", config.name))?;
-        router.set_advert_grid(AdvertGrid::new(super::look::origin()));
+        router.set_advert_grid(super::advert_grid());
         let queue_ticket =
             QueueTicket::new(format!("instance {} on {}", config.name, config.interface));
         let status = Arc::new(Mutex::new(InstanceStatus {

@@ -5,7 +5,6 @@
 //! instance resign (a master sends priority 0 and removes its VIPs) before exiting.
 mod clock;
 mod instance;
-mod look;
 mod master_watch;
 mod placement;
 mod registry;
@@ -20,7 +19,7 @@ use std::{
     net::IpAddr,
     path::PathBuf,
     sync::{
-        Arc, Mutex, MutexGuard,
+        Arc, Mutex, MutexGuard, OnceLock,
         atomic::{AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
@@ -39,7 +38,7 @@ pub use placement::heartbeat_bound;
 pub use reload::{Change, InstanceId, Plan, plan};
 
 use instance::{Input, Instance, Placement, Tracking};
-use master_watch::MasterWatch;
+use master_watch::{MasterWatch, WatchThread};
 use placement::{Attached, MIN_HEARTBEAT_BOUND, interface_heartbeat_bound};
 use registry::Registry;
 use sync_group::task::GroupHandle;
@@ -168,7 +167,7 @@ pub async fn run(
         masters_changed: Notify::new(),
         master_watch: MasterWatch::default(),
     });
-    tokio::spawn(master_watch::run(Arc::clone(&shared)));
+    let _watch = WatchThread::spawn(Arc::clone(&shared))?;
     if let Some(queue) = &shared.adverts {
         tokio::spawn(Arc::clone(queue).run());
     }
@@ -303,6 +302,13 @@ pub async fn run(
     }
 }
 
+/// The Masters' advert grid, with one origin for every instance and the heartbeat, so that
+/// they share wake-ups.
+fn advert_grid() -> AdvertGrid {
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    AdvertGrid::new(*ORIGIN.get_or_init(Instant::now))
+}
+
 fn open_advert_queue() -> Option<Arc<FrameQueue>> {
     FrameQueue::open()
         .inspect_err(|err| tracing::warn!("{err}: each Master sends its own adverts"))
@@ -325,7 +331,7 @@ fn heartbeat_ticker(config: &Config) -> tokio::time::Interval {
         * u32::try_from(every.as_nanos() / step.as_nanos())
             .unwrap_or(u32::MAX)
             .max(1);
-    let next_on_grid = AdvertGrid::new(look::origin()).floor(Instant::now()) + step;
+    let next_on_grid = advert_grid().floor(Instant::now()) + step;
     let mut ticker = tokio::time::interval_at(next_on_grid.into(), every);
     // Skip keeps the ticks on the grid after a late one; Delay would shift them.
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
