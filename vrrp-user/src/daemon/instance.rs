@@ -16,9 +16,7 @@ use vrrp_common::{
 };
 
 use super::{
-    Shared,
-    master_watch::Watched,
-    retry,
+    Shared, retry,
     sync_group::{Force, Report, task::MemberLink},
 };
 use crate::{
@@ -36,6 +34,7 @@ use crate::{
 
 mod addresses;
 mod precise;
+mod timers;
 
 /// What reaches an instance's task from the rest of the daemon.
 #[derive(Debug)]
@@ -116,6 +115,8 @@ pub struct Instance {
     resign_deadline: Option<Instant>,
     /// Notified by the daemon's watch when the Master_Down_Timer it watches has passed.
     master_down_due: Arc<Notify>,
+    /// The Master_Down_Timer was last handed to the daemon's watch.
+    watched: bool,
 }
 
 impl Instance {
@@ -179,6 +180,7 @@ impl Instance {
             syncing: false,
             resign_deadline: None,
             master_down_due: Arc::new(Notify::new()),
+            watched: false,
         };
         Ok((instance, status))
     }
@@ -345,51 +347,6 @@ impl Instance {
             0 => self.deadlines[Timer::MasterDown as usize],
             _ => None,
         };
-    }
-
-    /// Whether any timer was due.
-    async fn fire_due_timers(&mut self) -> bool {
-        let now = Instant::now();
-        let mut fired = false;
-        for timer in Timer::ALL {
-            let index = timer as usize;
-            if self.deadlines[index].is_some_and(|at| at <= now) {
-                fired = true;
-                self.deadlines[index] = None;
-                // Only the Backup's timers use the data plane's observation: a Master's
-                // Adver_Timer (every advert) must not pay a map read for nothing.
-                let seen = match timer {
-                    Timer::Advert => None,
-                    Timer::MasterDown | Timer::PreemptDelay => self.last_advert_seen(),
-                };
-                self.apply(Event::timer_fired(timer, seen)).await;
-            }
-        }
-        fired
-    }
-
-    /// What the run loop waits for: the earliest timer, to the microsecond after a resignation
-    /// (Skew_Time); a Backup's Master_Down_Timer is left to the daemon's watch.
-    fn next_wait(&mut self) -> Wait {
-        let next = self.deadlines.iter().flatten().min().copied();
-        let master_down = self.deadlines[Timer::MasterDown as usize];
-        let wait = match next {
-            Some(at) if next == self.resign_deadline => Wait::Precise(at),
-            Some(at) if next == master_down => Wait::Watched(Watched {
-                deadline: at,
-                postponed_by: self.router.postponed_by_adverts_seen(),
-                due: Arc::clone(&self.master_down_due),
-            }),
-            Some(at) => Wait::Timer(at),
-            None => Wait::Forever,
-        };
-        match &wait {
-            Wait::Watched(watched) => {
-                (self.shared.master_watch).watch(self.placement.key, watched.clone());
-            }
-            _ => self.shared.master_watch.unwatch(self.placement.key),
-        }
-        wait
     }
 
     /// When the data plane last saw a valid advert for this instance.
@@ -619,25 +576,5 @@ pub fn vip_mac(config: &config::InstanceConfig, placement: &Placement) -> [u8; 6
         maps::virtual_mac(placement.key.family, config.vrid)
     } else {
         placement.mac
-    }
-}
-
-/// What an instance's task waits for besides its inputs.
-enum Wait {
-    Timer(Instant),
-    Precise(Instant),
-    /// The Master_Down_Timer, watched by the daemon ([`MasterWatch`](super::MasterWatch)).
-    Watched(Watched),
-    Forever,
-}
-
-impl Wait {
-    async fn until(&self, master_down_due: &Notify) {
-        match self {
-            Wait::Timer(at) => tokio::time::sleep_until((*at).into()).await,
-            Wait::Precise(at) => precise::sleep_until(*at).await,
-            Wait::Watched(_) => master_down_due.notified().await,
-            Wait::Forever => std::future::pending().await,
-        }
     }
 }
