@@ -8,7 +8,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use socket2::{Domain, Protocol, Socket, Type};
 use vrrp_user::wire::{ArpOperation, ArpRepr, MacAddr, arp};
 
 const ETH_P_ARP: u16 = 0x0806;
@@ -39,7 +39,7 @@ pub fn arping(probe: Probe, stop: &AtomicBool) -> (u64, Vec<ArpReply>) {
     let protocol = Protocol::from(i32::from(ETH_P_ARP.to_be()));
     let socket =
         Socket::new(Domain::PACKET, Type::RAW, Some(protocol)).expect("AF_PACKET ARP socket");
-    let address = link_address(probe.ifindex);
+    let address = crate::packet::link_address(probe.ifindex, ETH_P_ARP);
     socket.bind(&address).expect("bind to the interface");
     socket
         .set_read_timeout(Some(Duration::from_millis(2)))
@@ -89,27 +89,4 @@ fn reply_for(frame: &[u8], target: Ipv4Addr) -> Option<[u8; 6]> {
     let is_reply = body[6..8] == [0, 2];
     let sender_ip = Ipv4Addr::new(body[14], body[15], body[16], body[17]);
     (is_arp && is_reply && sender_ip == target).then(|| body[8..14].try_into().expect("6 bytes"))
-}
-
-fn link_address(ifindex: u32) -> SockAddr {
-    // SAFETY: sockaddr_ll is plain data; all-zero is a valid starting value.
-    let mut address: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-    address.sll_family = libc::AF_PACKET as u16;
-    address.sll_protocol = ETH_P_ARP.to_be();
-    address.sll_ifindex = ifindex as i32;
-    address.sll_halen = 6;
-    // SAFETY: the storage is large enough for a sockaddr_ll and the length says so.
-    unsafe {
-        SockAddr::try_init(|storage, len| {
-            std::ptr::copy_nonoverlapping(
-                (&address as *const libc::sockaddr_ll).cast::<u8>(),
-                storage.cast::<u8>(),
-                std::mem::size_of::<libc::sockaddr_ll>(),
-            );
-            *len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
-            Ok(())
-        })
-    }
-    .expect("sockaddr_ll")
-    .1
 }

@@ -59,7 +59,9 @@ pub fn flood(ifindex: u32, pool: &[Vec<u8>], limits: FloodLimits) -> FloodReport
     assert!(!pool.is_empty(), "a flood needs frames");
     // Protocol 0: the socket sends but never receives, so it queues nothing of the flood.
     let socket = Socket::new(Domain::PACKET, Type::RAW, None).expect("AF_PACKET socket");
-    bind(&socket, ifindex).expect("bind the AF_PACKET socket to the interface");
+    socket
+        .bind(&crate::packet::link_address(ifindex, 0))
+        .expect("bind the AF_PACKET socket to the interface");
     let started = Instant::now();
     let deadline = started + limits.time;
     let mut sent = 0u64;
@@ -120,26 +122,6 @@ pub fn flood(ifindex: u32, pool: &[Vec<u8>], limits: FloodLimits) -> FloodReport
         pool: pool.len(),
         elapsed: started.elapsed(),
         pushed_back,
-    }
-}
-
-fn bind(socket: &Socket, ifindex: u32) -> io::Result<()> {
-    // SAFETY: sockaddr_ll is plain data; all-zero is a valid starting value.
-    let mut address: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-    address.sll_family = libc::AF_PACKET as u16;
-    address.sll_ifindex = ifindex as i32;
-    // SAFETY: a valid socket and a sockaddr_ll with its exact length.
-    let rc = unsafe {
-        libc::bind(
-            socket.as_raw_fd(),
-            (&address as *const libc::sockaddr_ll).cast(),
-            std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
     }
 }
 

@@ -379,31 +379,40 @@ impl Lab {
     /// otherwise runs the bridge, and every receiver behind it, in the sender's context, and a
     /// benchmark charges a daemon for the whole lab's work on the frames it sends. The threads
     /// run SCHED_FIFO: a veth's ring holds 256 frames, and a burst of adverts overflows it
-    /// (3 % of them dropped at 255 instances) when the forwarding waits for a CPU.
-    pub fn thread_the_bridge(&self) {
+    /// (3 % of them dropped at 255 instances) when the forwarding waits for a CPU. Returns the
+    /// threads' pids.
+    pub fn thread_the_bridge(&self) -> Vec<i32> {
         // The routers' ports run NAPI (they carry an XDP program); what the bridge forwards
         // to the client's port is then received in the forwarding thread too.
-        for port in (0..self.routers.len()).map(|index| format!("p{index}")) {
-            let before = napi_threads(&port);
-            let path = format!("/sys/class/net/{port}/threaded");
-            let out = self
-                .bridge
-                .command("sh")
-                .args(["-c", &format!("echo 1 > {path}")])
+        (0..self.routers.len())
+            .flat_map(|index| thread_napi(&self.bridge, &format!("p{index}")))
+            .collect()
+    }
+
+    /// Has router `index`'s interface receive in a kernel thread of its own (threaded NAPI at
+    /// SCHED_FIFO): the thread's run time is then exactly what the router's kernel spends on
+    /// the frames it receives, answers included. Returns the threads' pids.
+    pub fn thread_router_receive(&self, index: usize) -> Vec<i32> {
+        let router = &self.routers[index];
+        // A veth hands a frame to its peer's NAPI only when the peer asks for GRO and the
+        // sender does no TSO (else the frame could not be aggregated, and goes to the
+        // backlog of whoever sent it).
+        let settings = [
+            (&router.netns, router.interface.clone(), "gro"),
+            (&self.bridge, format!("p{index}"), "tso"),
+        ];
+        for (netns, interface, feature) in settings {
+            let on_off = if feature == "gro" { "on" } else { "off" };
+            let out = netns
+                .command("ethtool")
+                .args(["-K", &interface, feature, on_off])
                 .output();
             assert!(
                 out.as_ref().is_ok_and(|out| out.status.success()),
-                "threaded NAPI on {port}: {out:?}"
+                "ethtool -K {interface} {feature} {on_off}: {out:?}"
             );
-            let ours: Vec<i32> = napi_threads(&port).difference(&before).copied().collect();
-            assert!(!ours.is_empty(), "no NAPI thread appeared for {port}");
-            for pid in ours {
-                let param = libc::sched_param { sched_priority: 50 };
-                // SAFETY: sets the policy of a kernel thread by pid; `param` outlives the call.
-                let rc = unsafe { libc::sched_setscheduler(pid, libc::SCHED_FIFO, &param) };
-                assert_eq!(rc, 0, "SCHED_FIFO for {port}'s NAPI thread {pid}");
-            }
         }
+        thread_napi(&router.netns, &router.interface)
     }
 
     /// Cuts router `index`'s link: its veth's bridge end goes down.
@@ -586,6 +595,32 @@ pub fn xvrrpd_binary() -> PathBuf {
         path.display()
     );
     path
+}
+
+/// Threaded NAPI on `interface` in `netns`, its threads at SCHED_FIFO 50; their pids.
+fn thread_napi(netns: &Netns, interface: &str) -> Vec<i32> {
+    let before = napi_threads(interface);
+    let path = format!("/sys/class/net/{interface}/threaded");
+    let out = netns
+        .command("sh")
+        .args(["-c", &format!("echo 1 > {path}")])
+        .output();
+    assert!(
+        out.as_ref().is_ok_and(|out| out.status.success()),
+        "threaded NAPI on {interface}: {out:?}"
+    );
+    let ours: Vec<i32> = napi_threads(interface)
+        .difference(&before)
+        .copied()
+        .collect();
+    assert!(!ours.is_empty(), "no NAPI thread appeared for {interface}");
+    for &pid in &ours {
+        let param = libc::sched_param { sched_priority: 50 };
+        // SAFETY: sets the policy of a kernel thread by pid; `param` outlives the call.
+        let rc = unsafe { libc::sched_setscheduler(pid, libc::SCHED_FIFO, &param) };
+        assert_eq!(rc, 0, "SCHED_FIFO for {interface}'s NAPI thread {pid}");
+    }
+    ours
 }
 
 /// The kernel threads polling `port`'s NAPI instances (named `napi/<port>-<id>`).

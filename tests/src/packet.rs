@@ -1,17 +1,18 @@
-//! Sending raw Ethernet frames from inside a test namespace.
+//! Raw Ethernet frames in test namespaces: sending them, and the link-layer address an
+//! AF_PACKET socket binds or sends to.
 use socket2::{Domain, SockAddr, Socket, Type};
 
-/// Sends each frame out of `ifindex` through an AF_PACKET socket. Call it from a thread that
-/// has entered the namespace the interface lives in (`Netns::enter`).
-pub fn send_frames(ifindex: u32, frames: &[Vec<u8>]) {
-    let socket = Socket::new(Domain::PACKET, Type::RAW, None).expect("AF_PACKET socket");
+/// The `sockaddr_ll` of interface `ifindex` for frames of EtherType `protocol` (0: any, for a
+/// socket that only sends).
+pub fn link_address(ifindex: u32, protocol: u16) -> SockAddr {
     // SAFETY: sockaddr_ll is plain data; all-zero is a valid starting value.
     let mut address: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
     address.sll_family = libc::AF_PACKET as u16;
+    address.sll_protocol = protocol.to_be();
     address.sll_ifindex = ifindex as i32;
     address.sll_halen = 6;
     // SAFETY: the storage is large enough for a sockaddr_ll and the length says so.
-    let address = unsafe {
+    unsafe {
         SockAddr::try_init(|storage, len| {
             std::ptr::copy_nonoverlapping(
                 (&address as *const libc::sockaddr_ll).cast::<u8>(),
@@ -23,7 +24,14 @@ pub fn send_frames(ifindex: u32, frames: &[Vec<u8>]) {
         })
     }
     .expect("sockaddr_ll")
-    .1;
+    .1
+}
+
+/// Sends each frame out of `ifindex` through an AF_PACKET socket. Call it from a thread that
+/// has entered the namespace the interface lives in (`Netns::enter`).
+pub fn send_frames(ifindex: u32, frames: &[Vec<u8>]) {
+    let socket = Socket::new(Domain::PACKET, Type::RAW, None).expect("AF_PACKET socket");
+    let address = link_address(ifindex, 0);
     for frame in frames {
         socket.send_to(frame, &address).expect("send frame");
     }

@@ -30,6 +30,8 @@ const DEBIAN_PACKAGES: &[&str] = &[
     "systemd",
     "stress-ng",
     "netsniff-ng",
+    // The ARP flood bench gives a router's veth NAPI (GRO on) to account its receive apart.
+    "ethtool",
     // tests/haproxy_lab.rs: the load balancer, and `killall` (psmisc) for its check script.
     "haproxy",
     "psmisc",

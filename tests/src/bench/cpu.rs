@@ -57,6 +57,7 @@ pub fn cpu(settings: Settings, report: &mut Report) {
                 attempt += 1;
                 run = measure(implementation, instances, windows, window);
             }
+            let settled = run.settled();
             let Run {
                 master,
                 backup,
@@ -86,7 +87,7 @@ pub fn cpu(settings: Settings, report: &mut Report) {
                 }
             );
             let name = implementation.name();
-            if !stable || takeovers != "0" {
+            if !settled {
                 unsettled.push(name);
             }
             report.add(

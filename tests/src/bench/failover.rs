@@ -2,10 +2,22 @@
 //! (`failover`), or a graceful stop that sends priority 0 (`graceful`). Both implementations
 //! run at once, each in its own lab, so that they share the machine's load.
 //!
+//! A cut follows one of the master's adverts at once (a few µs: the helper that sees the advert
+//! on the bridge takes the port down itself), so the outage is the Backup's
+//! Master_Down_Interval plus the implementation's own reaction. At a random phase it would also
+//! carry up to one advert interval of chance: a spread as wide as the interval, which 20 cuts
+//! cannot take out of a median.
+//!
 //! Both routers of a lab have the same priority: whoever is master keeps the role until it
 //! fails (an equal-priority Backup does not preempt), so each repeat fails the current master
 //! and the next one fails the other router — no waiting for a preempting router to come back.
-use std::time::{Duration, SystemTime};
+use std::{
+    mem::MaybeUninit,
+    os::fd::AsRawFd,
+    time::{Duration, Instant, SystemTime},
+};
+
+use socket2::{Domain, Protocol, Socket, Type};
 
 use super::{
     Settings, check_stop, interval_name, master_down_interval, pause,
@@ -176,7 +188,8 @@ fn measure(
     );
     peers::start(&mut lab, 1, implementation, group, priority);
     pause(mdi + group.interval);
-    let window = LEAD + mdi + mdi / 2 + Duration::from_millis(500);
+    // A cut waits up to an interval for the master's next advert.
+    let window = LEAD + group.interval + mdi + mdi / 2 + Duration::from_millis(500);
     let mut outages = Outages {
         ms: Vec::new(),
         unrecovered: 0,
@@ -190,7 +203,7 @@ fn measure(
         });
         let master = master.unwrap_or_else(|| panic!("{tag}: no single master\n{}", lab.logs()));
         let outage = ping_across(&lab, window, || match failure {
-            Failure::Cut => lab.cut(master),
+            Failure::Cut => cut_after_advert(&lab, master, window - LEAD),
             Failure::Stop => lab.signal(master, "TERM"),
         });
         match outage {
@@ -231,6 +244,107 @@ fn ping_across(lab: &Lab, window: Duration, failure: impl FnOnce()) -> Option<f6
         (pinger.join().expect("pinger"), at)
     });
     gap_across(&stamps, at).map(|gap| (gap - PING_INTERVAL.as_secs_f64()).max(0.0) * 1000.0)
+}
+
+/// Every frame: a bridge port's frames go to the bridge before per-protocol sockets see them.
+const ETH_P_ALL: u16 = 0x0003;
+const IPPROTO_VRRP: u8 = 112;
+
+/// Waits (at most `limit`) for the next VRRP advert router `index` sends, then takes its
+/// bridge port down from the same thread: the cut lands microseconds after the advert has
+/// been forwarded to the Backup, at the same phase every time.
+fn cut_after_advert(lab: &Lab, index: usize, limit: Duration) {
+    let port = format!("p{index}");
+    let ifindex = lab.bridge.ifindex(&port);
+    let seen = lab.bridge.enter(|| {
+        let protocol = Protocol::from(i32::from(ETH_P_ALL.to_be()));
+        let socket = Socket::new(Domain::PACKET, Type::RAW, Some(protocol)).expect("AF_PACKET");
+        ignore_outgoing(&socket);
+        socket
+            .bind(&crate::packet::link_address(ifindex, ETH_P_ALL))
+            .expect("bind to the router's port");
+        let deadline = Instant::now() + limit;
+        let mut buffer = [MaybeUninit::<u8>::uninit(); 128];
+        let seen = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break false;
+            }
+            socket.set_read_timeout(Some(left)).expect("read timeout");
+            let Ok(len) = socket.recv(&mut buffer) else {
+                continue;
+            };
+            // SAFETY: recv initialised the first `len` bytes.
+            let frame: Vec<u8> = buffer[..len]
+                .iter()
+                .map(|byte| unsafe { byte.assume_init() })
+                .collect();
+            if is_ipv4_vrrp(&frame) {
+                break true;
+            }
+        };
+        set_link_down(&port);
+        seen
+    });
+    assert!(seen, "r{index} sent no advert in {limit:?} before the cut");
+}
+
+fn is_ipv4_vrrp(frame: &[u8]) -> bool {
+    // EtherType at 12, the IPv4 protocol field at 14 + 9.
+    frame.len() > 23 && frame[12..14] == [0x08, 0x00] && frame[23] == IPPROTO_VRRP
+}
+
+/// Only frames that arrive on the port: the bridge's own sends (the client's pings to the
+/// master) are not of interest.
+fn ignore_outgoing(socket: &Socket) {
+    let on: libc::c_int = 1;
+    // SAFETY: a valid socket and an int option with its exact length.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_PACKET,
+            libc::PACKET_IGNORE_OUTGOING,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(
+        rc,
+        0,
+        "PACKET_IGNORE_OUTGOING: {}",
+        std::io::Error::last_os_error()
+    );
+}
+
+/// `ip link set NAME down` without a process: clears IFF_UP by ioctl. Call it from a thread in
+/// the interface's namespace.
+fn set_link_down(name: &str) {
+    let socket = Socket::new(Domain::IPV4, Type::DGRAM, None).expect("ioctl socket");
+    // SAFETY: ifreq is plain data; all-zero is a valid starting value.
+    let mut request: libc::ifreq = unsafe { std::mem::zeroed() };
+    assert!(name.len() < request.ifr_name.len(), "interface name {name}");
+    for (slot, byte) in request.ifr_name.iter_mut().zip(name.bytes()) {
+        *slot = byte as libc::c_char;
+    }
+    // SAFETY: SIOCGIFFLAGS/SIOCSIFFLAGS read and write the flags of the named interface in
+    // `request`, which outlives both calls.
+    unsafe {
+        let rc = libc::ioctl(socket.as_raw_fd(), libc::SIOCGIFFLAGS, &mut request);
+        assert_eq!(
+            rc,
+            0,
+            "SIOCGIFFLAGS {name}: {}",
+            std::io::Error::last_os_error()
+        );
+        request.ifr_ifru.ifru_flags &= !(libc::IFF_UP as libc::c_short);
+        let rc = libc::ioctl(socket.as_raw_fd(), libc::SIOCSIFFLAGS, &request);
+        assert_eq!(
+            rc,
+            0,
+            "SIOCSIFFLAGS {name}: {}",
+            std::io::Error::last_os_error()
+        );
+    }
 }
 
 fn unix_seconds() -> f64 {
