@@ -46,17 +46,29 @@ pub fn cpu(settings: Settings, report: &mut Report) {
         for implementation in Implementation::BOTH {
             // A pair that flapped measured a storm, not the steady state: run it again, a
             // bounded number of times, and say so.
+            let name = implementation.name();
             let mut attempt = 1;
             let mut run = measure(implementation, instances, windows, window);
-            while !run.settled() && attempt < ATTEMPTS {
-                eprintln!(
-                    "bench: cpu {case}: {}'s pair flapped ({} takeovers); again",
-                    implementation.name(),
-                    run.takeovers
-                );
+            while !run.as_ref().is_ok_and(Run::settled) && attempt < ATTEMPTS {
+                match &run {
+                    Ok(run) => eprintln!(
+                        "bench: cpu {case}: {name}'s pair flapped ({} takeovers); again",
+                        run.takeovers
+                    ),
+                    Err(_) => eprintln!("bench: cpu {case}: {name}'s pair did not settle; again"),
+                }
                 attempt += 1;
                 run = measure(implementation, instances, windows, window);
             }
+            let run = match run {
+                Ok(run) => run,
+                Err(why) => {
+                    eprintln!("bench: cpu {case}: {why}");
+                    unsettled_from_start(report, &case, name, ATTEMPTS);
+                    unsettled.push(name);
+                    continue;
+                }
+            };
             let settled = run.settled();
             let Run {
                 master,
@@ -86,7 +98,6 @@ pub fn cpu(settings: Settings, report: &mut Report) {
                     String::new()
                 }
             );
-            let name = implementation.name();
             if !settled {
                 unsettled.push(name);
             }
@@ -180,11 +191,28 @@ impl Run {
     }
 }
 
-fn measure(implementation: Implementation, instances: u8, windows: usize, window: Duration) -> Run {
+/// Says in the report that `name`'s pair never settled as master and backup in `runs` runs:
+/// there is nothing of it to measure.
+fn unsettled_from_start(report: &mut Report, case: &str, name: &str, runs: u32) {
+    report.verdict(
+        "cpu",
+        &format!("{case}: {name}'s pair settled as master and backup"),
+        false,
+        format!("the backup took over at start in each of {runs} runs: no figures"),
+    );
+}
+
+/// One pair measured, or why it did not settle to be measured.
+fn measure(
+    implementation: Implementation,
+    instances: u8,
+    windows: usize,
+    window: Duration,
+) -> Result<Run, String> {
     let mut lab = Lab::new(&format!("cpu{}{instances}", &implementation.name()[..1]), 2);
     lab.thread_the_bridge();
     let group = group(instances);
-    peers::master_and_backup(&mut lab, implementation, &group);
+    peers::settle_master_and_backup(&mut lab, implementation, &group)?;
     // Past the start-up bursts (gratuitous ARP, the second burst after 5 s).
     pause(Duration::from_secs(6));
     let before = peers::became_master(&lab, 1, implementation);
@@ -208,13 +236,13 @@ fn measure(implementation: Implementation, instances: u8, windows: usize, window
         (Some(before), Some(after)) => (after - before).to_string(),
         _ => "?".into(),
     };
-    Run {
+    Ok(Run {
         master,
         backup,
         sent,
         takeovers,
         stable: lab.holds(0, &group.last_vip()) && !lab.holds(1, &group.last_vip()),
-    }
+    })
 }
 
 pub fn memory(settings: Settings, report: &mut Report) {
@@ -226,7 +254,19 @@ pub fn memory(settings: Settings, report: &mut Report) {
         // the sender's context, and keepalived's pair then never settles.
         lab.thread_the_bridge();
         let group = group(255);
-        peers::master_and_backup(&mut lab, implementation, &group);
+        if let Err(why) = peers::settle_master_and_backup(&mut lab, implementation, &group) {
+            eprintln!("bench: memory: {why}");
+            report.verdict(
+                "memory",
+                &format!(
+                    "{case}: {}'s pair settled as master and backup",
+                    implementation.name()
+                ),
+                false,
+                "the backup took over at start: no figures".to_string(),
+            );
+            continue;
+        }
         pause(Duration::from_secs(2));
         let (mut master, mut backup) = (Vec::new(), Vec::new());
         let mut processes = 0;

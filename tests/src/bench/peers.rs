@@ -169,25 +169,37 @@ pub fn became_master(lab: &Lab, index: usize, implementation: Implementation) ->
 /// Starts a master (r0, priority 200) and a backup (r1, priority 100) of `group` and waits
 /// until r0 holds every VIP and r1 none; panics with the logs if they do not settle.
 pub fn master_and_backup(lab: &mut Lab, implementation: Implementation, group: &Group) {
+    settle_master_and_backup(lab, implementation, group).unwrap_or_else(|why| panic!("{why}"));
+}
+
+/// [`master_and_backup`], with what went wrong (and the logs) when the pair did not settle.
+pub fn settle_master_and_backup(
+    lab: &mut Lab,
+    implementation: Implementation,
+    group: &Group,
+) -> Result<(), String> {
     start(lab, 0, implementation, group, 200);
     let last = group.last_vip();
     let settle = super::master_down_interval(group.version, group.interval, 200)
         + Duration::from_secs(10 + u64::from(group.instances) / 10);
-    assert!(
-        super::wait_until(settle, || lab.holds(0, &last)),
-        "{}: r0 never became master of every instance\n{}",
-        implementation.name(),
-        lab.logs()
-    );
+    if !super::wait_until(settle, || lab.holds(0, &last)) {
+        return Err(format!(
+            "{}: r0 never became master of every instance\n{}",
+            implementation.name(),
+            lab.logs()
+        ));
+    }
     start(lab, 1, implementation, group, 100);
     // The backup must have heard the master (no VIP on it) and stay quiet.
     super::pause(Duration::from_secs(2) + group.interval * 4);
-    assert!(
-        !lab.holds(1, &last) && lab.holds(0, &last),
-        "{}: r1 did not settle as backup\n{}",
-        implementation.name(),
-        lab.logs()
-    );
+    if lab.holds(1, &last) || !lab.holds(0, &last) {
+        return Err(format!(
+            "{}: r1 did not settle as backup\n{}",
+            implementation.name(),
+            lab.logs()
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
