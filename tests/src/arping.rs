@@ -2,7 +2,6 @@
 //! records who answered and when, so a test can tell which router (by MAC) answered for a VIP
 //! before and after a failure. Bounded: it stops when told or after its time limit.
 use std::{
-    mem::MaybeUninit,
     net::Ipv4Addr,
     sync::atomic::{AtomicBool, Ordering},
     time::{Duration, Instant},
@@ -57,21 +56,15 @@ pub fn arping(probe: Probe, stop: &AtomicBool) -> (u64, Vec<ArpReply>) {
     let mut next = started;
     let mut sent = 0;
     let mut replies = Vec::new();
-    let mut buffer = [MaybeUninit::<u8>::uninit(); 256];
     while !stop.load(Ordering::Relaxed) && started.elapsed() < probe.limit {
         if Instant::now() >= next {
             socket.send_to(&frame, &address).expect("send ARP request");
             sent += 1;
             next += probe.interval;
         }
-        let Ok(len) = socket.recv(&mut buffer) else {
+        let Some(bytes) = crate::packet::recv_frame(&socket) else {
             continue;
         };
-        // SAFETY: recv initialised the first `len` bytes.
-        let bytes: Vec<u8> = buffer[..len]
-            .iter()
-            .map(|b| unsafe { b.assume_init() })
-            .collect();
         if let Some(mac) = reply_for(&bytes, probe.target) {
             replies.push(ArpReply {
                 at: Instant::now(),

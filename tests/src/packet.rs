@@ -1,5 +1,7 @@
 //! Raw Ethernet frames in test namespaces: sending them, and the link-layer address an
 //! AF_PACKET socket binds or sends to.
+use std::mem::MaybeUninit;
+
 use socket2::{Domain, SockAddr, Socket, Type};
 
 /// The `sockaddr_ll` of interface `ifindex` for frames of EtherType `protocol` (0: any, for a
@@ -35,4 +37,18 @@ pub fn send_frames(ifindex: u32, frames: &[Vec<u8>]) {
     for frame in frames {
         socket.send_to(frame, &address).expect("send frame");
     }
+}
+
+/// The next frame `socket` receives (its first 256 bytes); `None` when the read times out or
+/// fails.
+pub fn recv_frame(socket: &Socket) -> Option<Vec<u8>> {
+    let mut buffer = [MaybeUninit::<u8>::uninit(); 256];
+    let len = socket.recv(&mut buffer).ok()?;
+    // SAFETY: recv initialised the first `len` bytes.
+    Some(
+        buffer[..len]
+            .iter()
+            .map(|byte| unsafe { byte.assume_init() })
+            .collect(),
+    )
 }

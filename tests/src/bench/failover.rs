@@ -12,7 +12,6 @@
 //! fails (an equal-priority Backup does not preempt), so each repeat fails the current master
 //! and the next one fails the other router — no waiting for a preempting router to come back.
 use std::{
-    mem::MaybeUninit,
     os::fd::AsRawFd,
     time::{Duration, Instant, SystemTime},
 };
@@ -264,22 +263,13 @@ fn cut_after_advert(lab: &Lab, index: usize, limit: Duration) {
             .bind(&crate::packet::link_address(ifindex, ETH_P_ALL))
             .expect("bind to the router's port");
         let deadline = Instant::now() + limit;
-        let mut buffer = [MaybeUninit::<u8>::uninit(); 128];
         let seen = loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break false;
             }
             socket.set_read_timeout(Some(left)).expect("read timeout");
-            let Ok(len) = socket.recv(&mut buffer) else {
-                continue;
-            };
-            // SAFETY: recv initialised the first `len` bytes.
-            let frame: Vec<u8> = buffer[..len]
-                .iter()
-                .map(|byte| unsafe { byte.assume_init() })
-                .collect();
-            if is_ipv4_vrrp(&frame) {
+            if crate::packet::recv_frame(&socket).is_some_and(|frame| is_ipv4_vrrp(&frame)) {
                 break true;
             }
         };
