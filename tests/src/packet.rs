@@ -1,6 +1,6 @@
 //! Raw Ethernet frames in test namespaces: sending them, and the link-layer address an
 //! AF_PACKET socket binds or sends to.
-use std::mem::MaybeUninit;
+use std::{mem::MaybeUninit, os::fd::AsRawFd};
 
 use socket2::{Domain, SockAddr, Socket, Type};
 
@@ -51,4 +51,25 @@ pub fn recv_frame(socket: &Socket) -> Option<Vec<u8>> {
             .map(|byte| unsafe { byte.assume_init() })
             .collect(),
     )
+}
+
+/// Turns on the AF_PACKET socket option `option` (`PACKET_AUXDATA`, `PACKET_IGNORE_OUTGOING`…).
+pub fn enable_option(socket: &Socket, option: libc::c_int) {
+    let on: libc::c_int = 1;
+    // SAFETY: an int option of the right size on a live socket.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_PACKET,
+            option,
+            (&raw const on).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(
+        rc,
+        0,
+        "AF_PACKET option {option}: {}",
+        std::io::Error::last_os_error()
+    );
 }

@@ -371,32 +371,13 @@ impl Capture {
             Some(Protocol::from(i32::from(all))),
         )
         .expect("AF_PACKET socket");
-        // SAFETY: sockaddr_ll is plain data; all-zero is a valid starting value.
-        let mut ll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-        ll.sll_family = libc::AF_PACKET as u16;
-        ll.sll_protocol = all;
-        ll.sll_ifindex = ifindex as i32;
-        // SAFETY: `ll` is a valid sockaddr_ll of the length given.
-        let rc = unsafe {
-            libc::bind(
-                socket.as_raw_fd(),
-                (&raw const ll).cast(),
-                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
-            )
-        };
-        assert_eq!(rc, 0, "bind: {}", std::io::Error::last_os_error());
-        let on: libc::c_int = 1;
-        // SAFETY: an int option of the right size on a live socket.
-        let rc = unsafe {
-            libc::setsockopt(
-                socket.as_raw_fd(),
-                libc::SOL_PACKET,
-                libc::PACKET_AUXDATA,
-                (&raw const on).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-        assert_eq!(rc, 0, "PACKET_AUXDATA: {}", std::io::Error::last_os_error());
+        socket
+            .bind(&tests::packet::link_address(
+                ifindex,
+                libc::ETH_P_ALL as u16,
+            ))
+            .expect("bind to the interface");
+        tests::packet::enable_option(&socket, libc::PACKET_AUXDATA);
         socket
             .set_read_timeout(Some(Duration::from_millis(100)))
             .expect("timeout");

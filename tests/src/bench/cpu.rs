@@ -198,7 +198,7 @@ fn unsettled_from_start(report: &mut Report, case: &str, name: &str, runs: u32) 
         "cpu",
         &format!("{case}: {name}'s pair settled as master and backup"),
         false,
-        format!("the backup took over at start in each of {runs} runs: no figures"),
+        format!("it did not settle in any of {runs} runs: no figures"),
     );
 }
 
@@ -263,7 +263,7 @@ pub fn memory(settings: Settings, report: &mut Report) {
                     implementation.name()
                 ),
                 false,
-                "the backup took over at start: no figures".to_string(),
+                "it did not settle: no figures".to_string(),
             );
             continue;
         }

@@ -246,7 +246,7 @@ fn ping_across(lab: &Lab, window: Duration, failure: impl FnOnce()) -> Option<f6
 }
 
 /// Every frame: a bridge port's frames go to the bridge before per-protocol sockets see them.
-const ETH_P_ALL: u16 = 0x0003;
+const ETH_P_ALL: u16 = libc::ETH_P_ALL as u16;
 const IPPROTO_VRRP: u8 = 112;
 
 /// Waits (at most `limit`) for the next VRRP advert router `index` sends, then takes its
@@ -258,7 +258,8 @@ fn cut_after_advert(lab: &Lab, index: usize, limit: Duration) {
     let seen = lab.bridge.enter(|| {
         let protocol = Protocol::from(i32::from(ETH_P_ALL.to_be()));
         let socket = Socket::new(Domain::PACKET, Type::RAW, Some(protocol)).expect("AF_PACKET");
-        ignore_outgoing(&socket);
+        // Only frames that arrive on the port: not the client's pings the bridge sends to it.
+        crate::packet::enable_option(&socket, libc::PACKET_IGNORE_OUTGOING);
         socket
             .bind(&crate::packet::link_address(ifindex, ETH_P_ALL))
             .expect("bind to the router's port");
@@ -282,28 +283,6 @@ fn cut_after_advert(lab: &Lab, index: usize, limit: Duration) {
 fn is_ipv4_vrrp(frame: &[u8]) -> bool {
     // EtherType at 12, the IPv4 protocol field at 14 + 9.
     frame.len() > 23 && frame[12..14] == [0x08, 0x00] && frame[23] == IPPROTO_VRRP
-}
-
-/// Only frames that arrive on the port: the bridge's own sends (the client's pings to the
-/// master) are not of interest.
-fn ignore_outgoing(socket: &Socket) {
-    let on: libc::c_int = 1;
-    // SAFETY: a valid socket and an int option with its exact length.
-    let rc = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_PACKET,
-            libc::PACKET_IGNORE_OUTGOING,
-            (&on as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(
-        rc,
-        0,
-        "PACKET_IGNORE_OUTGOING: {}",
-        std::io::Error::last_os_error()
-    );
 }
 
 /// `ip link set NAME down` without a process: clears IFF_UP by ioctl. Call it from a thread in
