@@ -8,6 +8,11 @@ use std::{
     time::{Duration, Instant},
 };
 
+use nix::{
+    sched::{CpuSet, sched_getaffinity, sched_setaffinity},
+    unistd::Pid,
+};
+
 use crate::{
     netns::{Netns, veth},
     xdp::attach_pass_program,
@@ -391,8 +396,11 @@ impl Lab {
 
     /// Has router `index`'s interface receive in a kernel thread of its own (threaded NAPI at
     /// SCHED_FIFO): the thread's run time is then exactly what the router's kernel spends on
-    /// the frames it receives, answers included. Returns the threads' pids.
-    pub fn thread_router_receive(&self, index: usize) -> Vec<i32> {
+    /// the frames it receives, answers included. Receive interrupts are moderated as a NIC's
+    /// are: while frames keep coming, the interface is polled every `moderation` instead of
+    /// waking the thread for each frame (`gro_flush_timeout`, with `napi_defer_hard_irqs` empty
+    /// polls before it goes back to waking). Returns the threads' pids.
+    pub fn thread_router_receive(&self, index: usize, moderation: Duration) -> Vec<i32> {
         let router = &self.routers[index];
         // A veth hands a frame to its peer's NAPI only when the peer asks for GRO and the
         // sender does no TSO (else the frame could not be aggregated, and goes to the
@@ -412,7 +420,23 @@ impl Lab {
                 "ethtool -K {interface} {feature} {on_off}: {out:?}"
             );
         }
-        thread_napi(&router.netns, &router.interface)
+        let interface = &router.interface;
+        for (key, value) in [
+            ("napi_defer_hard_irqs", 2),
+            ("gro_flush_timeout", moderation.as_nanos()),
+        ] {
+            let path = format!("/sys/class/net/{interface}/{key}");
+            let out = router
+                .netns
+                .command("sh")
+                .args(["-c", &format!("echo {value} > {path}")])
+                .output();
+            assert!(
+                out.as_ref().is_ok_and(|out| out.status.success()),
+                "{path} = {value}: {out:?}"
+            );
+        }
+        thread_napi(&router.netns, interface)
     }
 
     /// Cuts router `index`'s link: its veth's bridge end goes down.
@@ -637,4 +661,25 @@ fn napi_threads(port: &str) -> std::collections::BTreeSet<i32> {
                 .is_ok_and(|comm| comm.trim_end().starts_with(&prefix))
         })
         .collect()
+}
+
+/// The CPUs thread (or process) `pid` may run on; `pid` 0 is the calling thread.
+pub fn cpu_affinity(pid: i32) -> Vec<usize> {
+    let set = sched_getaffinity(Pid::from_raw(pid))
+        .unwrap_or_else(|err| panic!("sched_getaffinity({pid}): {err}"));
+    (0..CpuSet::count())
+        .filter(|&cpu| set.is_set(cpu).unwrap_or(false))
+        .collect()
+}
+
+/// Lets thread (or process) `pid` run on `cpus` only; `pid` 0 is the calling thread, whose
+/// children inherit it.
+pub fn set_cpu_affinity(pid: i32, cpus: &[usize]) {
+    let mut set = CpuSet::new();
+    for &cpu in cpus {
+        set.set(cpu)
+            .unwrap_or_else(|err| panic!("CPU {cpu}: {err}"));
+    }
+    sched_setaffinity(Pid::from_raw(pid), &set)
+        .unwrap_or_else(|err| panic!("sched_setaffinity({pid}, {cpus:?}): {err}"));
 }

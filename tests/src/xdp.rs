@@ -201,6 +201,30 @@ pub const CLIENT_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x50
 pub const CLIENT_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x50];
 pub const PEER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x11];
 
+/// Attaches, in the calling thread's namespace, a program that sends every frame `from`
+/// receives out of `to` as an XDP frame (`bpf_redirect_map`): `to`'s veth peer then gets it the
+/// way a NIC's driver does, with no socket buffer built. Detached when the handle drops.
+pub fn attach_redirect_program(from: u32, to: u32) -> aya::Ebpf {
+    let mut ebpf =
+        aya::Ebpf::load(vrrp_user::dataplane::XDP_BASELINE_OBJECT).expect("load redirect");
+    let mut devices: aya::maps::DevMap<_> = ebpf
+        .map_mut("REDIRECT_TO")
+        .expect("REDIRECT_TO map")
+        .try_into()
+        .expect("a device map");
+    devices.set(0, to, None, 0).expect("REDIRECT_TO[0]");
+    let program: &mut aya::programs::Xdp = ebpf
+        .program_mut("xvrrpd_redirect")
+        .expect("redirect program")
+        .try_into()
+        .expect("an XDP program");
+    program.load().expect("verify redirect");
+    program
+        .attach_to_if_index(from, aya::programs::XdpMode::Driver)
+        .expect("attach redirect");
+    ebpf
+}
+
 /// The do-nothing XDP_PASS program, loaded into the kernel (not attached): the benchmarks'
 /// baseline.
 pub fn load_pass_program() -> aya::Ebpf {

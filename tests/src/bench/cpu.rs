@@ -26,7 +26,7 @@ fn group(instances: u8) -> Group {
         version: 3,
         interval: INTERVAL,
         instances,
-        xdp_off: false,
+        xdp: "auto",
     }
 }
 

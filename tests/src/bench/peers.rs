@@ -35,8 +35,9 @@ pub struct Group {
     /// 1: VRID 51 with [`VIP`]/24. More: VRIDs 1..=n, each with its own /32 VIP
     /// (see [`instance_vip`]).
     pub instances: u8,
-    /// xvrrpd only: `xdp = "off"` (the raw-socket data plane, kernel ARP).
-    pub xdp_off: bool,
+    /// xvrrpd only: the configuration's `xdp` ("auto", "native", "skb" or "off": the raw-socket
+    /// data plane, kernel ARP).
+    pub xdp: &'static str,
 }
 
 impl Group {
@@ -45,7 +46,7 @@ impl Group {
             version,
             interval,
             instances: 1,
-            xdp_off: false,
+            xdp: "auto",
         }
     }
 
@@ -68,7 +69,7 @@ impl Group {
     pub fn xvrrpd_config(&self, priority: u8) -> String {
         let mut config = format!(
             "[global]\nrouter_id = \"xv\"\ncontrol_socket = \"@SOCKET@\"\nxdp = \"{}\"\n",
-            if self.xdp_off { "off" } else { "auto" }
+            self.xdp
         );
         let interval = if self.version == 2 {
             format!("{}s", self.interval.as_secs())
@@ -212,7 +213,7 @@ mod tests {
             version: 3,
             interval: Duration::from_millis(10),
             instances: 255,
-            xdp_off: false,
+            xdp: "auto",
         };
         let native = group.xvrrpd_config(100);
         let keepalived = group.keepalived_config(100);

@@ -34,7 +34,8 @@ use super::{
 /// The XDP object built from `vrrp-ebpf` by this crate's build script.
 pub static XDP_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/vrrp-xdp"));
 
-/// An XDP program that only returns XDP_PASS: the benchmarks' baseline.
+/// The benchmarks' helper programs: one that only returns XDP_PASS (their baseline) and one
+/// that redirects every frame to another interface.
 pub static XDP_BASELINE_OBJECT: &[u8] =
     aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/vrrp-xdp-baseline"));
 
