@@ -128,7 +128,7 @@ fn list_targets() -> anyhow::Result<Vec<String>> {
 /// The workspace root without `xtask/..` in it, for paths worth printing.
 fn root() -> PathBuf {
     let root = crate::shell::workspace_root();
-    fs::canonicalize(root).unwrap_or_else(|_| PathBuf::from(root))
+    fs::canonicalize(&root).unwrap_or_else(|_| PathBuf::from(root))
 }
 
 /// The build's target directory: `CARGO_TARGET_DIR`, else the workspace's `target/`.

@@ -34,9 +34,13 @@ pub fn output(cmd: &mut Command) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-pub fn workspace_root() -> &'static str {
-    // xtask lives one level below the workspace root.
-    concat!(env!("CARGO_MANIFEST_DIR"), "/..")
+pub fn workspace_root() -> String {
+    // xtask lives one level below the workspace root. `cargo run` names the checkout it runs
+    // in; the path compiled in can be another checkout's, when two share a target directory
+    // and cargo found this binary fresh (the benchmarks then ran the other checkout's code).
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
+    format!("{manifest_dir}/..")
 }
 
 fn display(cmd: &Command) -> String {
