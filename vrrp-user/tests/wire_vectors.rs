@@ -11,7 +11,7 @@ use vrrp_user::wire::vrrp::{self, simple_auth_data};
 use vrrp_user::wire::{
     ArpOperation, ArpRepr, AuthType, ChecksumMode, Error, FrameInfo, IpInfo, IpPair, Layer,
     MacAddr, NaFlags, NdpRepr, V2Advert, V3Advert, VipList, VrrpPacket, VrrpRepr, arp,
-    emit_advert_frame, ndp, parse_advert_frame,
+    emit_advert_frame, ndp, parse_advert_frame, restamp_ipv4_ident,
 };
 
 fn v4(s: &str) -> Ipv4Addr {
@@ -524,4 +524,38 @@ fn hand_built_v3_ipv6_advert_checksum() {
                 .verify_checksum(&pair, mode)
         );
     }
+}
+
+#[test]
+fn a_repeated_frame_restamped_is_the_frame_built_with_the_next_ident() {
+    // keepalived's first advert (IP ID 1) given ID 2 is what the daemon builds for its second.
+    let mut frame = vector("a-v2-mcast.advert");
+    let (info, advert) = decode("a-v2-mcast.advert", ChecksumMode::PseudoHeader);
+    restamp_ipv4_ident(&mut frame, 2).unwrap();
+    let second = FrameInfo {
+        ip: keepalived_v4_header(v4("224.0.0.18"), 2),
+        ..info
+    };
+    let built = emit_advert_frame(&second, &advert, ChecksumMode::PseudoHeader).unwrap();
+    assert_eq!(frame, built);
+    // The header checksum was redone: the frame parses (the parser verifies it).
+    let (parsed, _) = parse_advert_frame(&frame, ChecksumMode::PseudoHeader).unwrap();
+    assert_eq!(parsed, second);
+}
+
+#[test]
+fn restamping_leaves_ipv6_alone_and_refuses_short_frames() {
+    let original = vector("d-v3-v6.advert");
+    let mut frame = original.clone();
+    restamp_ipv4_ident(&mut frame, 7).unwrap();
+    assert_eq!(frame, original);
+    let mut short = vector("a-v2-mcast.advert");
+    short.truncate(14 + 10);
+    assert!(matches!(
+        restamp_ipv4_ident(&mut short, 7),
+        Err(Error::Truncated {
+            layer: Layer::Ipv4,
+            ..
+        })
+    ));
 }

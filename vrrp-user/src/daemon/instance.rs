@@ -27,7 +27,7 @@ use crate::{
     netlink::NetlinkError,
     notify::Notifier,
     track::{Health, Observation, Tracker},
-    tx::{AdvertSender, Garp, QueueTicket},
+    tx::{AdvertSender, AdvertTally, Garp, Outlet, Schedule},
     units::{Centiseconds, Seconds},
     wire::{VipList, VrrpRepr, vrrp},
 };
@@ -90,9 +90,9 @@ pub struct Instance {
     placement: Placement,
     router: VirtualRouter,
     deadlines: [Option<Instant>; Timer::ALL.len()],
-    sender: AdvertSender,
-    /// Counts the queued adverts the kernel refused ([`AdvertSender::send_queued`]).
-    queue_ticket: Arc<QueueTicket>,
+    sender: Arc<AdvertSender>,
+    /// The periodic adverts the pacer sent for us while Master.
+    adverts: Arc<AdvertTally>,
     garp: Arc<Garp>,
     shared: Arc<Shared>,
     status: Arc<Mutex<InstanceStatus>>,
@@ -128,12 +128,11 @@ impl Instance {
         shared: Arc<Shared>,
         tracker: Tracker,
         notifier: Notifier,
-    ) -> anyhow::Result<(Instance, Arc<Mutex<InstanceStatus>>)> {
+    ) -> anyhow::Result<(Instance, Arc<Mutex<InstanceStatus>>, Arc<AdvertTally>)> {
         let mut router = VirtualRouter::new(config.fsm_config(placement.primary))
             .map_err(|err| anyhow::anyhow!("instance {}: {err}", config.name))?;
         router.set_advert_grid(super::advert_grid());
-        let queue_ticket =
-            QueueTicket::new(format!("instance {} on {}", config.name, config.interface));
+        let adverts = AdvertTally::new(format!("instance {} on {}", config.name, config.interface));
         let status = Arc::new(Mutex::new(InstanceStatus {
             name: config.name.clone(),
             interface: config.interface.clone(),
@@ -164,8 +163,8 @@ impl Instance {
             placement,
             router,
             deadlines: [None; Timer::ALL.len()],
-            sender,
-            queue_ticket,
+            sender: Arc::new(sender),
+            adverts: Arc::clone(&adverts),
             garp: Arc::new(garp),
             shared,
             status: Arc::clone(&status),
@@ -182,7 +181,7 @@ impl Instance {
             master_down_due: Arc::new(Notify::new()),
             watched: false,
         };
-        Ok((instance, status))
+        Ok((instance, status, adverts))
     }
 
     /// Makes the instance a member of a sync group: it reports its transitions and faults there
@@ -399,6 +398,14 @@ impl Instance {
             Action::AddVips => self.add_vips().await,
             Action::RemoveVips => self.remove_vips().await,
             Action::SendGratuitous => self.announce(),
+            // The pacer serves a Master's Adver_Timer (see `schedule_adverts`).
+            Action::ArmTimer {
+                timer: Timer::Advert,
+                at,
+            } => self.schedule_adverts(at),
+            Action::CancelTimer(Timer::Advert) => {
+                (self.shared.pacer).cancel(self.placement.key, &self.adverts);
+            }
             Action::ArmTimer { timer, at } => self.deadlines[timer as usize] = Some(at),
             Action::CancelTimer(timer) => self.deadlines[timer as usize] = None,
             Action::Dropped(reason) => {
@@ -420,12 +427,7 @@ impl Instance {
 
     fn send_advert(&mut self, priority: u8) {
         let advert = self.advert(priority);
-        // A resigning advert goes at once: the daemon may be about to exit.
-        let sent = match priority {
-            0 => self.sender.send(&advert, self.config.checksum),
-            _ => (self.sender).send_queued(&advert, self.config.checksum, &self.queue_ticket),
-        };
-        match sent {
+        match self.sender.send(&advert, self.config.checksum) {
             Ok(()) => {
                 self.counters.adverts_sent += 1;
                 if priority == 0 {
@@ -434,6 +436,41 @@ impl Instance {
             }
             Err(err) => tracing::warn!(instance = %self.config.name, "sending an advert: {err:#}"),
         }
+    }
+
+    /// Hands the Adver_Timer the state machine armed for `at` to the pacer, with the advert
+    /// it repeats: the state machine would do nothing else when it fires (RFC 5798 §6.4.3),
+    /// and it re-arms every change of the advert (priority, interval) through here.
+    fn schedule_adverts(&mut self, at: Instant) {
+        let Some(datagrams) = self.advert_datagrams() else {
+            return;
+        };
+        let schedule = Schedule {
+            outlet: Arc::clone(&self.sender) as Arc<dyn Outlet>,
+            datagrams,
+            next: at,
+            interval: self.config.interval.as_duration(),
+            tally: Arc::clone(&self.adverts),
+        };
+        self.shared.pacer.schedule(self.placement.key, schedule);
+    }
+
+    /// Gives the pacer the advert as it is now (after a reload changed its VIPs or sender),
+    /// keeping its timer.
+    pub(super) fn refresh_scheduled_advert(&mut self) {
+        if self.router.state() != State::Master {
+            return;
+        }
+        if let Some(datagrams) = self.advert_datagrams() {
+            (self.shared.pacer).replace_datagrams(self.placement.key, datagrams);
+        }
+    }
+
+    fn advert_datagrams(&self) -> Option<Vec<crate::tx::Datagram>> {
+        let advert = self.advert(self.router.priority());
+        (self.sender.datagrams(&advert, self.config.checksum))
+            .inspect_err(|err| tracing::error!(instance = %self.config.name, "{err:#}"))
+            .ok()
     }
 
     fn advert(&self, priority: u8) -> VrrpRepr {
@@ -561,8 +598,13 @@ impl Instance {
         }
         status.state_since = Some(self.since);
         status.counters = self.counters.clone();
-        status.counters.adverts_sent =
-            (status.counters.adverts_sent).saturating_sub(self.queue_ticket.unsent());
+    }
+}
+
+impl Drop for Instance {
+    /// However the task ends, no advert of ours leaves after it.
+    fn drop(&mut self) {
+        (self.shared.pacer).cancel(self.placement.key, &self.adverts);
     }
 }
 

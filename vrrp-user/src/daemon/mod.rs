@@ -4,6 +4,7 @@
 //! `xvrrpd reload` without disturbing what did not change, and on SIGTERM / SIGINT has every
 //! instance resign (a master sends priority 0 and removes its VIPs) before exiting.
 mod clock;
+mod heartbeat;
 mod instance;
 mod master_watch;
 mod placement;
@@ -28,7 +29,7 @@ use std::{
 use anyhow::{Context as _, bail};
 use tokio::{
     signal::unix::{SignalKind, signal},
-    sync::{Notify, mpsc, oneshot},
+    sync::{mpsc, oneshot},
     task::JoinHandle,
 };
 use vrrp_common::maps::InstanceKey;
@@ -37,10 +38,11 @@ pub use clock::KernelClock;
 pub use placement::heartbeat_bound;
 pub use reload::{Change, InstanceId, Plan, plan};
 
+use heartbeat::Liveness;
 use instance::{Input, Instance, Placement, Tracking};
 use master_watch::{MasterWatch, WatchThread};
 use placement::{Attached, MIN_HEARTBEAT_BOUND, interface_heartbeat_bound};
-use registry::Registry;
+use registry::{Published, Registry};
 use sync_group::task::GroupHandle;
 use systemd::Systemd;
 
@@ -53,7 +55,7 @@ use crate::{
     netlink::{LinkEvent, Netlink},
     notify::{Notifier, NotifyFifo, Subject},
     track::{Monitors, Tracker},
-    tx::FrameQueue,
+    tx::{AdvertPacer, AdvertTally},
 };
 
 /// What the instance tasks share.
@@ -61,11 +63,11 @@ pub struct Shared {
     dataplane: Mutex<Box<dyn Dataplane>>,
     netlink: Netlink,
     clock: KernelClock,
-    /// Where Masters queue their periodic adverts, if the daemon could open it.
-    adverts: Option<Arc<FrameQueue>>,
+    /// Sends the Masters' periodic adverts.
+    pacer: Arc<AdvertPacer>,
     /// Instances in Master: XDP answers only for theirs, so only they need the heartbeat.
     masters: AtomicUsize,
-    masters_changed: Notify,
+    liveness: Liveness,
     /// The Backups' Master_Down_Timers.
     master_watch: MasterWatch,
 }
@@ -81,7 +83,7 @@ impl Shared {
     }
 
     /// An instance became Master (`true`) or left Master. The first Master refreshes the
-    /// heartbeat before XDP may answer for its VIPs, and wakes the daemon's loop to keep it.
+    /// heartbeat before XDP may answer for its VIPs; the pacer keeps it fresh from then on.
     fn master_count_changed(&self, became: bool) {
         if became {
             if self.masters.fetch_add(1, Ordering::Relaxed) == 0 {
@@ -92,17 +94,12 @@ impl Shared {
             let _ = (self.masters)
                 .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
         }
-        self.masters_changed.notify_one();
     }
 
     /// When the data plane last saw a valid advert for the instance.
     fn last_advert_seen(&self, key: InstanceKey) -> Option<Instant> {
         let observation = self.lock_dataplane().observation(key).ok().flatten()?;
         Some(self.clock.instant(observation.last_advert_ns))
-    }
-
-    fn any_master(&self) -> bool {
-        self.masters.load(Ordering::Relaxed) > 0
     }
 
     fn beat(&self) {
@@ -123,6 +120,8 @@ struct Running {
     placement: Placement,
     inbox: mpsc::Sender<Input>,
     status: Arc<Mutex<control::InstanceStatus>>,
+    /// Its periodic adverts, counted by the pacer.
+    adverts: Arc<AdvertTally>,
     task: JoinHandle<()>,
 }
 
@@ -162,15 +161,16 @@ pub async fn run(
         dataplane: Mutex::new(plane),
         netlink: netlink.clone(),
         clock: KernelClock::new(),
-        adverts: open_advert_queue(),
+        pacer: AdvertPacer::open(Some(advert_grid()))?,
         masters: AtomicUsize::new(0),
-        masters_changed: Notify::new(),
+        liveness: Liveness::new(beat_every(&config)),
         master_watch: MasterWatch::default(),
     });
     let _watch = WatchThread::spawn(Arc::clone(&shared))?;
-    if let Some(queue) = &shared.adverts {
-        tokio::spawn(Arc::clone(queue).run());
-    }
+    tokio::spawn(heartbeat::mark_loop_alive(Arc::clone(&shared)));
+    let _pacer = (shared.pacer)
+        .spawn(heartbeat::Hooks::new(Arc::clone(&shared)))
+        .context("starting the advert pacer's thread")?;
     let registry = Arc::new(Registry::new(
         Arc::clone(&shared),
         config.global.router_id.clone(),
@@ -230,14 +230,10 @@ pub async fn run(
     tracing::info!("xvrrpd running {summary}");
     systemd.ready(&summary);
 
-    let mut heartbeat = heartbeat_ticker(&daemon.config);
     let mut watchdog = systemd.ping_every().map(tokio::time::interval);
     let mut failure = None;
     loop {
         tokio::select! {
-            _ = heartbeat.tick(), if shared.any_master() => shared.beat(),
-            // Re-evaluates the heartbeat's condition.
-            () = shared.masters_changed.notified() => {}
             _ = tick(&mut watchdog) => systemd.watchdog(),
             event = events.recv() => {
                 let Some(event) = event else {
@@ -261,14 +257,14 @@ pub async fn run(
                 tracing::info!("SIGHUP: reloading {}", daemon.config_path.display());
                 systemd.reloading();
                 let _ = daemon.reload().await;
-                heartbeat = heartbeat_ticker(&daemon.config);
+                shared.liveness.set_beat_every(beat_every(&daemon.config));
                 systemd.ready("reloaded");
             }
             Some(reply) = reload_rx.recv() => {
                 tracing::info!("reload requested: reloading {}", daemon.config_path.display());
                 systemd.reloading();
                 let outcome = daemon.reload().await;
-                heartbeat = heartbeat_ticker(&daemon.config);
+                shared.liveness.set_beat_every(beat_every(&daemon.config));
                 systemd.ready("reloaded");
                 let _ = reply.send(outcome);
             }
@@ -282,9 +278,6 @@ pub async fn run(
     // Every instance resigns at once: a master sends priority 0 and removes its VIPs.
     let ids: Vec<InstanceId> = daemon.instances.keys().cloned().collect();
     futures::future::join_all(ids.iter().map(|id| daemon.stop_instance(id))).await;
-    if let Some(queue) = &shared.adverts {
-        queue.flush();
-    }
     // Then the groups' stop scripts (keepalived runs them at shutdown too).
     let groups = std::mem::take(&mut daemon.groups);
     futures::future::join_all(groups.into_values().map(|group| group.stop(true))).await;
@@ -309,33 +302,15 @@ fn advert_grid() -> AdvertGrid {
     AdvertGrid::new(*ORIGIN.get_or_init(Instant::now))
 }
 
-fn open_advert_queue() -> Option<Arc<FrameQueue>> {
-    FrameQueue::open()
-        .inspect_err(|err| tracing::warn!("{err}: each Master sends its own adverts"))
-        .ok()
-}
-
-/// Refreshes the XDP heartbeat a few times per bound from the daemon's one event loop, while
-/// an instance is Master: when the daemon hangs, so does the heartbeat, and XDP stops claiming
-/// the VIPs. The beats fall on the Masters' advert grid, and so share their wake-ups.
-fn heartbeat_ticker(config: &Config) -> tokio::time::Interval {
-    let every = config
+/// How often the heartbeat is refreshed: three times per shortest heartbeat bound.
+fn beat_every(config: &Config) -> Duration {
+    let bound = config
         .instances
         .iter()
         .map(|instance| interface_heartbeat_bound(config, &instance.interface))
         .min()
-        .unwrap_or(MIN_HEARTBEAT_BOUND)
-        / 3;
-    let step = AdvertGrid::STEP;
-    let every = step
-        * u32::try_from(every.as_nanos() / step.as_nanos())
-            .unwrap_or(u32::MAX)
-            .max(1);
-    let next_on_grid = advert_grid().floor(Instant::now()) + step;
-    let mut ticker = tokio::time::interval_at(next_on_grid.into(), every);
-    // Skip keeps the ticks on the grid after a late one; Delay would shift them.
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    ticker
+        .unwrap_or(MIN_HEARTBEAT_BOUND);
+    bound / 3
 }
 
 async fn tick(ticker: &mut Option<tokio::time::Interval>) {
@@ -360,7 +335,7 @@ impl Daemon {
             .groups
             .values()
             .find(|group| group.config().members.contains(&instance.name));
-        let (mut runtime, status) = Instance::new(
+        let (mut runtime, status, adverts) = Instance::new(
             instance.clone(),
             placed.placement.clone(),
             placed.sender,
@@ -385,6 +360,7 @@ impl Daemon {
                 placement: placed.placement,
                 inbox,
                 status,
+                adverts,
                 task,
             },
         );
@@ -473,7 +449,11 @@ impl Daemon {
             .instances
             .iter()
             .filter_map(|instance| self.instances.get(&InstanceId::of(instance)))
-            .map(|running| (running.placement.key, Arc::clone(&running.status)))
+            .map(|running| Published {
+                key: running.placement.key,
+                status: Arc::clone(&running.status),
+                adverts: Arc::clone(&running.adverts),
+            })
             .collect();
         self.registry
             .set(self.config.global.router_id.clone(), statuses);

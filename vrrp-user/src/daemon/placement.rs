@@ -1,7 +1,7 @@
 //! Where an instance runs: its interface found and handed to the data plane, the address its
 //! adverts come from, the peers it hears, its sockets. Used at start-up and for the instances a
 //! reload adds or restarts.
-use std::{collections::HashMap, net::IpAddr, sync::Arc, time::Duration};
+use std::{collections::HashMap, net::IpAddr, time::Duration};
 
 use anyhow::Context as _;
 use vrrp_common::maps::{InstanceKey, PeerKey};
@@ -123,7 +123,7 @@ pub async fn place(
         primary,
         heartbeat_bound,
     };
-    let sender = open_sender(shared, instance, &placement)?;
+    let sender = open_sender(instance, &placement)?;
     let garp = Garp::open(
         &instance.interface,
         placement.ifindex,
@@ -145,7 +145,6 @@ pub async fn place(
 /// (route lookup, netfilter OUTPUT / POSTROUTING, fragmentation checks): at 100 instances
 /// sending every 10 ms that was 12–17 % of the master's CPU.
 pub fn open_sender(
-    shared: &Shared,
     instance: &InstanceConfig,
     placement: &Placement,
 ) -> anyhow::Result<AdvertSender> {
@@ -160,12 +159,7 @@ pub fn open_sender(
     } else {
         AdvertSender::open(&config)
     };
-    let sender =
-        sender.with_context(|| format!("instance {}: opening its advert socket", instance.name))?;
-    Ok(match &shared.adverts {
-        Some(queue) => sender.with_queue(Arc::clone(queue)),
-        None => sender,
-    })
+    sender.with_context(|| format!("instance {}: opening its advert socket", instance.name))
 }
 
 /// `use_vmac` needs XDP to hand the virtual MAC's frames to the stack: better a clear refusal

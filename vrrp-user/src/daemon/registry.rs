@@ -8,7 +8,10 @@ use std::{
 use vrrp_common::{Counter, maps::InstanceKey};
 
 use super::Shared;
-use crate::control::{DataplaneStatus, InstanceStatus, ScriptStatus, Status, StatusSource};
+use crate::{
+    control::{DataplaneStatus, InstanceStatus, ScriptStatus, Status, StatusSource},
+    tx::AdvertTally,
+};
 
 pub struct Registry {
     shared: Arc<Shared>,
@@ -18,8 +21,17 @@ pub struct Registry {
 #[derive(Default)]
 struct Inner {
     router_id: String,
-    instances: Vec<(InstanceKey, Arc<Mutex<InstanceStatus>>)>,
+    instances: Vec<Published>,
     scripts: Vec<ScriptStatus>,
+}
+
+/// A running instance, as status and metrics read it.
+pub struct Published {
+    pub key: InstanceKey,
+    /// What the instance's task last wrote.
+    pub status: Arc<Mutex<InstanceStatus>>,
+    /// The periodic adverts the pacer sent for it, added to the status when read.
+    pub adverts: Arc<AdvertTally>,
 }
 
 impl Registry {
@@ -34,11 +46,7 @@ impl Registry {
     }
 
     /// Replaces the list after start-up or a reload.
-    pub fn set(
-        &self,
-        router_id: String,
-        instances: Vec<(InstanceKey, Arc<Mutex<InstanceStatus>>)>,
-    ) {
+    pub fn set(&self, router_id: String, instances: Vec<Published>) {
         let mut inner = self.lock();
         inner.router_id = router_id;
         inner.instances = instances;
@@ -58,16 +66,18 @@ impl StatusSource for Registry {
         let instances = inner
             .instances
             .iter()
-            .filter_map(|(key, status)| {
-                let mut status = status.lock().ok()?.clone();
+            .filter_map(|published| {
+                let mut status = published.status.lock().ok()?.clone();
                 if let Some(since) = status.state_since {
                     status.since_secs = since.elapsed().as_secs_f64();
                 }
                 // A Backup is not woken per advert: the data plane counts them. The instance
                 // keeps the count of the observations it has reset.
-                if let Ok(Some(observation)) = dataplane.observation(*key) {
+                if let Ok(Some(observation)) = dataplane.observation(published.key) {
                     status.counters.adverts_received += observation.adverts;
                 }
+                // Nor is a Master per advert it sends.
+                status.counters.adverts_sent += published.adverts.sent();
                 Some(status)
             })
             .collect();

@@ -17,7 +17,7 @@ pub use reconfigure::ReconfigureError;
 use super::{
     Action, Advert, AdvertInterval, Config, ConfigError, DropReason, Event, OWNER_PRIORITY, Reason,
     State, Timer, Version,
-    timing::{AdvertGrid, Timing},
+    timing::{self, AdvertGrid, Timing},
 };
 
 /// What a Backup knows of the current Master.
@@ -511,16 +511,13 @@ impl VirtualRouter {
             return; // early or stale
         };
         // §6.4.3: "If the Adver_Timer fires, then: Send an ADVERTISEMENT; Reset the Adver_Timer
-        // to Advertisement_Interval". Counted from when the timer was due, not from when it was
-        // served: wake-up latency would otherwise add up advert after advert (about 1 ms late
-        // per 10 ms advert). After a stall longer than an interval, start afresh from now
-        // rather than catch up with a burst.
+        // to Advertisement_Interval".
         out.push(Action::SendAdvert {
             priority: self.priority,
         });
         let interval = self.config.advert_interval.as_duration();
-        let from = if now - due < interval { due } else { now };
-        self.arm(Timer::Advert, self.on_advert_grid(from + interval), out);
+        let next = timing::next_advert_deadline(due, now, interval, self.advert_grid);
+        self.arm(Timer::Advert, next, out);
     }
 
     // ---- Backup helpers -----------------------------------------------------------------------

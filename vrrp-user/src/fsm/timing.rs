@@ -170,6 +170,31 @@ impl AdvertGrid {
     }
 }
 
+/// When a Master's Adver_Timer is due next, once the deadline `due` has been served at `now`
+/// (RFC 5798 §6.4.3: "Send an ADVERTISEMENT; Reset the Adver_Timer to
+/// Advertisement_Interval"). Counted from when the timer was due, not from when it was served:
+/// wake-up latency would otherwise add up advert after advert (about 1 ms late per 10 ms
+/// advert). After a stall longer than an interval, it starts afresh from `now` rather than
+/// catch up with a burst. On `grid`, if given, at or before the instant computed, but always
+/// after `now` (a deadline off the grid could otherwise floor to one already served).
+pub fn next_advert_deadline(
+    due: Instant,
+    now: Instant,
+    interval: Duration,
+    grid: Option<AdvertGrid>,
+) -> Instant {
+    let from = if now.saturating_duration_since(due) < interval {
+        due
+    } else {
+        now
+    };
+    let on_grid = |at: Instant| grid.map_or(at, |grid| grid.floor(at));
+    match on_grid(from + interval) {
+        at if at > now => at,
+        _ => on_grid(now + interval),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,6 +310,33 @@ mod advert_grid {
         let origin = Instant::now() + Duration::from_secs(1);
         let at = Instant::now();
         assert_eq!(AdvertGrid::new(origin).floor(at), at);
+    }
+
+    #[test]
+    fn the_next_advert_keeps_the_phase_unless_stalled() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        // Served 3 ms late: the next one is still due one interval after the last deadline.
+        assert_eq!(
+            next_advert_deadline(t0, t0 + ms(3), ms(10), None),
+            t0 + ms(10)
+        );
+        // Stalled for more than an interval: afresh from now, no burst to catch up.
+        assert_eq!(
+            next_advert_deadline(t0, t0 + ms(25), ms(10), None),
+            t0 + ms(35)
+        );
+        // On the grid: floored to a step of it.
+        let grid = AdvertGrid::new(t0);
+        assert_eq!(
+            next_advert_deadline(t0 + ms(4), t0 + ms(4), ms(100), Some(grid)),
+            t0 + ms(100)
+        );
+        // Off the grid and served late, it would floor to now: one interval on instead.
+        assert_eq!(
+            next_advert_deadline(t0 + ms(5), t0 + ms(10), ms(10), Some(grid)),
+            t0 + ms(20)
+        );
     }
 }
 

@@ -11,10 +11,7 @@ use std::{
     net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6},
     num::NonZeroU32,
     os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd},
-    sync::{
-        Arc,
-        atomic::{AtomicU16, Ordering},
-    },
+    sync::atomic::{AtomicU16, Ordering},
 };
 
 use socket2::{Domain, Protocol, SockAddr, SockFilter, Socket, Type};
@@ -23,7 +20,7 @@ use super::{
     TxError,
     garp::link_addr,
     mmsg,
-    queue::{FrameQueue, QueueTicket},
+    pacer::{Datagram, Outlet},
     set_option, setup,
 };
 use crate::wire::{
@@ -138,10 +135,8 @@ pub struct AdvertSender {
     interface: String,
     source: IpAddr,
     destinations: Vec<(IpAddr, SockAddr)>,
-    /// Set when adverts leave as whole frames from a virtual MAC.
+    /// Set when adverts leave as whole frames, from the virtual MAC or the interface's.
     link: Option<LinkLayer>,
-    /// Where [`AdvertSender::send_queued`] puts whole frames, if set.
-    queue: Option<Arc<FrameQueue>>,
 }
 
 /// What an AF_PACKET sender writes below the VRRP message.
@@ -168,7 +163,6 @@ impl AdvertSender {
                 .map(|dst| (dst, sockaddr(dst, config.ifindex)))
                 .collect(),
             link: None,
-            queue: None,
         })
     }
 
@@ -210,17 +204,7 @@ impl AdvertSender {
                 src_mac,
                 ident: AtomicU16::new(1),
             }),
-            queue: None,
         })
-    }
-
-    /// Lets [`AdvertSender::send_queued`] queue this sender's frames on `queue`; a sender of
-    /// IP datagrams (unicast peers, no MAC) keeps sending them itself.
-    pub fn with_queue(mut self, queue: Arc<FrameQueue>) -> AdvertSender {
-        if self.link.is_some() {
-            self.queue = Some(queue);
-        }
-        self
     }
 
     /// The source MAC of whole-frame adverts, if this sender writes them.
@@ -277,29 +261,29 @@ impl AdvertSender {
             .map(drop)
     }
 
-    /// Queues `advert`'s frames to leave with the other adverts due now ([`FrameQueue`]), or
-    /// sends it at once if this sender has no queue.
-    pub fn send_queued(
+    /// `advert`'s datagrams to every destination, built once to be sent again and again
+    /// ([`Outlet::restamp`] before each sending).
+    pub fn datagrams(
         &self,
         advert: &VrrpRepr,
         checksum: ChecksumMode,
-        ticket: &Arc<QueueTicket>,
-    ) -> Result<(), TxError> {
-        let Some(queue) = &self.queue else {
-            return self.send(advert, checksum);
-        };
-        for (dst, addr) in &self.destinations {
-            let frame =
-                self.datagram(advert, *dst, checksum)
-                    .map_err(|source| TxError::Encode {
-                        interface: self.interface.clone(),
-                        what: "the advert to",
-                        addr: *dst,
-                        source,
-                    })?;
-            queue.push(addr.clone(), frame, ticket);
+    ) -> Result<Vec<Datagram>, TxError> {
+        let mut datagrams = Vec::with_capacity(self.destinations.len());
+        for (dst, to) in &self.destinations {
+            let bytes =
+                (self.datagram(advert, *dst, checksum)).map_err(|source| TxError::Encode {
+                    interface: self.interface.clone(),
+                    what: "the advert to",
+                    addr: *dst,
+                    source,
+                })?;
+            datagrams.push(Datagram {
+                dst: *dst,
+                to: to.clone(),
+                bytes,
+            });
         }
-        Ok(())
+        Ok(datagrams)
     }
 
     /// Sends every advert (several VRIDs on this interface, say) to every destination, in
@@ -335,6 +319,27 @@ impl AdvertSender {
                 source,
             }));
         report
+    }
+}
+
+/// A Master's periodic adverts, sent by the pacer: whole frames through its socket, IP
+/// datagrams through this sender's.
+impl Outlet for AdvertSender {
+    fn own_socket(&self) -> Option<&Socket> {
+        self.link.is_none().then_some(&self.socket)
+    }
+
+    fn restamp(&self, datagram: &mut [u8]) {
+        let Some(link) = self.link.as_ref().filter(|_| self.source.is_ipv4()) else {
+            return;
+        };
+        let ident = link.ident.fetch_add(1, Ordering::Relaxed);
+        // Fails only on a frame this sender did not build.
+        let _ = wire::restamp_ipv4_ident(datagram, ident);
+    }
+
+    fn interface(&self) -> &str {
+        &self.interface
     }
 }
 

@@ -97,51 +97,16 @@ fn send_each(
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
-    use socket2::{Domain, Type};
-
     use super::*;
-
-    /// A bound unix datagram socket: local IPC, no network.
-    fn receiver(dir: &std::path::Path, name: &str) -> (Socket, SockAddr) {
-        let addr = SockAddr::unix(dir.join(name)).unwrap();
-        let socket = Socket::new(Domain::UNIX, Type::DGRAM, None).unwrap();
-        socket.bind(&addr).unwrap();
-        socket.set_nonblocking(true).unwrap();
-        (socket, addr)
-    }
-
-    fn received(socket: &Socket) -> Vec<Vec<u8>> {
-        let mut out = Vec::new();
-        let mut buf = [mem::MaybeUninit::new(0u8); 64];
-        while let Ok(n) = socket.recv(&mut buf) {
-            // SAFETY: `recv` initialised the first `n` bytes (they were initialised anyway).
-            out.push(
-                buf[..n]
-                    .iter()
-                    .map(|b| unsafe { b.assume_init() })
-                    .collect(),
-            );
-        }
-        out
-    }
-
-    fn temp_dir(tag: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("xvrrpd-mmsg-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
-    }
+    use crate::tx::test_sockets::{SocketDir, received, sender};
 
     #[test]
     fn batch_goes_out_in_order_and_skips_a_failure() {
-        let dir = temp_dir("batch");
-        let (a, a_addr) = receiver(&dir, "a");
-        let (b, b_addr) = receiver(&dir, "b");
-        let missing = SockAddr::unix(dir.join("missing")).unwrap();
-        let sender = Socket::new(Domain::UNIX, Type::DGRAM, None).unwrap();
-        sender.set_nonblocking(true).unwrap();
+        let dir = SocketDir::new("mmsg-batch");
+        let (a, a_addr) = dir.receiver("a");
+        let (b, b_addr) = dir.receiver("b");
+        let missing = dir.address("missing");
+        let sender = sender();
         let messages: [(&SockAddr, &[u8]); 5] = [
             (&a_addr, b"one"),
             (&b_addr, b"two"),
@@ -158,16 +123,14 @@ mod tests {
         assert_eq!(failures.len(), 1);
         assert_eq!(failures[0].0, 2);
         assert_eq!(received(&a), [b"three".to_vec()]);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn more_than_one_call() {
-        let dir = temp_dir("many");
-        let (a, a_addr) = receiver(&dir, "a");
+        let dir = SocketDir::new("mmsg-many");
+        let (a, a_addr) = dir.receiver("a");
         a.set_recv_buffer_size(1 << 20).unwrap();
-        let sender = Socket::new(Domain::UNIX, Type::DGRAM, None).unwrap();
-        sender.set_nonblocking(true).unwrap();
+        let sender = sender();
         let payloads: Vec<[u8; 2]> = (0..1100u16).map(u16::to_be_bytes).collect();
         let messages: Vec<(&SockAddr, &[u8])> =
             payloads.iter().map(|p| (&a_addr, &p[..])).collect();
@@ -178,6 +141,5 @@ mod tests {
         assert_eq!(got.len() + failures.len(), 1100);
         assert!(got.len() >= 10, "{} received", got.len());
         assert_eq!(got[0], [0, 0]);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -1,5 +1,6 @@
 //! Sending: VRRP adverts through raw IP sockets or as whole frames through AF_PACKET
-//! ([`AdvertSender`]), those due at one instant in one call ([`FrameQueue`]); gratuitous ARP
+//! ([`AdvertSender`]), a Master's periodic ones by a thread of their own, those due at one
+//! instant in one call ([`AdvertPacer`]); gratuitous ARP
 //! and unsolicited neighbour advertisements through AF_PACKET ([`Garp`]).
 //!
 //! Every packet is built by [`crate::wire`], the code the tests feed with keepalived's
@@ -15,13 +16,15 @@ use crate::wire;
 mod advert;
 mod garp;
 mod mmsg;
-mod queue;
+mod pacer;
+#[cfg(test)]
+mod test_sockets;
 #[cfg(test)]
 mod tests;
 
 pub use advert::{AdvertSender, BatchReport, SenderConfig, build_advert};
 pub use garp::{BurstReport, Garp, announce_v4, announce_v6, announcement};
-pub use queue::{FrameQueue, QueueTicket};
+pub use pacer::{AdvertPacer, AdvertTally, Datagram, Outlet, PacerHooks, PacerThread, Schedule};
 
 /// Why sending (or getting ready to send) failed.
 #[derive(Debug, thiserror::Error)]

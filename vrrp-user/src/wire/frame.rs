@@ -249,6 +249,20 @@ pub fn emit_advert_frame(
     Ok(buf)
 }
 
+/// Gives an IPv4 advert frame built by [`emit_advert_frame`] a new IP ID and its header
+/// checksum: a sender that repeats one frame per interval still counts the ID up per advert,
+/// as keepalived does. An IPv6 frame has no ID and is left as it is.
+pub fn restamp_ipv4_ident(frame: &mut [u8], ident: u16) -> Result<(), Error> {
+    let mut eth = Frame::new_checked(frame)?;
+    if eth.ethertype() != ethernet::ethertype::IPV4 {
+        return Ok(());
+    }
+    let mut packet = ipv4::Packet::new_checked(eth.payload_mut())?;
+    packet.set_ident(ident);
+    packet.fill_checksum();
+    Ok(())
+}
+
 /// Writes IP header + VRRP into `buf`, which is exactly their length.
 fn emit_ip_into(
     buf: &mut [u8],

@@ -34,6 +34,7 @@ pub use arp::{ArpOperation, ArpRepr, Packet as ArpPacket};
 pub use ethernet::{EthernetRepr, Frame as EthernetFrame, MacAddr, VlanTag};
 pub use frame::{
     ADVERT_TOS, FrameInfo, IpInfo, emit_advert_frame, emit_advert_ip, parse_advert_frame,
+    restamp_ipv4_ident,
 };
 pub use ipv4::{Ipv4Repr, Packet as Ipv4Packet};
 pub use ipv6::{Ipv6Repr, Packet as Ipv6Packet};

@@ -163,9 +163,8 @@ impl Instance {
         let bound_changed = self.placement.heartbeat_bound != heartbeat_bound;
         self.placement.heartbeat_bound = heartbeat_bound;
         if old.unicast_peers != self.config.unicast_peers {
-            match super::super::placement::open_sender(&self.shared, &self.config, &self.placement)
-            {
-                Ok(sender) => self.sender = sender,
+            match super::super::placement::open_sender(&self.config, &self.placement) {
+                Ok(sender) => self.sender = Arc::new(sender),
                 Err(err) => tracing::error!(instance = %name, "{err:#}"),
             }
         }
@@ -212,6 +211,8 @@ impl Instance {
             // The advert lists the VIPs: tell the Backups now rather than at the next interval.
             self.send_advert(self.router.priority());
         }
+        // The VIPs, the sender or the checksum mode may have changed what a Master repeats.
+        self.refresh_scheduled_advert();
         if let Ok(mut status) = self.status.lock() {
             status.name = self.config.name.clone();
             status.priority = self.config.priority;
