@@ -429,7 +429,11 @@ mod tests {
         let next = pacer.serve(&mut schedules, t0 + 10 * MS, true);
         let mut got = received(&rx);
         got.sort();
-        assert_eq!(got, [vec![1, 2], vec![2, 1]], "each readied once per sending");
+        assert_eq!(
+            got,
+            [vec![1, 2], vec![2, 1]],
+            "each readied once per sending"
+        );
         assert_eq!(next, Some(t0 + 20 * MS));
         assert_eq!(schedules[&key(2)].next, t0 + 20 * MS, "grid-floored");
         assert_eq!(schedules[&key(1)].tally.sent(), 2);
@@ -522,7 +526,10 @@ mod tests {
             got.extend(received(&rx));
         }
         assert_eq!(got, [vec![1, 1], vec![2, 1], vec![3, 1]]);
-        assert!(ticks.load(Ordering::Relaxed) >= 3, "the hooks run at each wake-up");
+        assert!(
+            ticks.load(Ordering::Relaxed) >= 3,
+            "the hooks run at each wake-up"
+        );
         pacer.cancel(key(1), &tally);
         let _ = received(&rx);
         std::thread::sleep(30 * MS);
