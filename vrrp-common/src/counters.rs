@@ -39,11 +39,16 @@ pub enum Counter {
     OwnershipStale,
     /// Frames to an owned virtual MAC, given the interface's MAC as destination and passed.
     VmacDelivered,
+    /// Runs of a Backup's Master_Down_Timer in the kernel that found its Master alive and
+    /// slept again.
+    MasterDownRearmed,
+    /// Runs that found the Master silent and woke the daemon.
+    MasterDownDue,
 }
 
 impl Counter {
     /// Number of slots the counter array must have.
-    pub const COUNT: u32 = 17;
+    pub const COUNT: u32 = 19;
     pub const ALL: [Counter; Self::COUNT as usize] = [
         Counter::AdvertAccepted,
         Counter::AdvertEvent,
@@ -62,6 +67,8 @@ impl Counter {
         Counter::NaReply,
         Counter::OwnershipStale,
         Counter::VmacDelivered,
+        Counter::MasterDownRearmed,
+        Counter::MasterDownDue,
     ];
 
     pub const fn index(self) -> u32 {
@@ -88,6 +95,8 @@ impl Counter {
             Counter::NaReply => "na_reply",
             Counter::OwnershipStale => "ownership_stale",
             Counter::VmacDelivered => "vmac_delivered",
+            Counter::MasterDownRearmed => "master_down_rearmed",
+            Counter::MasterDownDue => "master_down_due",
         }
     }
 }

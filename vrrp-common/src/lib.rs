@@ -7,7 +7,9 @@
 //! One writer per map: userspace writes [`maps::INSTANCES`], [`maps::VIPS`], [`maps::PEERS`],
 //! [`maps::VMACS`] and [`maps::VMAC_INTERFACES`]; the daemon's heartbeat program
 //! ([`HEARTBEAT_PROGRAM_NAME`], run on demand, never attached) writes [`maps::HEARTBEAT`]; the
-//! XDP program writes [`maps::OBSERVATIONS`], [`maps::COUNTERS`] and [`maps::EVENTS`].
+//! XDP program writes [`maps::OBSERVATIONS`], [`maps::COUNTERS`] and [`maps::EVENTS`]; the
+//! master-down program ([`MASTER_DOWN_PROGRAM_NAME`]) and its timers' callback write
+//! [`maps::MASTER_DOWN_TIMERS`] (and count and push events as the XDP program does).
 #![no_std]
 
 pub mod advert;
@@ -37,6 +39,10 @@ pub const VMAC_TC_PROGRAM_NAME: &str = "xvrrpd_vmac_tc";
 /// Name of the program the daemon runs (BPF_PROG_TEST_RUN) to stamp [`maps::HEARTBEAT`] with
 /// the kernel's tick count: userspace cannot read that clock itself.
 pub const HEARTBEAT_PROGRAM_NAME: &str = "xvrrpd_heartbeat";
+/// Name of the program the daemon runs (BPF_PROG_TEST_RUN) with a
+/// [`maps::MasterDownRequest`] as its frame, to arm or stop a Backup's Master_Down_Timer in
+/// the kernel ([`maps::MASTER_DOWN_TIMERS`]): only a BPF program may start a `bpf_timer`.
+pub const MASTER_DOWN_PROGRAM_NAME: &str = "xvrrpd_master_down";
 
 /// Address family tags used in map keys (not the kernel's AF_* values, which differ by OS).
 pub const FAMILY_V4: u8 = 4;

@@ -26,6 +26,10 @@ pub const VMAC_INTERFACES: &str = "VMAC_INTERFACES";
 pub const COUNTERS: &str = "COUNTERS";
 /// XDP → userspace: ring buffer of [`AdvertEvent`].
 pub const EVENTS: &str = "EVENTS";
+/// Kernel only: each observation slot's Master_Down_Timer (a `bpf_timer` beside the
+/// [`MasterDownWatch`] it serves), written by the watch program the daemon runs
+/// ([`crate::MASTER_DOWN_PROGRAM_NAME`]) and by the timer's own callback.
+pub const MASTER_DOWN_TIMERS: &str = "MASTER_DOWN_TIMERS";
 
 pub const MAX_INSTANCES: u32 = 1024;
 pub const MAX_VIPS: u32 = 4096;
@@ -196,6 +200,40 @@ pub mod event_reasons {
     pub const WHILE_MASTER: u8 = 1 << 4;
     /// The first advert after the instance's configured silence.
     pub const AFTER_SILENCE: u8 = 1 << 5;
+    /// Not an advert: the instance's Master_Down_Timer, watched in the kernel, has passed
+    /// ([`super::MasterDownWatch`]). Only `ktime_ns` and `instance` are set.
+    pub const MASTER_DOWN_DUE: u8 = 1 << 6;
+}
+
+/// A Backup's Master_Down_Timer as the kernel watches it, so that the daemon is not woken
+/// while the Master it hears is alive: at `deadline_ns` the timer reads the slot's
+/// observation, and if an advert (of the same generation) came since, moves the deadline to
+/// `last_advert_ns + postpone_ns` and sleeps again; otherwise it pushes a
+/// [`event_reasons::MASTER_DOWN_DUE`] event and stops.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MasterDownWatch {
+    /// CLOCK_MONOTONIC nanoseconds (bpf_ktime_get_ns).
+    pub deadline_ns: u64,
+    /// Master_Down_Interval when adverts seen postpone the deadline; 0 when they do not (a
+    /// resigned Master, one we preempt: the state machine's rule).
+    pub postpone_ns: u64,
+    pub instance: InstanceKey,
+    /// The observation slot's [`InstanceConfig::generation`]: older observations do not count.
+    pub generation: u16,
+    /// 1: watch; 0: stop watching.
+    pub armed: u8,
+    pub _pad: [u8; 5],
+}
+
+/// What the daemon hands the watch program, as the frame it runs on (BPF_PROG_TEST_RUN).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MasterDownRequest {
+    /// The instance's observation slot ([`InstanceConfig::slot`]), which indexes the timers.
+    pub slot: u32,
+    pub _pad: u32,
+    pub watch: MasterDownWatch,
 }
 
 /// A valid advert the state machine needs to see.
@@ -227,6 +265,8 @@ mod pod {
     unsafe impl aya::Pod for VmacKey {}
     unsafe impl aya::Pod for VmacOwner {}
     unsafe impl aya::Pod for AdvertEvent {}
+    unsafe impl aya::Pod for MasterDownWatch {}
+    unsafe impl aya::Pod for MasterDownRequest {}
 }
 
 #[cfg(test)]
@@ -245,6 +285,8 @@ mod tests {
         assert_eq!(size_of::<AdvertEvent>(), 40);
         assert_eq!(size_of::<VmacKey>(), 12);
         assert_eq!(size_of::<VmacOwner>(), 16);
+        assert_eq!(size_of::<MasterDownWatch>(), 32);
+        assert_eq!(size_of::<MasterDownRequest>(), 40);
     }
 
     #[test]

@@ -12,6 +12,7 @@
 #![feature(asm_experimental_arch)]
 
 mod advert;
+mod master_down;
 mod neighbour;
 mod packet;
 mod vmac;

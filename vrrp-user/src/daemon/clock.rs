@@ -31,6 +31,20 @@ impl KernelClock {
     }
 }
 
+impl KernelClock {
+    /// The kernel timestamp of an `Instant` (0 for one before boot, which cannot happen).
+    pub fn kernel_ns(&self, at: Instant) -> u64 {
+        if at >= self.anchor {
+            let after = (at - self.anchor).as_nanos();
+            self.anchor_ns
+                .saturating_add(u64::try_from(after).unwrap_or(u64::MAX))
+        } else {
+            let before = (self.anchor - at).as_nanos();
+            (self.anchor_ns).saturating_sub(u64::try_from(before).unwrap_or(u64::MAX))
+        }
+    }
+}
+
 impl Default for KernelClock {
     fn default() -> Self {
         KernelClock::new()
@@ -57,5 +71,9 @@ mod tests {
             clock.instant(now_ns + 1_000) - clock.instant(now_ns),
             Duration::from_micros(1)
         );
+        // And back, to the nanosecond, either side of the anchor.
+        for ns in [now_ns + 1_234_567, clock.anchor_ns - 7_654_321] {
+            assert_eq!(clock.kernel_ns(clock.instant(ns)), ns);
+        }
     }
 }

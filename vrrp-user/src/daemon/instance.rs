@@ -247,7 +247,7 @@ impl Instance {
                         self.syncing = false;
                     }
                     Some(Input::Shutdown(done)) => {
-                        self.shared.master_watch.unwatch(self.placement.key);
+                        self.shared.unwatch_master_down(self.placement.key);
                         self.apply(Event::Shutdown).await;
                         self.shared.lock_dataplane().remove_instance(self.placement.key).ok();
                         if let Some(notifier) = self.notifier.take() {

@@ -32,7 +32,7 @@ use tokio::{
     sync::{mpsc, oneshot},
     task::JoinHandle,
 };
-use vrrp_common::maps::InstanceKey;
+use vrrp_common::maps::{InstanceKey, event_reasons};
 
 pub use clock::KernelClock;
 pub use placement::heartbeat_bound;
@@ -475,6 +475,10 @@ impl Daemon {
     }
 
     fn dispatch_advert(&self, event: vrrp_common::maps::AdvertEvent) {
+        if event.reasons & event_reasons::MASTER_DOWN_DUE != 0 {
+            self.shared.master_watch.kernel_due(event.instance);
+            return;
+        }
         let Some(running) = self
             .by_key
             .get(&event.instance)

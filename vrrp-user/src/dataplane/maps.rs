@@ -58,6 +58,10 @@ impl XdpDataplane {
     }
 
     pub fn remove_instance(&mut self, key: InstanceKey) -> anyhow::Result<()> {
+        // Its slot may go to another instance: no event of this one from it.
+        if let Err(err) = self.unwatch_master_down(key) {
+            tracing::warn!("{err:#}");
+        }
         ignore_missing(
             self.hash_map::<InstanceKey, InstanceConfig>(maps::INSTANCES)?
                 .remove(&key),
@@ -228,7 +232,7 @@ impl Slots {
         }
     }
 
-    fn get(&self, key: InstanceKey) -> Option<(u16, u16)> {
+    pub(super) fn get(&self, key: InstanceKey) -> Option<(u16, u16)> {
         self.assigned.get(&key).copied()
     }
 }

@@ -8,12 +8,13 @@
 //! channel the daemon reads; both keep per-instance [`Observation`]s the master-down timer
 //! consults before taking over.
 mod maps;
+mod master_down;
 mod observations;
 pub mod socket;
 mod vmac;
 pub mod xdp;
 
-use std::fmt;
+use std::{fmt, time::Duration};
 
 use tokio::sync::mpsc;
 use vrrp_common::maps::{
@@ -99,6 +100,21 @@ pub trait Dataplane: Send {
     /// Forgets what was seen of the instance's master, so that its next advert is reported as
     /// a new master (the state machine needs one report after entering Backup).
     fn forget_observation(&mut self, key: InstanceKey) -> anyhow::Result<()>;
+    /// Watches a Backup's Master_Down_Timer in the kernel until `deadline_ns`
+    /// (CLOCK_MONOTONIC), moved on by `postpone` past each advert seen if given, and reports
+    /// it passed with a [`MASTER_DOWN_DUE`](vrrp_common::maps::event_reasons::MASTER_DOWN_DUE)
+    /// event. `Ok(false)`: this data plane cannot, and the daemon watches the timer itself.
+    fn watch_master_down(
+        &mut self,
+        _key: InstanceKey,
+        _deadline_ns: u64,
+        _postpone: Option<Duration>,
+    ) -> anyhow::Result<bool> {
+        Ok(false)
+    }
+    fn unwatch_master_down(&mut self, _key: InstanceKey) -> anyhow::Result<()> {
+        Ok(())
+    }
     fn counters(&self) -> anyhow::Result<CounterTotals>;
 }
 

@@ -3,6 +3,7 @@
 use std::{
     collections::{HashMap, HashSet},
     fmt,
+    time::Duration,
 };
 
 use anyhow::{Context as _, bail};
@@ -73,6 +74,8 @@ pub struct XdpDataplane {
     pub(super) slots: Slots,
     /// The program's attachment to each interface, by ifindex.
     links: HashMap<u32, XdpLinkId>,
+    /// The master-down program loaded: Backups' Master_Down_Timers run in the kernel.
+    pub(super) master_down: bool,
 }
 
 impl XdpDataplane {
@@ -91,11 +94,13 @@ impl XdpDataplane {
         heartbeat_program(&mut ebpf)?
             .load()
             .context("the kernel refused the heartbeat program")?;
+        let master_down = super::master_down::load_master_down(&mut ebpf);
         Ok(XdpDataplane {
             observations: ObservationView::map(&ebpf)?,
             ebpf,
             slots: Slots::default(),
             links: HashMap::new(),
+            master_down,
         })
     }
 
@@ -424,6 +429,19 @@ impl Dataplane for XdpBackend {
 
     fn forget_observation(&mut self, key: InstanceKey) -> anyhow::Result<()> {
         self.dataplane.forget_observation(key)
+    }
+
+    fn watch_master_down(
+        &mut self,
+        key: InstanceKey,
+        deadline_ns: u64,
+        postpone: Option<Duration>,
+    ) -> anyhow::Result<bool> {
+        (self.dataplane).watch_master_down(key, deadline_ns, postpone)
+    }
+
+    fn unwatch_master_down(&mut self, key: InstanceKey) -> anyhow::Result<()> {
+        self.dataplane.unwatch_master_down(key)
     }
 
     fn counters(&self) -> anyhow::Result<CounterTotals> {

@@ -45,12 +45,11 @@ impl Instance {
         };
         match &wait {
             Wait::Watched(watched) => {
-                (self.shared.master_watch).watch(self.placement.key, watched.clone());
+                (self.shared).watch_master_down(self.placement.key, watched.clone());
                 self.watched = true;
             }
-            // A Master waits for its Adver_Timer every advert: no lock for nothing.
             _ if self.watched => {
-                self.shared.master_watch.unwatch(self.placement.key);
+                self.shared.unwatch_master_down(self.placement.key);
                 self.watched = false;
             }
             _ => {}
