@@ -57,6 +57,11 @@ impl XdpDataplane {
         self.run_master_down(u32::from(slot), MasterDownWatch::default())
     }
 
+    /// The watch program, e.g. to run it on a malformed request in tests.
+    pub fn master_down_program_mut(&mut self) -> anyhow::Result<&mut Xdp> {
+        master_down_program(self.ebpf_mut())
+    }
+
     fn run_master_down(&mut self, slot: u32, watch: MasterDownWatch) -> anyhow::Result<()> {
         let request = MasterDownRequest {
             slot,
