@@ -197,7 +197,7 @@ fn render_dataplane(registry: &mut Registry, status: &Status) {
         "VRRP packets dropped by the data plane, by reason",
         invalid.clone(),
     );
-    let named: [(&str, &str, &str); 6] = [
+    let named: [(&str, &str, &str); 8] = [
         (
             "advert_accepted",
             "xdp_adverts_absorbed",
@@ -227,6 +227,16 @@ fn render_dataplane(registry: &mut Registry, status: &Status) {
             "event_lost",
             "dataplane_events_lost",
             "Events the ring buffer had no room for",
+        ),
+        (
+            "master_down_rearmed",
+            "xdp_master_down_rearmed",
+            "Runs of a Backup's Master_Down_Timer in the kernel that found its Master alive",
+        ),
+        (
+            "master_down_due",
+            "xdp_master_down_due",
+            "Runs of a Backup's Master_Down_Timer in the kernel that found its Master silent",
         ),
     ];
     for (counter, name, help) in named {
@@ -360,6 +370,7 @@ mod tests {
                     ("arp_reply".into(), 3),
                     ("drop_checksum".into(), 9),
                     ("drop_ttl".into(), 4),
+                    ("master_down_rearmed".into(), 330),
                 ]),
             },
         }
@@ -392,6 +403,8 @@ mod tests {
             "xvrrpd_xdp_adverts_absorbed_total 1000",
             "xvrrpd_xdp_arp_replies_total 3",
             "xvrrpd_xdp_na_replies_total 0",
+            "xvrrpd_xdp_master_down_rearmed_total 330",
+            "xvrrpd_xdp_master_down_due_total 0",
             r#"xvrrpd_invalid_packets_total{reason="checksum"} 9"#,
             r#"xvrrpd_invalid_packets_total{reason="ttl"} 4"#,
             r#"xvrrpd_script_status{name="chk_haproxy"} 1"#,

@@ -79,17 +79,40 @@ pub async fn mark_loop_alive(shared: Arc<Shared>) {
     }
 }
 
+/// When the heartbeat was last stamped, and whether a wake-up at `now` should stamp it.
+#[derive(Debug, Default)]
+struct BeatClock {
+    last: Option<Instant>,
+}
+
+impl BeatClock {
+    /// Whether to beat at `now` (the first time, or within a grid step of the beat's due
+    /// time: an advert wake-up that close serves it), and when the next beat is due.
+    fn at(&mut self, now: Instant, every: Duration) -> (bool, Instant) {
+        let due = self.last.map(|last| last + every);
+        let beat = due.is_none_or(|due| now + AdvertGrid::STEP > due);
+        if beat {
+            self.last = Some(now);
+        }
+        (beat, self.last.unwrap_or(now) + every)
+    }
+
+    fn stop(&mut self) {
+        self.last = None;
+    }
+}
+
 /// What the pacer's thread runs for the daemon.
 pub struct Hooks {
     shared: Arc<Shared>,
-    last_beat: Option<Instant>,
+    beats: BeatClock,
 }
 
 impl Hooks {
     pub fn new(shared: Arc<Shared>) -> Hooks {
         Hooks {
             shared,
-            last_beat: None,
+            beats: BeatClock::default(),
         }
     }
 }
@@ -101,17 +124,14 @@ impl PacerHooks for Hooks {
 
     fn tick(&mut self, now: Instant, advertising: bool) -> Option<Instant> {
         if !advertising || !self.alive(now) {
-            self.last_beat = None;
+            self.beats.stop();
             return None;
         }
-        let every = self.shared.liveness.beat_every();
-        let due = self.last_beat.map(|last| last + every);
-        // A wake-up for adverts within a grid step of the beat serves it.
-        if due.is_none_or(|due| now + AdvertGrid::STEP > due) {
+        let (beat, next) = self.beats.at(now, self.shared.liveness.beat_every());
+        if beat {
             self.shared.beat();
-            self.last_beat = Some(now);
         }
-        self.last_beat.map(|last| last + every)
+        Some(next)
     }
 }
 
@@ -126,6 +146,29 @@ mod tests {
         liveness.loop_runs(t0 + Duration::from_secs(1));
         assert!(liveness.loop_alive(t0 + Duration::from_secs(1) + LIVENESS_BOUND));
         assert!(!liveness.loop_alive(t0 + Duration::from_secs(1) + LIVENESS_BOUND * 2));
+    }
+
+    #[test]
+    fn a_beat_rides_on_a_wake_up_within_a_grid_step_of_its_due_time() {
+        let ms = Duration::from_millis;
+        let every = ms(30);
+        let t0 = Instant::now();
+        let mut clock = BeatClock::default();
+        assert_eq!(
+            clock.at(t0, every),
+            (true, t0 + ms(30)),
+            "the first wake-up beats"
+        );
+        assert_eq!(clock.at(t0 + ms(10), every), (false, t0 + ms(30)));
+        // 9 ms early: the next advert wake-up would be late for it; this one serves.
+        assert_eq!(clock.at(t0 + ms(21), every), (true, t0 + ms(51)));
+        assert_eq!(clock.at(t0 + ms(31), every), (false, t0 + ms(51)));
+        clock.stop();
+        assert_eq!(
+            clock.at(t0 + ms(32), every),
+            (true, t0 + ms(62)),
+            "after a stop, at once"
+        );
     }
 
     #[test]
