@@ -211,10 +211,16 @@ fn tshark_finds_every_xvrrpd_advert_valid() {
         .args([
             "-o",
             "vrrp.v3_checksum_as_in_v2:FALSE",
+            "-o",
+            "ip.check_checksum:TRUE",
             "-T",
             "fields",
             "-e",
             "vrrp.checksum.status",
+            "-e",
+            "ip.checksum.status",
+            "-e",
+            "ip.id",
             "-e",
             "vrrp.prio",
         ])
@@ -228,10 +234,23 @@ fn tshark_finds_every_xvrrpd_advert_valid() {
         "adverts captured: {text}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // Field value 1 = "Good".
+    // Field value 1 = "Good": the VRRP checksum and the IPv4 header's.
     assert!(
-        lines.iter().all(|line| line.starts_with("1\t")),
+        lines.iter().all(|line| line.starts_with("1\t1\t")),
         "every checksum Good:\n{text}"
+    );
+    // The Master repeats one prebuilt frame; each still carries the next IP ID, as keepalived's.
+    let ids: Vec<u16> = lines
+        .iter()
+        .map(|line| {
+            let id = line.split('\t').nth(2).unwrap_or_default();
+            u16::from_str_radix(id.trim_start_matches("0x"), 16).expect("ip.id")
+        })
+        .collect();
+    assert!(
+        ids.windows(2)
+            .all(|pair| pair[1] == pair[0].wrapping_add(1)),
+        "IP IDs count up by one: {ids:?}"
     );
     assert!(lines.iter().any(|line| line.ends_with("\t150")), "{text}");
     assert!(

@@ -139,6 +139,16 @@ pub struct AdvertSender {
     link: Option<LinkLayer>,
 }
 
+/// Which IPv4 ID a frame is built with.
+#[derive(Clone, Copy, Debug)]
+enum Ident {
+    /// The sender's next: the frame leaves now.
+    Next,
+    /// None yet: [`Outlet::restamp`] gives it one before each sending, so that the IDs on the
+    /// wire count up by one without gaps.
+    Restamped,
+}
+
 /// What an AF_PACKET sender writes below the VRRP message.
 #[derive(Debug)]
 struct LinkLayer {
@@ -213,19 +223,24 @@ impl AdvertSender {
     }
 
     /// The bytes handed to the kernel for `advert` to `dst`: the VRRP message, or with a
-    /// virtual MAC the whole frame.
+    /// virtual MAC the whole frame. An IPv4 frame takes the sender's next IP ID if `ident` says
+    /// so ([`Ident::Next`]); one built to be restamped before each sending leaves it.
     fn datagram(
         &self,
         advert: &VrrpRepr,
         dst: IpAddr,
         checksum: ChecksumMode,
+        ident: Ident,
     ) -> Result<Vec<u8>, wire::Error> {
         let Some(link) = &self.link else {
             return build_advert(advert, self.source, dst, checksum);
         };
         let (dst_mac, ip) = match (self.source, dst) {
             (IpAddr::V4(src), IpAddr::V4(group)) => {
-                let ident = link.ident.fetch_add(1, Ordering::Relaxed);
+                let ident = match ident {
+                    Ident::Next => link.ident.fetch_add(1, Ordering::Relaxed),
+                    Ident::Restamped => 0,
+                };
                 let ip = IpInfo::advert_v4(src, group, ident);
                 (MacAddr::ipv4_multicast(group), ip)
             }
@@ -270,13 +285,13 @@ impl AdvertSender {
     ) -> Result<Vec<Datagram>, TxError> {
         let mut datagrams = Vec::with_capacity(self.destinations.len());
         for (dst, to) in &self.destinations {
-            let bytes =
-                (self.datagram(advert, *dst, checksum)).map_err(|source| TxError::Encode {
-                    interface: self.interface.clone(),
-                    what: "the advert to",
-                    addr: *dst,
-                    source,
-                })?;
+            let built = self.datagram(advert, *dst, checksum, Ident::Restamped);
+            let bytes = built.map_err(|source| TxError::Encode {
+                interface: self.interface.clone(),
+                what: "the advert to",
+                addr: *dst,
+                source,
+            })?;
             datagrams.push(Datagram {
                 dst: *dst,
                 to: to.clone(),
@@ -293,7 +308,7 @@ impl AdvertSender {
         let mut datagrams = Vec::with_capacity(adverts.len() * self.destinations.len());
         for advert in adverts {
             for (dst, addr) in &self.destinations {
-                match self.datagram(advert, *dst, checksum) {
+                match self.datagram(advert, *dst, checksum, Ident::Next) {
                     Ok(payload) => datagrams.push((*dst, addr, payload)),
                     Err(source) => report.errors.push(TxError::Encode {
                         interface: self.interface.clone(),
