@@ -175,6 +175,31 @@ fn reloads_leave_unchanged_instances_alone() {
 }
 
 #[test]
+fn a_master_keeps_advertising_across_reloads_that_change_its_sender() {
+    tests::require_root();
+    let lab = pair("reload-peers");
+    // Multicast frames to unicast datagrams through a raw socket, and back: r1 (multicast,
+    // no allow-list) hears r0 either way, and must not take over.
+    for (to, extra) in [
+        ("unicast", "unicast_peers = [\"192.0.2.12\"]\n"),
+        ("multicast", ""),
+    ] {
+        let before = counter(&lab.status(0), 0, "adverts_sent");
+        let summary = reload_r0(&lab, &config("r0", 150, &[VIP], extra));
+        assert!(summary.contains("1 changed in place"), "{to}: {summary}");
+        // 20 adverts at 100 ms; the backup would take over after 360 ms of silence.
+        std::thread::sleep(Duration::from_secs(2));
+        let sent = counter(&lab.status(0), 0, "adverts_sent") - before;
+        assert!(
+            sent >= 10,
+            "{to}: {sent} adverts sent in 2 s\n{}",
+            lab.logs()
+        );
+        assert_no_transition(&lab);
+    }
+}
+
+#[test]
 fn status_json_describes_each_instance() {
     tests::require_root();
     let lab = pair("stjson");

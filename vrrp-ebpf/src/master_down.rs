@@ -29,7 +29,11 @@ use crate::{EVENTS, OBSERVATIONS, count, packet::ptr_at};
 #[repr(C)]
 pub struct MasterDownTimer {
     timer: bpf_timer,
+    /// Written by the watch program only; the callback reads it.
     watch: MasterDownWatch,
+    /// Counts the watch program's requests, each counted after its watch is written: a
+    /// callback that sees the count move while it ran knows the watch changed under it.
+    requests: u64,
 }
 
 #[btf_map]
@@ -61,13 +65,19 @@ fn watch(ctx: &XdpContext) -> Result<(), u32> {
     let slot = MASTER_DOWN_TIMERS
         .get_ptr_mut(request.slot)
         .ok_or(xdp_action::XDP_DROP)?;
-    // SAFETY: a live array element; the timer's callback may run on another CPU meanwhile,
-    // which at worst wakes the daemon once for nothing (its state machine decides).
+    // SAFETY: a live array element. The callback may run on another CPU meanwhile: it only
+    // reads the watch, and `requests` tells it that the watch changed.
     let slot = unsafe { &mut *slot };
     slot.watch = request.watch;
+    // SAFETY: plain loads and stores of a field of the element.
+    unsafe {
+        let requests = core::ptr::read_volatile(&slot.requests);
+        core::ptr::write_volatile(&mut slot.requests, requests.wrapping_add(1));
+    }
     let timer = &mut slot.timer as *mut bpf_timer;
     if request.watch.armed == 0 {
         // SAFETY: a timer of this map; cancelling one never initialised is a harmless error.
+        // A callback running meanwhile may arm it once more: that run finds it unarmed.
         unsafe { bpf_timer_cancel(timer) };
         return Ok(());
     }
@@ -100,37 +110,53 @@ extern "C" fn master_down_fired(
 ) -> i32 {
     // SAFETY: the kernel passes this map's key and value, live for the call.
     let (slot, timer) = unsafe { (*slot, &mut *timer) };
-    let watch = &mut timer.watch;
-    if watch.armed == 0 {
+    // SAFETY: a plain load of a field of the element.
+    let requests = unsafe { core::ptr::read_volatile(&timer.requests) };
+    if timer.watch.armed == 0 {
         return 0;
     }
     // SAFETY: no preconditions.
     let now = unsafe { bpf_ktime_get_ns() };
-    let mut deadline = watch.deadline_ns;
+    let deadline = watched_deadline(slot, &timer.watch);
+    if deadline <= now {
+        let event = AdvertEvent {
+            ktime_ns: now,
+            instance: timer.watch.instance,
+            reasons: event_reasons::MASTER_DOWN_DUE,
+            ..AdvertEvent::default()
+        };
+        match EVENTS.output::<AdvertEvent>(&event, 0) {
+            Ok(()) => count(Counter::MasterDownDue),
+            Err(_) => count(Counter::EventLost),
+        }
+        // Not re-armed: the daemon watches anew if its state machine wants to.
+        return 0;
+    }
+    // SAFETY: this very timer, initialised before it could fire.
+    unsafe { bpf_timer_start(&mut timer.timer, deadline - now, 0) };
+    count(Counter::MasterDownRearmed);
+    // SAFETY: as above.
+    if unsafe { core::ptr::read_volatile(&timer.requests) } != requests {
+        // A request came while we ran, and our start may have followed its own: the new
+        // watch's deadline, not the one computed from the old.
+        let deadline = watched_deadline(slot, &timer.watch);
+        // SAFETY: as above.
+        unsafe { bpf_timer_start(&mut timer.timer, deadline.saturating_sub(now), 0) };
+    }
+    0
+}
+
+/// The watch's deadline, moved on to Master_Down_Interval past the last advert seen (of the
+/// watched generation) when adverts postpone it.
+#[inline(always)]
+fn watched_deadline(slot: u32, watch: &MasterDownWatch) -> u64 {
     if watch.postpone_ns != 0
         && let Some(observation) = OBSERVATIONS.get(slot)
         && observation.generation == watch.generation
-        && observation.adverts != 0
     {
-        deadline = deadline.max(observation.last_advert_ns + watch.postpone_ns);
+        return watch
+            .deadline_ns
+            .max(observation.last_advert_ns + watch.postpone_ns);
     }
-    if deadline > now {
-        watch.deadline_ns = deadline;
-        // SAFETY: this very timer, initialised before it could fire.
-        unsafe { bpf_timer_start(&mut timer.timer, deadline - now, 0) };
-        count(Counter::MasterDownRearmed);
-        return 0;
-    }
-    watch.armed = 0;
-    let event = AdvertEvent {
-        ktime_ns: now,
-        instance: watch.instance,
-        reasons: event_reasons::MASTER_DOWN_DUE,
-        ..AdvertEvent::default()
-    };
-    match EVENTS.output::<AdvertEvent>(&event, 0) {
-        Ok(()) => count(Counter::MasterDownDue),
-        Err(_) => count(Counter::EventLost),
-    }
-    0
+    watch.deadline_ns
 }

@@ -13,6 +13,7 @@ pub mod fsm;
 pub mod metrics;
 pub mod netlink;
 pub mod notify;
+pub mod sleeper;
 pub mod track;
 pub mod tx;
 pub mod units;

@@ -3,10 +3,10 @@
 //! XDP answers ARP / NS for a VIP only while the heartbeat it reads is fresh, so that a hung
 //! daemon stops claiming its VIPs by itself. The beats come from the advert pacer's thread,
 //! which wakes anyway for the Masters' adverts (a beat rides on an advert wake-up when one
-//! falls within a grid step of it), and only while the event loop proves alive too: a task on
-//! the event loop marks it every [`LIVENESS_TICK`], and when the mark is older than
-//! [`LIVENESS_BOUND`] the pacer stops both the beats and the adverts, so the Backups take over
-//! from a daemon that no longer runs its state machines.
+//! falls within a grid step of it), and only while the event loop proves alive too: while an
+//! instance is Master, a task on the event loop marks it every [`LIVENESS_TICK`], and when the
+//! mark is older than [`LIVENESS_BOUND`] the pacer stops both the beats and the adverts, so the
+//! Backups take over from a daemon that no longer runs its state machines.
 use std::{
     sync::{
         Arc,
@@ -15,13 +15,16 @@ use std::{
     time::{Duration, Instant},
 };
 
+use tokio::sync::Notify;
+
 use super::Shared;
 use crate::{fsm::AdvertGrid, tx::PacerHooks};
 
-/// How often the event loop proves it runs.
-pub const LIVENESS_TICK: Duration = Duration::from_millis(500);
-/// How long the event loop may go without proving it runs before Masters stop advertising.
-pub const LIVENESS_BOUND: Duration = Duration::from_secs(2);
+/// How often the event loop proves it runs, while an instance is Master.
+pub const LIVENESS_TICK: Duration = Duration::from_millis(100);
+/// How long the event loop may go without proving it runs before Masters stop advertising:
+/// a hung daemon's Backups take over this much later than if its process had died.
+pub const LIVENESS_BOUND: Duration = Duration::from_millis(300);
 
 /// When the event loop last proved it runs, and how often the heartbeat must be refreshed.
 #[derive(Debug)]
@@ -31,6 +34,8 @@ pub struct Liveness {
     loop_seen: AtomicU64,
     /// Nanoseconds between beats: a third of the shortest heartbeat bound.
     beat_every: AtomicU64,
+    /// Wakes [`mark_loop_alive`] when an instance becomes Master.
+    pub first_master: Notify,
 }
 
 impl Liveness {
@@ -39,6 +44,7 @@ impl Liveness {
             origin: Instant::now(),
             loop_seen: AtomicU64::new(0),
             beat_every: AtomicU64::new(0),
+            first_master: Notify::new(),
         };
         liveness.set_beat_every(beat_every);
         liveness
@@ -70,31 +76,42 @@ impl Liveness {
     }
 }
 
-/// Marks the event loop alive every [`LIVENESS_TICK`], for as long as the runtime runs it.
+/// Marks the event loop alive every [`LIVENESS_TICK`] while an instance is Master (a daemon
+/// of Backups only is not woken for it), for as long as the runtime runs it.
 pub async fn mark_loop_alive(shared: Arc<Shared>) {
     let mut ticker = tokio::time::interval(LIVENESS_TICK);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        if !shared.any_master() {
+            shared.liveness.first_master.notified().await;
+            ticker.reset();
+        }
         ticker.tick().await;
         shared.liveness.loop_runs(Instant::now());
     }
 }
 
-/// When the heartbeat was last stamped, and whether a wake-up at `now` should stamp it.
+/// When the heartbeat was last stamped, and when it is due again.
 #[derive(Debug, Default)]
 struct BeatClock {
     last: Option<Instant>,
 }
 
 impl BeatClock {
-    /// Whether to beat at `now` (the first time, or within a grid step of the beat's due
-    /// time: an advert wake-up that close serves it), and when the next beat is due.
-    fn at(&mut self, now: Instant, every: Duration) -> (bool, Instant) {
-        let due = self.last.map(|last| last + every);
-        let beat = due.is_none_or(|due| now + AdvertGrid::STEP > due);
-        if beat {
-            self.last = Some(now);
-        }
-        (beat, self.last.unwrap_or(now) + every)
+    /// Whether a wake-up at `now` should stamp the heartbeat: the first time, or within a grid
+    /// step of its due time (an advert wake-up that close serves it; the next would be late).
+    fn due(&self, now: Instant, every: Duration) -> bool {
+        self.last
+            .is_none_or(|last| now + AdvertGrid::STEP > last + every)
+    }
+
+    fn stamped(&mut self, at: Instant) {
+        self.last = Some(at);
+    }
+
+    /// When the next stamp is due; `now` before the first.
+    fn next(&self, now: Instant, every: Duration) -> Instant {
+        self.last.map_or(now, |last| last + every)
     }
 
     fn stop(&mut self) {
@@ -127,11 +144,15 @@ impl PacerHooks for Hooks {
             self.beats.stop();
             return None;
         }
-        let (beat, next) = self.beats.at(now, self.shared.liveness.beat_every());
-        if beat {
-            self.shared.beat();
+        let every = self.shared.liveness.beat_every();
+        if self.beats.due(now, every) {
+            if !self.shared.try_beat() {
+                // The data plane is busy (a reload attaching XDP): soon again, not blocked.
+                return Some(now + AdvertGrid::STEP);
+            }
+            self.beats.stamped(now);
         }
-        Some(next)
+        Some(self.beats.next(now, every))
     }
 }
 
@@ -154,21 +175,19 @@ mod tests {
         let every = ms(30);
         let t0 = Instant::now();
         let mut clock = BeatClock::default();
-        assert_eq!(
-            clock.at(t0, every),
-            (true, t0 + ms(30)),
-            "the first wake-up beats"
+        assert!(clock.due(t0, every), "the first wake-up stamps");
+        assert_eq!(clock.next(t0, every), t0);
+        clock.stamped(t0);
+        assert!(!clock.due(t0 + ms(10), every));
+        assert!(
+            !clock.due(t0 + ms(20), every),
+            "the wake-up at 30 ms is not late"
         );
-        assert_eq!(clock.at(t0 + ms(10), every), (false, t0 + ms(30)));
-        // 9 ms early: the next advert wake-up would be late for it; this one serves.
-        assert_eq!(clock.at(t0 + ms(21), every), (true, t0 + ms(51)));
-        assert_eq!(clock.at(t0 + ms(31), every), (false, t0 + ms(51)));
+        // 9 ms early: the next advert wake-up (at 31 ms) would be late; this one serves.
+        assert!(clock.due(t0 + ms(21), every));
+        assert_eq!(clock.next(t0 + ms(21), every), t0 + ms(30));
         clock.stop();
-        assert_eq!(
-            clock.at(t0 + ms(32), every),
-            (true, t0 + ms(62)),
-            "after a stop, at once"
-        );
+        assert!(clock.due(t0 + ms(22), every), "after a stop, at once");
     }
 
     #[test]

@@ -93,6 +93,8 @@ pub struct Instance {
     sender: Arc<AdvertSender>,
     /// The periodic adverts the pacer sent for us while Master.
     adverts: Arc<AdvertTally>,
+    /// The priority of the advert the pacer repeats for us, while it has one.
+    scheduled_priority: Option<u8>,
     garp: Arc<Garp>,
     shared: Arc<Shared>,
     status: Arc<Mutex<InstanceStatus>>,
@@ -165,6 +167,7 @@ impl Instance {
             deadlines: [None; Timer::ALL.len()],
             sender: Arc::new(sender),
             adverts: Arc::clone(&adverts),
+            scheduled_priority: None,
             garp: Arc::new(garp),
             shared,
             status: Arc::clone(&status),
@@ -358,6 +361,12 @@ impl Instance {
         for action in actions {
             self.execute(action).await;
         }
+        if self
+            .scheduled_priority
+            .is_some_and(|p| p != self.router.priority())
+        {
+            self.refresh_scheduled_advert();
+        }
         self.refresh_status();
     }
 
@@ -403,9 +412,7 @@ impl Instance {
                 timer: Timer::Advert,
                 at,
             } => self.schedule_adverts(at),
-            Action::CancelTimer(Timer::Advert) => {
-                (self.shared.pacer).cancel(self.placement.key, &self.adverts);
-            }
+            Action::CancelTimer(Timer::Advert) => self.cancel_adverts(),
             Action::ArmTimer { timer, at } => self.deadlines[timer as usize] = Some(at),
             Action::CancelTimer(timer) => self.deadlines[timer as usize] = None,
             Action::Dropped(reason) => {
@@ -439,11 +446,10 @@ impl Instance {
     }
 
     /// Hands the Adver_Timer the state machine armed for `at` to the pacer, with the advert
-    /// it repeats: the state machine would do nothing else when it fires (RFC 5798 §6.4.3),
-    /// and it re-arms every change of the advert (priority, interval) through here.
+    /// it repeats: the state machine would do nothing else when it fires (RFC 5798 §6.4.3).
     fn schedule_adverts(&mut self, at: Instant) {
         let Some(datagrams) = self.advert_datagrams() else {
-            return;
+            return self.cancel_adverts();
         };
         let schedule = Schedule {
             outlet: Arc::clone(&self.sender) as Arc<dyn Outlet>,
@@ -453,23 +459,38 @@ impl Instance {
             tally: Arc::clone(&self.adverts),
         };
         self.shared.pacer.schedule(self.placement.key, schedule);
+        self.scheduled_priority = Some(self.router.priority());
     }
 
-    /// Gives the pacer the advert as it is now (after a reload changed its VIPs or sender),
-    /// keeping its timer.
+    fn cancel_adverts(&mut self) {
+        (self.shared.pacer).cancel(self.placement.key, &self.adverts);
+        self.scheduled_priority = None;
+    }
+
+    /// Gives the pacer the advert as it is now, keeping its timer: after a reload changed the
+    /// VIPs or the sender, or a new priority that did not re-arm the timer (the state machine
+    /// arms nothing when the new deadline is the one already armed).
     pub(super) fn refresh_scheduled_advert(&mut self) {
-        if self.router.state() != State::Master {
+        if self.scheduled_priority.is_none() {
             return;
         }
-        if let Some(datagrams) = self.advert_datagrams() {
-            (self.shared.pacer).replace_datagrams(self.placement.key, datagrams);
+        let Some(datagrams) = self.advert_datagrams() else {
+            return self.cancel_adverts();
+        };
+        let outlet = Arc::clone(&self.sender) as Arc<dyn Outlet>;
+        if (self.shared.pacer).replace_advert(self.placement.key, outlet, datagrams) {
+            self.scheduled_priority = Some(self.router.priority());
         }
     }
 
+    /// The advert a Master repeats; a Master whose advert cannot be built stops advertising
+    /// (its Backups take over) rather than repeat a stale one.
     fn advert_datagrams(&self) -> Option<Vec<crate::tx::Datagram>> {
         let advert = self.advert(self.router.priority());
         (self.sender.datagrams(&advert, self.config.checksum))
-            .inspect_err(|err| tracing::error!(instance = %self.config.name, "{err:#}"))
+            .inspect_err(
+                |err| tracing::error!(instance = %self.config.name, "{err:#}: no periodic adverts"),
+            )
             .ok()
     }
 

@@ -23,8 +23,7 @@
 //! wakes that Backup [`KERNEL_BACKSTOP`] after its deadline.
 use std::{
     collections::HashMap,
-    sync::{Arc, Condvar, Mutex, MutexGuard},
-    thread::JoinHandle,
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -33,6 +32,7 @@ use tokio::sync::Notify;
 use vrrp_common::maps::InstanceKey;
 
 use super::Shared;
+use crate::sleeper::{Joined, Sleeper};
 
 /// How long after its deadline the thread wakes a Backup that the kernel watches and has not
 /// reported: the worst a lost kernel event can delay a takeover.
@@ -77,37 +77,27 @@ impl Entry {
 }
 
 #[derive(Debug, Default)]
-struct State {
-    watched: HashMap<InstanceKey, Entry>,
-    /// A deadline earlier than the thread sleeps for arrived (or the watch stops).
-    woken: bool,
-    stopping: bool,
-}
-
-#[derive(Debug, Default)]
 pub struct MasterWatch {
-    state: Mutex<State>,
-    changed: Condvar,
+    watched: Sleeper<HashMap<InstanceKey, Entry>>,
 }
 
 impl MasterWatch {
     /// Watches (or watches anew) the instance's Master_Down_Timer; `in_kernel`: the kernel
     /// watches it too, and reports it with [`MasterWatch::kernel_due`].
     pub fn watch(&self, key: InstanceKey, watched: Watched, in_kernel: bool) {
-        let mut state = self.lock();
+        let mut state = self.watched.lock();
         let entry = Entry { watched, in_kernel };
         let look_at = entry.look_at();
-        let before = state.watched.insert(key, entry);
+        let before = state.insert(key, entry);
         if before.is_none_or(|before| look_at < before.look_at()) {
-            state.woken = true;
-            self.changed.notify_one();
+            self.watched.wake(&mut state);
         }
     }
 
     /// Whether the kernel already watches this very timer for the instance: arming it again
     /// would change nothing.
     pub fn kernel_watches(&self, key: InstanceKey, watched: &Watched) -> bool {
-        self.lock().watched.get(&key).is_some_and(|entry| {
+        self.watched.lock().get(&key).is_some_and(|entry| {
             entry.in_kernel
                 && entry.watched.deadline == watched.deadline
                 && entry.watched.postponed_by == watched.postponed_by
@@ -116,52 +106,23 @@ impl MasterWatch {
 
     /// Stops watching; returns whether the kernel watched too.
     pub fn unwatch(&self, key: InstanceKey) -> bool {
-        (self.lock().watched.remove(&key)).is_some_and(|entry| entry.in_kernel)
+        (self.watched.lock().remove(&key)).is_some_and(|entry| entry.in_kernel)
     }
 
     /// The kernel reports that the instance's deadline passed: its Backup is woken.
     pub fn kernel_due(&self, key: InstanceKey) {
-        if let Some(entry) = self.lock().watched.remove(&key) {
+        if let Some(entry) = self.watched.lock().remove(&key) {
             entry.watched.due.notify_one();
         }
     }
 
-    /// Ends [`MasterWatch::run`].
-    fn stop(&self) {
-        let mut state = self.lock();
-        state.stopping = true;
-        state.woken = true;
-        self.changed.notify_one();
-    }
-
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // Inserts and removals cannot leave the map half-changed.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Watches until [`WatchThread`] is dropped: `seen` tells when the data plane last saw an
+    /// Watches until the thread's handle ([`spawn_watch_thread`]) is dropped: `seen` tells when the data plane last saw an
     /// advert for an instance.
     fn run(&self, seen: impl Fn(InstanceKey) -> Option<Instant>) {
-        let mut state = self.lock();
-        while !state.stopping {
-            let now = Instant::now();
-            let next = review(&mut state.watched, now, &seen);
-            state.woken = false;
-            state = match next {
-                Some(at) => {
-                    let timeout = at.saturating_duration_since(now);
-                    let wait = self
-                        .changed
-                        .wait_timeout_while(state, timeout, |s| !s.woken);
-                    wait.unwrap_or_else(|poisoned| poisoned.into_inner()).0
-                }
-                None => {
-                    let wait = self.changed.wait_while(state, |s| !s.woken);
-                    wait.unwrap_or_else(|poisoned| poisoned.into_inner())
-                }
-            };
+        let mut state = self.watched.lock();
+        while !state.stopping() {
+            let next = review(&mut state, Instant::now(), &seen);
+            state = self.watched.sleep(state, next);
         }
     }
 }
@@ -220,37 +181,20 @@ impl Shared {
     }
 }
 
-/// The watching thread; dropping it stops and joins it.
-pub struct WatchThread {
-    shared: Arc<Shared>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl WatchThread {
-    pub fn spawn(shared: Arc<Shared>) -> anyhow::Result<WatchThread> {
-        let thread = std::thread::Builder::new()
-            .name("master-watch".into())
-            .spawn({
-                let shared = Arc::clone(&shared);
-                move || {
-                    (shared.master_watch).run(|key| shared.last_advert_seen(key));
-                }
-            })
-            .context("starting the Master_Down_Timer watch thread")?;
-        Ok(WatchThread {
-            shared,
-            thread: Some(thread),
+/// Starts the watching thread; dropping the handle stops and joins it.
+pub fn spawn_watch_thread(shared: Arc<Shared>) -> anyhow::Result<Joined> {
+    let thread = std::thread::Builder::new()
+        .name("master-watch".into())
+        .spawn({
+            let shared = Arc::clone(&shared);
+            move || {
+                (shared.master_watch).run(|key| shared.last_advert_seen(key));
+            }
         })
-    }
-}
-
-impl Drop for WatchThread {
-    fn drop(&mut self) {
-        self.shared.master_watch.stop();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
+        .context("starting the Master_Down_Timer watch thread")?;
+    Ok(Joined::new(thread, move || {
+        shared.master_watch.watched.stop()
+    }))
 }
 
 #[cfg(test)]
@@ -295,11 +239,11 @@ mod tests {
             )
         };
         let next =
-            review(&mut watch.lock().watched, t0 + 36 * MS, seen).expect("VRID 1 still watched");
+            review(&mut watch.watched.lock(), t0 + 36 * MS, seen).expect("VRID 1 still watched");
         assert_eq!(next, t0 + 66 * MS, "the next look is the earliest deadline");
-        assert_eq!(watch.lock().watched[&key(1)].watched.deadline, t0 + 66 * MS);
+        assert_eq!(watch.watched.lock()[&key(1)].watched.deadline, t0 + 66 * MS);
         assert!(
-            !watch.lock().watched.contains_key(&key(2)),
+            !watch.watched.lock().contains_key(&key(2)),
             "a passed deadline is forgotten"
         );
         // Only the silent Master's Backup was woken.
@@ -320,7 +264,7 @@ mod tests {
     fn an_earlier_deadline_wakes_the_watcher_a_later_one_does_not() {
         let t0 = Instant::now();
         let watch = MasterWatch::default();
-        let woken = || std::mem::take(&mut watch.lock().woken);
+        let woken = || watch.watched.lock().take_woken();
         watch.watch(key(1), watched(t0 + 50 * MS, None), false);
         assert!(woken());
         watch.watch(key(1), watched(t0 + 60 * MS, None), false);
@@ -328,7 +272,7 @@ mod tests {
         watch.watch(key(1), watched(t0 + 40 * MS, None), false);
         assert!(woken());
         assert!(!watch.unwatch(key(1)));
-        assert_eq!(review(&mut watch.lock().watched, t0, |_| None), None);
+        assert_eq!(review(&mut watch.watched.lock(), t0, |_| None), None);
     }
 
     #[test]
@@ -346,9 +290,9 @@ mod tests {
             watch.watch(key(2), silent.clone(), false);
             futures::executor::block_on(silent.due.notified());
             assert!(Instant::now() >= t0 + 30 * MS, "woken before its deadline");
-            assert!(watch.lock().watched.contains_key(&key(1)));
+            assert!(watch.watched.lock().contains_key(&key(1)));
             assert!(!now_or_never(alive.due.notified()));
-            watch.stop();
+            watch.watched.stop();
             thread.join().expect("the watch thread ends");
         });
     }
@@ -365,7 +309,7 @@ mod tests {
         assert!(!watch.kernel_watches(key(1), &watched(t0 + 40 * MS, Some(36 * MS))));
         // Both Masters silent: past the deadline the thread leaves them to the kernel...
         let silent = |_| Some(t0);
-        let next = review(&mut watch.lock().watched, t0 + 100 * MS, silent);
+        let next = review(&mut watch.watched.lock(), t0 + 100 * MS, silent);
         assert_eq!(next, Some(t0 + 36 * MS + KERNEL_BACKSTOP));
         assert!(!now_or_never(lost.due.notified()));
         // ... whose event wakes VRID 1's Backup at once.
@@ -373,7 +317,7 @@ mod tests {
         assert!(now_or_never(reported.due.notified()));
         // VRID 2's event never came: the backstop wakes it, KERNEL_BACKSTOP late.
         let next = review(
-            &mut watch.lock().watched,
+            &mut watch.watched.lock(),
             t0 + 36 * MS + KERNEL_BACKSTOP,
             silent,
         );

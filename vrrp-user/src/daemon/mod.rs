@@ -20,7 +20,7 @@ use std::{
     net::IpAddr,
     path::PathBuf,
     sync::{
-        Arc, Mutex, MutexGuard, OnceLock,
+        Arc, Mutex, MutexGuard, OnceLock, TryLockError,
         atomic::{AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
@@ -32,7 +32,7 @@ use tokio::{
     sync::{mpsc, oneshot},
     task::JoinHandle,
 };
-use vrrp_common::maps::{InstanceKey, event_reasons};
+use vrrp_common::maps::{AdvertEvent, InstanceKey, event_reasons};
 
 pub use clock::KernelClock;
 pub use placement::heartbeat_bound;
@@ -40,7 +40,7 @@ pub use reload::{Change, InstanceId, Plan, plan};
 
 use heartbeat::Liveness;
 use instance::{Input, Instance, Placement, Tracking};
-use master_watch::{MasterWatch, WatchThread};
+use master_watch::{MasterWatch, spawn_watch_thread};
 use placement::{Attached, MIN_HEARTBEAT_BOUND, interface_heartbeat_bound};
 use registry::{Published, Registry};
 use sync_group::task::GroupHandle;
@@ -87,6 +87,9 @@ impl Shared {
     fn master_count_changed(&self, became: bool) {
         if became {
             if self.masters.fetch_add(1, Ordering::Relaxed) == 0 {
+                // Called from the event loop: it runs now, and proves it from now on.
+                self.liveness.loop_runs(Instant::now());
+                self.liveness.first_master.notify_one();
                 self.beat();
             }
         } else {
@@ -94,6 +97,10 @@ impl Shared {
             let _ = (self.masters)
                 .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
         }
+    }
+
+    fn any_master(&self) -> bool {
+        self.masters.load(Ordering::Relaxed) > 0
     }
 
     /// When the data plane last saw a valid advert for the instance.
@@ -106,6 +113,21 @@ impl Shared {
         if let Err(err) = self.lock_dataplane().heartbeat() {
             tracing::warn!("heartbeat: {err:#}");
         }
+    }
+
+    /// [`Shared::beat`] unless the data plane is busy: the pacer's thread must not wait on it.
+    /// Whether the heartbeat was stamped (a failed stamp counts: it is logged, and retrying at
+    /// once would not help).
+    fn try_beat(&self) -> bool {
+        let mut plane = match self.dataplane.try_lock() {
+            Ok(plane) => plane,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => return false,
+        };
+        if let Err(err) = plane.heartbeat() {
+            tracing::warn!("heartbeat: {err:#}");
+        }
+        true
     }
 }
 
@@ -155,7 +177,7 @@ pub async fn run(
     }
     let systemd = Systemd::new();
     let netlink = Netlink::new().context("opening rtnetlink")?;
-    let (plane, mut events) = dataplane::open(config.global.xdp)?;
+    let (plane, events) = dataplane::open(config.global.xdp)?;
     let mode = plane.mode();
     let shared = Arc::new(Shared {
         dataplane: Mutex::new(plane),
@@ -166,7 +188,8 @@ pub async fn run(
         liveness: Liveness::new(beat_every(&config)),
         master_watch: MasterWatch::default(),
     });
-    let _watch = WatchThread::spawn(Arc::clone(&shared))?;
+    let mut events = route_events(events, Arc::clone(&shared));
+    let _watch = spawn_watch_thread(Arc::clone(&shared))?;
     tokio::spawn(heartbeat::mark_loop_alive(Arc::clone(&shared)));
     let _pacer = (shared.pacer)
         .spawn(heartbeat::Hooks::new(Arc::clone(&shared)))
@@ -300,6 +323,32 @@ pub async fn run(
 fn advert_grid() -> AdvertGrid {
     static ORIGIN: OnceLock<Instant> = OnceLock::new();
     AdvertGrid::new(*ORIGIN.get_or_init(Instant::now))
+}
+
+/// Hands the kernel's Master_Down events to the watch at once, in a task of their own (a
+/// takeover must not wait while the event loop is busy with a reload), and the adverts on to
+/// the event loop, which owns the instances.
+fn route_events(
+    mut events: mpsc::Receiver<AdvertEvent>,
+    shared: Arc<Shared>,
+) -> mpsc::Receiver<AdvertEvent> {
+    let (adverts, receiver) = mpsc::channel(dataplane::EVENT_QUEUE);
+    tokio::spawn(async move {
+        while let Some(event) = events.recv().await {
+            if event.reasons & event_reasons::MASTER_DOWN_DUE != 0 {
+                shared.master_watch.kernel_due(event.instance);
+                continue;
+            }
+            match adverts.try_send(event) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    tracing::warn!("the event loop is behind: an advert event was dropped");
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => return,
+            }
+        }
+    });
+    receiver
 }
 
 /// How often the heartbeat is refreshed: three times per shortest heartbeat bound.
@@ -474,11 +523,7 @@ impl Daemon {
         }));
     }
 
-    fn dispatch_advert(&self, event: vrrp_common::maps::AdvertEvent) {
-        if event.reasons & event_reasons::MASTER_DOWN_DUE != 0 {
-            self.shared.master_watch.kernel_due(event.instance);
-            return;
-        }
+    fn dispatch_advert(&self, event: AdvertEvent) {
         let Some(running) = self
             .by_key
             .get(&event.instance)

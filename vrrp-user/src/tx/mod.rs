@@ -24,7 +24,7 @@ mod tests;
 
 pub use advert::{AdvertSender, BatchReport, SenderConfig, build_advert};
 pub use garp::{BurstReport, Garp, announce_v4, announce_v6, announcement};
-pub use pacer::{AdvertPacer, AdvertTally, Datagram, Outlet, PacerHooks, PacerThread, Schedule};
+pub use pacer::{AdvertPacer, AdvertTally, Datagram, Outlet, PacerHooks, Schedule};
 
 /// Why sending (or getting ready to send) failed.
 #[derive(Debug, thiserror::Error)]

@@ -340,3 +340,18 @@ fn on_a_grid_the_advert_timer_comes_early_once_then_keeps_the_grid() {
         vec![send(100), arm(Timer::Advert, c.ms(100))]
     );
 }
+
+#[test]
+fn a_new_priority_within_a_grid_step_is_sent_without_rearming() {
+    // The Adver_Timer already falls on the grid instant the new advert would re-arm it for:
+    // nothing is armed, so whoever repeats the advert must learn the priority from the send.
+    let c = Clock::new();
+    let mut vr = started_backup(config(v3(1), 100), c.s(0), ns(36_093_750));
+    vr.set_advert_grid(AdvertGrid::new(c.s(0)));
+    let became = vr.handle(down_fired(None), c.ns(36_093_750));
+    assert_eq!(became.last(), Some(&arm(Timer::Advert, c.ms(40))));
+    assert_eq!(
+        vr.handle(Event::PriorityChanged(90), c.ms(37)),
+        vec![send(90)]
+    );
+}
