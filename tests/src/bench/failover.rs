@@ -21,6 +21,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use super::{
     Settings, check_stop, interval_name, master_down_interval, pause,
     peers::{self, Group, Implementation, VIP},
+    pinger::Echoes,
     report::{Report, number},
     skew_time, wait_until,
 };
@@ -232,7 +233,7 @@ fn measure(
 /// replies, less one ping interval), or `None` if it did not recover within the window.
 fn ping_across(lab: &Lab, window: Duration, failure: impl FnOnce()) -> Option<f64> {
     let target = VIP.parse().expect("VIP");
-    let (stamps, at) = std::thread::scope(|scope| {
+    let (echoes, at) = std::thread::scope(|scope| {
         let pinger = scope.spawn(|| {
             lab.client
                 .enter(|| super::pinger::ping(target, PING_INTERVAL, window))
@@ -242,7 +243,7 @@ fn ping_across(lab: &Lab, window: Duration, failure: impl FnOnce()) -> Option<f6
         failure();
         (pinger.join().expect("pinger"), at)
     });
-    gap_across(&stamps, at).map(|gap| (gap - PING_INTERVAL.as_secs_f64()).max(0.0) * 1000.0)
+    gap_across(&echoes, at).map(|gap| (gap - PING_INTERVAL.as_secs_f64()).max(0.0) * 1000.0)
 }
 
 /// Every frame: a bridge port's frames go to the bridge before per-protocol sockets see them.
@@ -323,23 +324,30 @@ fn unix_seconds() -> f64 {
         .as_secs_f64()
 }
 
-/// Replies that must follow an outage for it to count as over (a steady stream again).
-const RECOVERED_REPLIES: usize = 20;
+/// Silence at the end of the window longer than this means the client had not got its
+/// service back: 25 probes, more than this machine's scheduling hiccups (up to ~15 ms seen).
+const END_SILENCE: f64 = 0.050;
 
 /// The longest time between consecutive replies once the failure began at `at` (the command
 /// that fails the master takes a few ms to act, so replies go on for a moment), provided
-/// replies came before it and [`RECOVERED_REPLIES`] came after the gap.
-fn gap_across(stamps: &[f64], at: f64) -> Option<f64> {
+/// replies came before it and had come back by the end of the window. A handover that lost no
+/// probe at all measures as the stream's longest jitter gap.
+fn gap_across(echoes: &Echoes, at: f64) -> Option<f64> {
+    let stamps = &echoes.replies;
     if !stamps.first().is_some_and(|&first| first <= at) {
         return None;
     }
-    let (end, gap) = stamps
+    if stamps
+        .last()
+        .is_none_or(|&last| echoes.ended - last > END_SILENCE)
+    {
+        return None;
+    }
+    stamps
         .windows(2)
-        .enumerate()
-        .filter(|(_, pair)| pair[1] > at)
-        .map(|(index, pair)| (index + 1, pair[1] - pair[0]))
-        .max_by(|a, b| a.1.total_cmp(&b.1))?;
-    (stamps.len() - end >= RECOVERED_REPLIES).then_some(gap)
+        .filter(|pair| pair[1] > at)
+        .map(|pair| pair[1] - pair[0])
+        .max_by(f64::total_cmp)
 }
 
 #[cfg(test)]
@@ -348,20 +356,35 @@ mod tests {
 
     #[test]
     fn the_gap_across_the_failure_is_measured_between_replies() {
-        // Replies every 2 ms, a 40 ms hole from 100.010, then 30 more replies.
-        let stamps: Vec<f64> = (0..=5)
-            .chain(25..55)
-            .map(|seq| 100.0 + 0.002 * f64::from(seq))
-            .collect();
+        let echoes = |seqs: &mut dyn Iterator<Item = u32>, ended: f64| Echoes {
+            replies: seqs.map(|seq| 100.0 + 0.002 * f64::from(seq)).collect(),
+            ended,
+        };
+        // Replies every 2 ms, a 40 ms hole from 100.010, then 30 more replies to the end.
+        let holed = echoes(&mut (0..=5).chain(25..55), 100.109);
         // The failure began before the last replies ahead of the hole.
-        let gap = gap_across(&stamps, 100.003).unwrap();
+        let gap = gap_across(&holed, 100.003).unwrap();
         assert!((gap - 0.040).abs() < 1e-6, "{gap}");
         assert_eq!(
-            gap_across(&stamps, 99.0),
+            gap_across(&holed, 99.0),
             None,
             "no reply before the failure"
         );
-        // Too few replies after the hole: not recovered within the window.
-        assert_eq!(gap_across(&stamps[..20], 100.003), None);
+        // Back just before the end of the window: recovered, the hole measured.
+        let late = echoes(&mut (0..=5).chain(25..28), 100.055);
+        assert!((gap_across(&late, 100.003).unwrap() - 0.040).abs() < 1e-6);
+        // Silent at the end of the window: not recovered, whatever came before.
+        let silent = echoes(&mut (0..=50), 100.5);
+        assert_eq!(gap_across(&silent, 100.003), None);
+    }
+
+    #[test]
+    fn a_handover_that_loses_no_probe_measures_as_jitter() {
+        // A steady stream whose longest gap (4 ms) is near the end of the window.
+        let mut replies: Vec<f64> = (0..100).map(|seq| 100.0 + 0.002 * f64::from(seq)).collect();
+        replies.remove(95);
+        let ended = replies[replies.len() - 1] + 0.001;
+        let gap = gap_across(&Echoes { replies, ended }, 100.05).unwrap();
+        assert!((gap - 0.004).abs() < 1e-6, "{gap}");
     }
 }

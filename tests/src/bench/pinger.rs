@@ -14,9 +14,18 @@ use socket2::{Domain, Protocol, Socket, Type};
 const ECHO_REQUEST: u8 = 8;
 const ECHO_REPLY: u8 = 0;
 
+/// What a [`ping`] stream heard.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Echoes {
+    /// The Unix times (seconds) at which replies arrived.
+    pub replies: Vec<f64>,
+    /// The Unix time the stream ended: silence from the last reply to here was not over yet.
+    pub ended: f64,
+}
+
 /// Sends an echo request to `target` every `interval` for `window` (from the calling thread's
-/// network namespace); the Unix times (seconds) at which replies arrived.
-pub fn ping(target: Ipv4Addr, interval: Duration, window: Duration) -> Vec<f64> {
+/// network namespace), and listens for the replies.
+pub fn ping(target: Ipv4Addr, interval: Duration, window: Duration) -> Echoes {
     let socket =
         Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4)).expect("raw ICMP socket");
     let destination = SocketAddrV4::new(target, 0).into();
@@ -54,7 +63,10 @@ pub fn ping(target: Ipv4Addr, interval: Duration, window: Duration) -> Vec<f64> 
             }
         }
     }
-    replies
+    Echoes {
+        replies,
+        ended: unix_seconds(),
+    }
 }
 
 /// Whether `socket` has something to read within `limit`.
