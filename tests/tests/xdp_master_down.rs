@@ -9,11 +9,11 @@ use aya::programs::{TestRun, TestRunOptions};
 use tests::{frames::*, xdp::*};
 use vrrp_common::{
     Counter, FAMILY_V4,
-    maps::{AdvertEvent, MasterDownRequest, event_reasons},
+    maps::{AdvertEvent, InstanceKey, MasterDownRequest, event_reasons},
 };
 use vrrp_user::{dataplane::monotonic_now_ns, wire::ChecksumMode};
 
-const MS: u64 = 1_000_000;
+const MS: Duration = Duration::from_millis(1);
 
 /// The first event within `bound`, polled every millisecond.
 fn next_event(lab: &mut XdpLab, bound: Duration) -> Option<AdvertEvent> {
@@ -43,7 +43,21 @@ fn first_advert(lab: &mut XdpLab, advert: &[u8]) {
     );
 }
 
-fn backup_lab() -> (XdpLab, vrrp_common::maps::InstanceKey) {
+/// Watches the instance's Master_Down_Timer in the kernel for `deadline` from now; the
+/// deadline, in kernel nanoseconds.
+fn arm(
+    lab: &mut XdpLab,
+    key: InstanceKey,
+    deadline: Duration,
+    postpone: Option<Duration>,
+) -> u64 {
+    let deadline = monotonic_now_ns() + deadline.as_nanos() as u64;
+    let watched = lab.dataplane.watch_master_down(key, deadline, postpone);
+    assert!(watched.expect("armed"), "this kernel runs bpf_timer");
+    deadline
+}
+
+fn backup_lab() -> (XdpLab, InstanceKey) {
     let key = instance_key(0, 51, FAMILY_V4);
     let mut lab = XdpLab::new();
     lab.instance(key, backup_config(3));
@@ -53,9 +67,7 @@ fn backup_lab() -> (XdpLab, vrrp_common::maps::InstanceKey) {
 #[test]
 fn a_silent_master_is_reported_once_its_deadline_passes() {
     let (mut lab, key) = backup_lab();
-    let deadline = monotonic_now_ns() + 30 * MS;
-    let watched = lab.dataplane.watch_master_down(key, deadline, None);
-    assert!(watched.expect("armed"), "this kernel runs bpf_timer");
+    let deadline = arm(&mut lab, key, 30 * MS, None);
     let event = next_event(&mut lab, Duration::from_secs(5)).expect("a MASTER_DOWN_DUE event");
     assert_eq!(event.reasons, event_reasons::MASTER_DOWN_DUE);
     assert_eq!(event.instance, key);
@@ -73,12 +85,7 @@ fn adverts_seen_postpone_the_deadline_until_they_stop() {
     // Master look silent.
     let postpone = Duration::from_millis(200);
     first_advert(&mut lab, &advert);
-    let deadline = monotonic_now_ns() + 30 * MS;
-    assert!(
-        lab.dataplane
-            .watch_master_down(key, deadline, Some(postpone))
-            .unwrap()
-    );
+    arm(&mut lab, key, 30 * MS, Some(postpone));
     // A Master advertising every 10 ms for 0.6 s (60 adverts, bounded) is never reported.
     for _ in 0..60 {
         lab.run(&advert);
@@ -112,12 +119,7 @@ fn without_postponement_adverts_do_not_delay_the_report() {
     let (mut lab, key) = backup_lab();
     let advert = frame_v4(&v3_v4(150), ChecksumMode::PseudoHeader);
     first_advert(&mut lab, &advert);
-    let deadline = monotonic_now_ns() + 50 * MS;
-    assert!(
-        lab.dataplane
-            .watch_master_down(key, deadline, None)
-            .unwrap()
-    );
+    let deadline = arm(&mut lab, key, 50 * MS, None);
     let mut event = None;
     for _ in 0..500 {
         lab.run(&advert);
@@ -139,13 +141,7 @@ fn adverts_of_an_older_generation_do_not_postpone() {
     let (mut lab, key) = backup_lab();
     first_advert(&mut lab, &frame_v4(&v3_v4(150), ChecksumMode::PseudoHeader));
     lab.dataplane.forget_observation(key).unwrap();
-    let deadline = monotonic_now_ns() + 30 * MS;
-    let postpone = Some(Duration::from_secs(10));
-    assert!(
-        lab.dataplane
-            .watch_master_down(key, deadline, postpone)
-            .unwrap()
-    );
+    arm(&mut lab, key, 30 * MS, Some(Duration::from_secs(10)));
     let event = next_event(&mut lab, Duration::from_secs(5)).expect("reported");
     assert_eq!(event.reasons, event_reasons::MASTER_DOWN_DUE);
     assert_eq!(counter(&lab, Counter::MasterDownRearmed), 0);
@@ -154,29 +150,14 @@ fn adverts_of_an_older_generation_do_not_postpone() {
 #[test]
 fn an_unwatched_timer_stays_silent_and_can_be_watched_again() {
     let (mut lab, key) = backup_lab();
-    let deadline = monotonic_now_ns() + 30 * MS;
-    assert!(
-        lab.dataplane
-            .watch_master_down(key, deadline, None)
-            .unwrap()
-    );
+    arm(&mut lab, key, 30 * MS, None);
     lab.dataplane.unwatch_master_down(key).unwrap();
     assert!(next_event(&mut lab, Duration::from_millis(150)).is_none());
     // Re-armed (the timer was initialised before: the program takes it as it is).
-    let deadline = monotonic_now_ns() + 10 * MS;
-    assert!(
-        lab.dataplane
-            .watch_master_down(key, deadline, None)
-            .unwrap()
-    );
+    arm(&mut lab, key, 10 * MS, None);
     assert!(next_event(&mut lab, Duration::from_secs(5)).is_some());
     // Removing the instance stops its timer too.
-    let deadline = monotonic_now_ns() + 30 * MS;
-    assert!(
-        lab.dataplane
-            .watch_master_down(key, deadline, None)
-            .unwrap()
-    );
+    arm(&mut lab, key, 30 * MS, None);
     lab.dataplane.remove_instance(key).unwrap();
     assert!(next_event(&mut lab, Duration::from_millis(150)).is_none());
 }
