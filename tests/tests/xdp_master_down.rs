@@ -45,12 +45,7 @@ fn first_advert(lab: &mut XdpLab, advert: &[u8]) {
 
 /// Watches the instance's Master_Down_Timer in the kernel for `deadline` from now; the
 /// deadline, in kernel nanoseconds.
-fn arm(
-    lab: &mut XdpLab,
-    key: InstanceKey,
-    deadline: Duration,
-    postpone: Option<Duration>,
-) -> u64 {
+fn arm(lab: &mut XdpLab, key: InstanceKey, deadline: Duration, postpone: Option<Duration>) -> u64 {
     let deadline = monotonic_now_ns() + deadline.as_nanos() as u64;
     let watched = lab.dataplane.watch_master_down(key, deadline, postpone);
     assert!(watched.expect("armed"), "this kernel runs bpf_timer");

@@ -28,7 +28,7 @@ use std::time::Duration;
 use super::{
     Settings, check_stop,
     peers::{self, Group, Implementation, VIP},
-    procfs::{cpu_seconds, kernel_cpu_seconds, softirq_threads_runtime},
+    procfs::{kernel_cpu_seconds, softirq_threads_runtime, threads_cpu_seconds},
     report::{Report, number},
     starvation::rx_packets,
     trafgen,
@@ -250,23 +250,21 @@ fn measure(mode: &mut Mode, requests: u64) {
     let before = peers::became_master(lab, 1, Implementation::Xvrrpd).unwrap_or(0);
     let xdp_before = xdp_arp_replies(lab);
 
-    let threads_cpu =
-        |pids: &[i32]| -> f64 { pids.iter().map(|&pid| cpu_seconds(pid as u32)).sum() };
     let flood = |target: &str| {
         let received = rx_packets(lab);
         let machine = kernel_cpu_seconds();
         let deferred = softirq_threads_runtime();
-        let master_cpu = threads_cpu(&mode.master_threads);
-        let lab_cpu = threads_cpu(&mode.lab_threads);
+        let master_cpu = threads_cpu_seconds(&mode.master_threads);
+        let lab_cpu = threads_cpu_seconds(&mode.lab_threads);
         let packet = trafgen::arp_requests(sender, target);
         let finished =
             trafgen::start(&lab.client, "eth0", &packet, requests, None, FLOOD_LIMIT).finish();
         // Let the last replies arrive.
         std::thread::sleep(Duration::from_millis(100));
         Flood {
-            master: threads_cpu(&mode.master_threads) - master_cpu,
+            master: threads_cpu_seconds(&mode.master_threads) - master_cpu,
             cpu: (finished.cpu + softirq_threads_runtime().saturating_sub(deferred)).as_secs_f64()
-                + threads_cpu(&mode.lab_threads)
+                + threads_cpu_seconds(&mode.lab_threads)
                 - lab_cpu,
             machine: kernel_cpu_seconds() - machine,
             received: rx_packets(lab) - received,

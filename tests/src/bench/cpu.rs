@@ -7,13 +7,16 @@
 //! the CPU was running, not to the daemon: `arp-flood` measures kernel time machine-wide. So
 //! that a master pays for its own sends only, and not for the lab's bridge and the receivers
 //! behind it (a veth runs them in the sender's context), the bridge forwards in kernel threads
-//! of its own here ([`Lab::thread_the_bridge`]).
+//! of its own here ([`Lab::thread_the_bridge`]). The backup's interface receives in a kernel
+//! thread of its own too ([`Lab::thread_router_receive`]), whose run time is shown beside the
+//! daemon's: the work each implementation leaves to the kernel on every advert (xvrrpd's XDP
+//! program recording it; the kernel's path to keepalived's socket).
 use std::time::{Duration, Instant};
 
 use super::{
     Settings, interval_name, pause,
     peers::{self, Group, Implementation},
-    procfs::{CpuMark, daemon_pids, rss_kib},
+    procfs::{CpuMark, daemon_pids, rss_kib, threads_cpu_seconds},
     report::{Report, number},
     starvation::link_counter_named,
 };
@@ -75,6 +78,7 @@ pub fn cpu(settings: Settings, report: &mut Report) {
             let Run {
                 master,
                 backup,
+                backup_receive,
                 sent,
                 takeovers,
                 stable,
@@ -120,6 +124,16 @@ pub fn cpu(settings: Settings, report: &mut Report) {
                 "% of a core",
                 backup,
                 note,
+            );
+            report.add(
+                "cpu",
+                &case,
+                name,
+                "backup kernel receive CPU",
+                "% of a core",
+                backup_receive,
+                "the backup interface's NAPI thread: every advert received, up to the daemon's \
+                 socket or XDP's map (xvrrpd's bpf_timer callbacks are not in it)",
             );
             report.add(
                 "cpu",
@@ -179,6 +193,8 @@ struct Run {
     /// CPU of the master and of the backup per window, % of a core.
     master: Vec<f64>,
     backup: Vec<f64>,
+    /// CPU of the backup's receive thread per window, % of a core.
+    backup_receive: Vec<f64>,
     /// Adverts the master sent per second, per window.
     sent: Vec<f64>,
     /// How often the backup became master while measured ("?" when its log could not tell).
@@ -215,10 +231,13 @@ fn measure(
     lab.thread_the_bridge();
     let group = group(instances);
     peers::settle_master_and_backup(&mut lab, implementation, &group)?;
+    // Woken for every frame, as a veth is: no interrupt moderation to tune for either.
+    let backup_receive_threads = lab.thread_router_receive(1, Duration::ZERO);
     // Past the start-up bursts (gratuitous ARP, the second burst after 5 s).
     pause(Duration::from_secs(6));
     let before = peers::became_master(&lab, 1, implementation);
-    let (mut master, mut backup, mut sent) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut master, mut backup, mut backup_receive, mut sent) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..windows {
         let marks = [
             CpuMark::now(&lab.routers[0].netns),
@@ -226,10 +245,13 @@ fn measure(
         ];
         // What the master's port received: its adverts (the backup sends none).
         let frames = link_counter_named(&lab.bridge, "p0", "rx", "packets");
+        let receive = threads_cpu_seconds(&backup_receive_threads);
         let started = Instant::now();
         pause(window);
         master.push(marks[0].percent_since());
         backup.push(marks[1].percent_since());
+        let receive = threads_cpu_seconds(&backup_receive_threads) - receive;
+        backup_receive.push(100.0 * receive / started.elapsed().as_secs_f64());
         let frames = link_counter_named(&lab.bridge, "p0", "rx", "packets") - frames;
         sent.push(frames as f64 / started.elapsed().as_secs_f64());
     }
@@ -241,6 +263,7 @@ fn measure(
     Ok(Run {
         master,
         backup,
+        backup_receive,
         sent,
         takeovers,
         stable: lab.holds(0, &group.last_vip()) && !lab.holds(1, &group.last_vip()),

@@ -57,6 +57,11 @@ pub fn cpu_seconds(pid: u32) -> f64 {
     nanoseconds as f64 / 1e9
 }
 
+/// CPU seconds the threads (or kernel threads) `pids` have run, summed.
+pub fn threads_cpu_seconds(pids: &[i32]) -> f64 {
+    pids.iter().map(|&pid| cpu_seconds(pid as u32)).sum()
+}
+
 /// VmRSS of process `pid` in KiB; 0 if it is gone.
 pub fn rss_kib(pid: u32) -> f64 {
     fs::read_to_string(format!("/proc/{pid}/status"))
