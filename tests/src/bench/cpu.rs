@@ -161,27 +161,41 @@ pub fn cpu(settings: Settings, report: &mut Report) {
             let ours = report.median("cpu", &case, "xvrrpd", &metric);
             let theirs = report.median("cpu", &case, "keepalived", &metric);
             if let (Some(ours), Some(theirs)) = (ours, theirs) {
-                report.verdict(
-                    "cpu",
-                    &format!("{case}: {role} at most {label} of keepalived's"),
+                let target = format!("{case}: {role} at most {label} of keepalived's");
+                let figures = format!(
+                    "{}% vs {}% (ratio {})",
+                    number(ours),
+                    number(theirs),
+                    number(ours / theirs.max(f64::MIN_POSITIVE))
+                );
+                judge(
+                    report,
+                    &target,
                     ours <= theirs / fraction,
-                    format!(
-                        "{}% vs {}% (ratio {}){}",
-                        number(ours),
-                        number(theirs),
-                        number(ours / theirs.max(f64::MIN_POSITIVE)),
-                        if unsettled.is_empty() {
-                            String::new()
-                        } else {
-                            format!(
-                                "; NOT comparable: {}'s pair flapped",
-                                unsettled.join(" and ")
-                            )
-                        }
-                    ),
+                    figures,
+                    &unsettled,
                 );
             }
         }
+    }
+}
+
+/// A comparison is judged only between two pairs that held still: ours flapping misses it;
+/// keepalived's flapping leaves it unjudged (a storm's CPU is no baseline), said in a note.
+fn judge(report: &mut Report, target: &str, met: bool, figures: String, unsettled: &[&str]) {
+    let ours = Implementation::Xvrrpd.name();
+    match unsettled {
+        [] => report.verdict("cpu", target, met, figures),
+        flapped if flapped.contains(&ours) => report.verdict(
+            "cpu",
+            target,
+            false,
+            format!("{figures}; {ours}'s pair flapped"),
+        ),
+        flapped => report.note(format!(
+            "cpu {target}: not judged, {}'s pair flapped: {figures}",
+            flapped.join(" and ")
+        )),
     }
 }
 
@@ -212,12 +226,15 @@ impl Run {
 /// Says in the report that `name`'s pair never settled as master and backup in `runs` runs:
 /// there is nothing of it to measure.
 fn unsettled_from_start(report: &mut Report, case: &str, name: &str, runs: u32) {
-    report.verdict(
-        "cpu",
-        &format!("{case}: {name}'s pair settled as master and backup"),
-        false,
-        format!("it did not settle in any of {runs} runs: no figures"),
-    );
+    let target = format!("{case}: {name}'s pair settled as master and backup");
+    let detail = format!("it did not settle in any of {runs} runs: no figures");
+    if name == Implementation::Xvrrpd.name() {
+        report.verdict("cpu", &target, false, detail);
+    } else {
+        report.note(format!(
+            "cpu {target}: no, {detail}; the comparisons are not judged"
+        ));
+    }
 }
 
 /// One pair measured, or why it did not settle to be measured.
@@ -323,5 +340,41 @@ pub fn memory(settings: Settings, report: &mut Report) {
             note.clone(),
         );
         report.add("memory", case, name, "backup VmRSS", "MiB", backup, note);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comparisons_are_judged_only_between_pairs_that_held_still() {
+        let mut report = Report::new(true);
+        judge(&mut report, "both held", true, "1% vs 3%".into(), &[]);
+        judge(
+            &mut report,
+            "ours flapped",
+            true,
+            "1% vs 3%".into(),
+            &["xvrrpd"],
+        );
+        judge(
+            &mut report,
+            "theirs flapped",
+            true,
+            "1% vs 30%".into(),
+            &["keepalived"],
+        );
+        let verdicts: Vec<_> = report
+            .verdicts
+            .iter()
+            .map(|verdict| (verdict.target.as_str(), verdict.met))
+            .collect();
+        assert_eq!(verdicts, [("both held", true), ("ours flapped", false)]);
+        assert!(report.verdicts[1].detail.contains("xvrrpd's pair flapped"));
+        assert_eq!(
+            report.notes,
+            ["cpu theirs flapped: not judged, keepalived's pair flapped: 1% vs 30%"]
+        );
     }
 }
