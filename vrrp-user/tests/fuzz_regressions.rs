@@ -95,3 +95,58 @@ fn keepalived_conf_a_track_file_weight_beyond_254_is_refused_as_in_toml() {
         ["3: weight must be -254..254, got 410"]
     );
 }
+
+#[test]
+fn keepalived_conf_an_empty_quoted_word_is_refused_where_toml_refuses_it() {
+    // A quoted "" was taken as a user, group, name, router_id or path; `xvrrpd convert` then
+    // printed `""`, which its TOML reader refused (found with `notify /x "" ops`).
+    let notify = |args: &str| instance_with(&format!("{ONE_VIP}\n notify /bin/true {args}"));
+    assert_eq!(
+        read(&notify("\"\" ops")).unwrap_err(),
+        ["7: notify user must not be empty"]
+    );
+    assert_eq!(
+        read(&notify("lb \"\"")).unwrap_err(),
+        ["7: notify group must not be empty"]
+    );
+    let vi = instance_with(ONE_VIP);
+    let refused = |head: &str| read(&format!("{head}{vi}")).unwrap_err();
+    assert_eq!(
+        refused("vrrp_script chk {\n script /bin/true\n user \"\"\n}\n"),
+        ["3: user must not be empty"]
+    );
+    assert_eq!(
+        refused("global_defs {\n script_user lb \"\"\n}\n"),
+        ["2: script_user group must not be empty"]
+    );
+    assert_eq!(
+        refused("global_defs {\n router_id \"\"\n}\n"),
+        ["2: router_id must not be empty"]
+    );
+    assert_eq!(
+        refused("global_defs {\n vrrp_notify_fifo \"\"\n}\n"),
+        ["2: notify_fifo must not be empty"]
+    );
+    assert_eq!(
+        refused("vrrp_track_file \"\" {\n file /run/maint\n}\n"),
+        ["1: vrrp_track_file name must not be empty"]
+    );
+    assert_eq!(
+        refused("vrrp_track_file maint {\n file \"\"\n}\n"),
+        ["2: file must not be empty"]
+    );
+    assert_eq!(
+        refused("vrrp_script \"\" {\n script /bin/true\n}\n"),
+        ["1: vrrp_script name must not be empty"]
+    );
+    assert_eq!(
+        read(&vi.replace("A {", "\"\" {")).unwrap_err(),
+        ["1: vrrp_instance name must not be empty"]
+    );
+    let (config, _) = read(&notify("lb ops")).unwrap();
+    let converted = Config::from_toml_str(&to_toml(&config), "c.toml").unwrap();
+    assert_eq!(
+        converted.config.instances[0].notify,
+        config.instances[0].notify
+    );
+}

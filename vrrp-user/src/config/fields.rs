@@ -54,6 +54,9 @@ pub(super) fn name(v: &Raw) -> Result<String, String> {
 
 /// The rule on an instance name's characters, for both file formats.
 pub(super) fn printable_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("name must not be empty".to_owned());
+    }
     if name.chars().any(char::is_control) {
         return Err(format!("name {name:?} contains control characters"));
     }

@@ -138,7 +138,8 @@ fn global_defs(block: &[Stmt], global: &mut Global, defaults: &mut Defaults, rep
                             "lvs_id is the old name of router_id; read as router_id".to_owned(),
                         );
                     }
-                    global.router_id = report.one(stmt)?.text.clone();
+                    let token = report.one(stmt)?;
+                    global.router_id = report.at(token, values::text(token, "router_id"))?;
                 }
                 "vrrp_version" => {
                     let token = report.one(stmt)?;
@@ -189,8 +190,13 @@ fn global_defs(block: &[Stmt], global: &mut Global, defaults: &mut Defaults, rep
                             ),
                         );
                     }
-                    global.script_security.default_user = Some(user.text.clone());
-                    global.script_security.default_group = args.get(1).map(|g| g.text.clone());
+                    let user = report.at(user, values::text(user, "script_user"))?;
+                    let group = args
+                        .get(1)
+                        .map(|g| report.at(g, values::text(g, "script_user group")))
+                        .transpose()?;
+                    global.script_security.default_user = Some(user);
+                    global.script_security.default_group = group;
                 }
                 "enable_script_security" => {
                     report.flag(stmt);
@@ -208,7 +214,7 @@ fn global_defs(block: &[Stmt], global: &mut Global, defaults: &mut Defaults, rep
                             format!("{key}: the owner {:?} is ignored", user.text),
                         );
                     }
-                    let path = PathBuf::from(&path.text);
+                    let path = PathBuf::from(report.at(path, values::text(path, "notify_fifo"))?);
                     if let Some(previous) = &global.notify_fifo
                         && *previous != path
                     {
@@ -255,7 +261,8 @@ pub fn interval(token: &super::lexer::Token, key: &str) -> Result<Duration, Stri
     Ok(d)
 }
 
-/// The name of a `vrrp_script`, `vrrp_instance` or `vrrp_sync_group` block, held to the same
+/// The name of a `vrrp_script`, `vrrp_track_file`, `vrrp_instance` or `vrrp_sync_group` block,
+/// held to the same
 /// rule as in the native format (names end up in logs, scripts and the FIFO).
 pub fn block_name<'s>(
     stmt: &'s Stmt,
@@ -321,8 +328,12 @@ fn script(stmt: &Stmt, report: &mut Report) -> Option<CheckScript> {
                         return Err(Reported);
                     };
                     // `user USER [GROUP]`: without a group, the user's own.
-                    user = Some(name.text.clone());
-                    group = s.args().get(1).map(|g| g.text.clone());
+                    user = Some(report.at(name, values::text(name, "user"))?);
+                    group = s
+                        .args()
+                        .get(1)
+                        .map(|g| report.at(g, values::text(g, "user group")))
+                        .transpose()?;
                 }
                 _ => report.unknown(s, "vrrp_script"),
             }
@@ -395,27 +406,33 @@ pub fn reverse(rest: &[super::lexer::Token], report: &mut Report) -> Result<(), 
 
 /// `vrrp_track_file NAME { file PATH; weight N; init_file ... }`.
 fn track_file(stmt: &Stmt, report: &mut Report) -> Option<(String, TrackFileDef)> {
-    let Some(name) = stmt.args().first() else {
-        report.error(stmt.at(), format!("{} needs a name", stmt.keyword()));
-        return None;
-    };
+    let name = block_name(stmt, stmt.keyword(), report)?;
     let mut path = None;
     let mut weight = DEFAULT_TRACK_FILE_WEIGHT;
+    let mut failed = false;
     for s in report.named_block(stmt) {
-        let _: Result<(), Reported> = (|| {
+        let result: Result<(), Reported> = (|| {
             match s.keyword() {
-                "file" => path = Some(PathBuf::from(&report.one(s)?.text)),
+                "file" => {
+                    let token = report.one(s)?;
+                    path = Some(PathBuf::from(
+                        report.at(token, values::text(token, "file"))?,
+                    ));
+                }
                 "weight" => weight = weight_with_reverse(s, MAX_TRACK_FILE_WEIGHT, report)?,
                 _ => report.unknown(s, stmt.keyword()),
             }
             Ok(())
         })();
+        failed |= result.is_err();
     }
     let Some(path) = path else {
-        report.error(
-            stmt.at(),
-            format!("{} {} has no file", stmt.keyword(), name.text),
-        );
+        if !failed {
+            report.error(
+                stmt.at(),
+                format!("{} {} has no file", stmt.keyword(), name.text),
+            );
+        }
         return None;
     };
     Some((name.text.clone(), TrackFileDef { path, weight }))

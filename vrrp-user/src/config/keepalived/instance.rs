@@ -186,10 +186,19 @@ pub fn notify(stmt: &Stmt, notify: &mut Notify, report: &mut Report) -> Result<(
     let command = report.at(script, values::command(std::slice::from_ref(script), key))?;
     // As keepalived: the words after the command are the user and group to run it as (an
     // unquoted argument would be taken for a user name: quote the whole command).
-    let user = stmt.args().get(1).map(|user| ScriptUser {
-        user: user.text.clone(),
-        group: stmt.args().get(2).map(|group| group.text.clone()),
-    });
+    let account = |index: usize, what: &str, report: &mut Report| {
+        stmt.args()
+            .get(index)
+            .map(|token| report.at(token, values::text(token, &format!("{key} {what}"))))
+            .transpose()
+    };
+    let user = match account(1, "user", report)? {
+        Some(user) => Some(ScriptUser {
+            user,
+            group: account(2, "group", report)?,
+        }),
+        None => None,
+    };
     if let Some(extra) = stmt.args().get(3) {
         report.warn(
             extra.at,

@@ -172,6 +172,11 @@ pub fn address(token: &Token, what: &str) -> Result<IpAddr, String> {
     fields::address(&Raw::String(token.text.clone()), what)
 }
 
+/// A word that must not be empty: a quoted `""` is refused, as the TOML reader refuses `""`.
+pub fn text(token: &Token, what: &str) -> Result<String, String> {
+    fields::string(&Raw::String(token.text.clone()), what)
+}
+
 /// `IP[/MASK] [brd IP] [dev IF] [scope S] [label L] ...`: the address with the options
 /// xvrrpd knows; the others, named in `ignored`, are for a warning.
 pub fn vip_line(words: &[Token], ignored: &mut Vec<String>) -> Result<Vip, String> {
