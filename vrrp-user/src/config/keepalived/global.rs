@@ -262,8 +262,7 @@ pub fn interval(token: &super::lexer::Token, key: &str) -> Result<Duration, Stri
 }
 
 /// The name of a `vrrp_script`, `vrrp_track_file`, `vrrp_instance` or `vrrp_sync_group` block,
-/// held to the same
-/// rule as in the native format (names end up in logs, scripts and the FIFO).
+/// held to the same rule as in the native format (names end up in logs, scripts and the FIFO).
 pub fn block_name<'s>(
     stmt: &'s Stmt,
     section: &str,
