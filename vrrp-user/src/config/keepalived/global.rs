@@ -4,7 +4,7 @@ use std::{collections::HashMap, path::PathBuf, time::Duration};
 
 use super::{
     Report,
-    instance::{self, Built, Defaults, TrackFileDef},
+    instance::{self, Built, Defaults, TrackFileDef, TrackFiles},
     lexer::Loc,
     tree::Stmt,
     values::{self, Reported},
@@ -42,7 +42,7 @@ pub fn config(stmts: &[Stmt], report: &mut Report) -> Option<Config> {
     let mut scripts: Vec<(CheckScript, Site)> = Vec::new();
     // Names of scripts and instances found invalid: references to them are not undefined.
     let mut failed: Vec<String> = Vec::new();
-    let mut files: HashMap<String, TrackFileDef> = HashMap::new();
+    let mut files = TrackFiles::new();
     let mut group_stmts = Vec::new();
     let mut instance_stmts = Vec::new();
     for stmt in stmts {
@@ -60,8 +60,9 @@ pub fn config(stmts: &[Stmt], report: &mut Report) -> Option<Config> {
                 }
             }
             "vrrp_track_file" | "track_file" => {
-                if let Some((name, def)) = track_file(stmt, report) {
-                    files.insert(name, def);
+                let def = track_file(stmt, report);
+                if let Some(name) = stmt.args().first() {
+                    files.insert(name.text.clone(), def);
                 }
             }
             "vrrp_sync_group" => group_stmts.push(stmt),
@@ -404,7 +405,7 @@ pub fn reverse(rest: &[super::lexer::Token], report: &mut Report) -> Result<(), 
 }
 
 /// `vrrp_track_file NAME { file PATH; weight N; init_file ... }`.
-fn track_file(stmt: &Stmt, report: &mut Report) -> Option<(String, TrackFileDef)> {
+fn track_file(stmt: &Stmt, report: &mut Report) -> Option<TrackFileDef> {
     let name = block_name(stmt, stmt.keyword(), report)?;
     let mut path = None;
     let mut weight = DEFAULT_TRACK_FILE_WEIGHT;
@@ -425,16 +426,17 @@ fn track_file(stmt: &Stmt, report: &mut Report) -> Option<(String, TrackFileDef)
         })();
         failed |= result.is_err();
     }
+    if failed {
+        return None;
+    }
     let Some(path) = path else {
-        if !failed {
-            report.error(
-                stmt.at(),
-                format!("{} {} has no file", stmt.keyword(), name.text),
-            );
-        }
+        report.error(
+            stmt.at(),
+            format!("{} {} has no file", stmt.keyword(), name.text),
+        );
         return None;
     };
-    Some((name.text.clone(), TrackFileDef { path, weight }))
+    Some(TrackFileDef { path, weight })
 }
 
 /// `vrrp_sync_group NAME { group { ... } notify* track_* }`: the group; its trackers are added
@@ -444,7 +446,7 @@ fn sync_group(
     stmt: &Stmt,
     instances: &mut [Built],
     script_weights: &HashMap<String, i32>,
-    files: &HashMap<String, TrackFileDef>,
+    files: &TrackFiles,
     report: &mut Report,
 ) -> Option<(SyncGroup, GroupSites)> {
     let name = block_name(stmt, "vrrp_sync_group", report)?;

@@ -37,6 +37,10 @@ pub struct TrackFileDef {
     pub weight: i32,
 }
 
+/// The `vrrp_track_file` blocks by name; `None` for a block whose error is already reported
+/// (tracking it is not also "no vrrp_track_file of that name").
+pub type TrackFiles = HashMap<String, Option<TrackFileDef>>;
+
 /// The trackers of an instance or a sync group, each with where it is written.
 #[derive(Default)]
 pub struct Trackers {
@@ -47,12 +51,7 @@ pub struct Trackers {
 
 impl Trackers {
     /// `track_script {}`, `track_interface {}` or `track_file {}`.
-    pub fn read(
-        &mut self,
-        stmt: &Stmt,
-        files: &HashMap<String, TrackFileDef>,
-        report: &mut Report,
-    ) {
+    pub fn read(&mut self, stmt: &Stmt, files: &TrackFiles, report: &mut Report) {
         let key = stmt.keyword();
         for entry in report.block(stmt) {
             let name = &entry.words[0];
@@ -110,15 +109,19 @@ impl Trackers {
                     }
                     _ => {
                         let weight = tracker_weight(entry.args(), MAX_TRACK_FILE_WEIGHT, report)?;
-                        let Some(def) = files.get(&name.text) else {
-                            report.error(
-                                at,
-                                format!(
-                                    "track_file {}: no vrrp_track_file of that name",
-                                    name.text
-                                ),
-                            );
-                            return Err(Reported);
+                        let def = match files.get(&name.text) {
+                            Some(Some(def)) => def,
+                            Some(None) => return Err(Reported),
+                            None => {
+                                report.error(
+                                    at,
+                                    format!(
+                                        "track_file {}: no vrrp_track_file of that name",
+                                        name.text
+                                    ),
+                                );
+                                return Err(Reported);
+                            }
                         };
                         if self.files.iter().any(|(t, _)| t.name == name.text) {
                             report.warn(
@@ -378,7 +381,7 @@ pub struct Draft {
 pub fn instance(
     stmt: &Stmt,
     defaults: &Defaults,
-    files: &HashMap<String, TrackFileDef>,
+    files: &TrackFiles,
     report: &mut Report,
 ) -> Option<Built> {
     let name = super::global::block_name(stmt, "vrrp_instance", report)?;
@@ -392,12 +395,7 @@ pub fn instance(
 }
 
 impl Draft {
-    fn read(
-        &mut self,
-        s: &Stmt,
-        files: &HashMap<String, TrackFileDef>,
-        report: &mut Report,
-    ) -> Result<(), Reported> {
+    fn read(&mut self, s: &Stmt, files: &TrackFiles, report: &mut Report) -> Result<(), Reported> {
         let key = s.keyword();
         match key {
             "state" => {

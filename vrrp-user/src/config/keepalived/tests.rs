@@ -421,6 +421,24 @@ fn structure_errors_have_lines() {
     );
 }
 
+#[test]
+fn a_broken_track_file_block_is_reported_once() {
+    let tracked = |block: &str| {
+        errors(&format!(
+            "vrrp_track_file maint {{\n{block}\n}}\nvrrp_instance A {{\n interface eth0\n \
+             virtual_router_id 5\n virtual_ipaddress {{\n  192.0.2.1\n }}\n track_file {{\n  \
+             maint\n }}\n}}\n"
+        ))
+    };
+    // Not also "has no file", nor "track_file maint: no vrrp_track_file of that name".
+    assert_eq!(tracked(" file"), ["2: file needs a value"]);
+    assert_eq!(
+        tracked(" file /run/maint\n weight 300"),
+        ["3: weight must be -254..254, got 300"]
+    );
+    assert_eq!(tracked(""), ["1: vrrp_track_file maint has no file"]);
+}
+
 mod never_panics {
     use proptest::prelude::*;
 
