@@ -178,7 +178,8 @@ fn global_defs(block: &[Stmt], global: &mut Global, defaults: &mut Defaults, rep
                 }
                 "script_user" => {
                     let args = stmt.args();
-                    let Some(user) = args.first() else {
+                    let Some(run_as) = report.run_as(args, "script_user", "script_user group")?
+                    else {
                         report.error(stmt.at(), "script_user needs a user name".to_owned());
                         return Err(Reported);
                     };
@@ -191,13 +192,8 @@ fn global_defs(block: &[Stmt], global: &mut Global, defaults: &mut Defaults, rep
                             ),
                         );
                     }
-                    let user = report.at(user, values::text(user, "script_user"))?;
-                    let group = args
-                        .get(1)
-                        .map(|g| report.at(g, values::text(g, "script_user group")))
-                        .transpose()?;
-                    global.script_security.default_user = Some(user);
-                    global.script_security.default_group = group;
+                    global.script_security.default_user = Some(run_as.user);
+                    global.script_security.default_group = run_as.group;
                 }
                 "enable_script_security" => {
                     report.flag(stmt);
@@ -323,17 +319,13 @@ fn script(stmt: &Stmt, report: &mut Report) -> Option<CheckScript> {
                     }
                 }
                 "user" => {
-                    let Some(name) = s.args().first() else {
+                    // `user USER [GROUP]`: without a group, the user's own.
+                    let Some(run_as) = report.run_as(s.args(), "user", "user group")? else {
                         report.error(s.at(), "user needs a user name".to_owned());
                         return Err(Reported);
                     };
-                    // `user USER [GROUP]`: without a group, the user's own.
-                    user = Some(report.at(name, values::text(name, "user"))?);
-                    group = s
-                        .args()
-                        .get(1)
-                        .map(|g| report.at(g, values::text(g, "user group")))
-                        .transpose()?;
+                    user = Some(run_as.user);
+                    group = run_as.group;
                 }
                 _ => report.unknown(s, "vrrp_script"),
             }

@@ -12,8 +12,8 @@ use super::{
 use crate::{
     config::{
         InstanceConfig, MAX_GARP_DELAY, MAX_GARP_REFRESH, MAX_GARP_REPEAT, MAX_PREEMPT_DELAY,
-        MAX_TRACK_FILE_WEIGHT, MAX_WEIGHT, Notify, NotifyScript, ScriptUser, TrackFile,
-        TrackInterface, TrackScript, Vip, crossref::InstanceSites, fields, native::Raw,
+        MAX_TRACK_FILE_WEIGHT, MAX_WEIGHT, Notify, NotifyScript, TrackFile, TrackInterface,
+        TrackScript, Vip, crossref::InstanceSites, fields, native::Raw,
     },
     fsm::Version,
 };
@@ -189,19 +189,11 @@ pub fn notify(stmt: &Stmt, notify: &mut Notify, report: &mut Report) -> Result<(
     let command = report.at(script, values::command(std::slice::from_ref(script), key))?;
     // As keepalived: the words after the command are the user and group to run it as (an
     // unquoted argument would be taken for a user name: quote the whole command).
-    let account = |index: usize, what: &str, report: &mut Report| {
-        stmt.args()
-            .get(index)
-            .map(|token| report.at(token, values::text(token, &format!("{key} {what}"))))
-            .transpose()
-    };
-    let user = match account(1, "user", report)? {
-        Some(user) => Some(ScriptUser {
-            user,
-            group: account(2, "group", report)?,
-        }),
-        None => None,
-    };
+    let user = report.run_as(
+        &stmt.args()[1..],
+        &format!("{key} user"),
+        &format!("{key} group"),
+    )?;
     if let Some(extra) = stmt.args().get(3) {
         report.warn(
             extra.at,

@@ -3,7 +3,7 @@
 use std::{net::IpAddr, time::Duration};
 
 use super::{Report, lexer::Token, tree::Stmt};
-use crate::config::{Command, Vip, argv::split_command, fields, native::Raw};
+use crate::config::{Command, ScriptUser, Vip, argv::split_command, fields, native::Raw};
 
 /// A problem was reported; the value is not to be used.
 pub struct Reported;
@@ -175,6 +175,27 @@ pub fn address(token: &Token, what: &str) -> Result<IpAddr, String> {
 /// A word that must not be empty: a quoted `""` is refused, as the TOML reader refuses `""`.
 pub fn text(token: &Token, what: &str) -> Result<String, String> {
     fields::string(&Raw::String(token.text.clone()), what)
+}
+
+impl Report {
+    /// `USER [GROUP]` to run scripts as, from `words` (none: `None`); `user_key` and
+    /// `group_key` name them in messages. Words after the group are the caller's to warn of.
+    pub(super) fn run_as(
+        &mut self,
+        words: &[Token],
+        user_key: &str,
+        group_key: &str,
+    ) -> Result<Option<ScriptUser>, Reported> {
+        let Some(user) = words.first() else {
+            return Ok(None);
+        };
+        let user = self.at(user, text(user, user_key))?;
+        let group = match words.get(1) {
+            Some(group) => Some(self.at(group, text(group, group_key))?),
+            None => None,
+        };
+        Ok(Some(ScriptUser { user, group }))
+    }
 }
 
 /// `IP[/MASK] [brd IP] [dev IF] [scope S] [label L] ...`: the address with the options
