@@ -174,6 +174,60 @@ fn reloads_leave_unchanged_instances_alone() {
     assert_no_transition(&lab);
 }
 
+/// A check that always passes, tracked with weight 0: were it ever pending again, the master
+/// would go to Fault.
+const PASSING_CHECK: &str = "\n[[script]]\nname = \"ok\"\ncommand = \"/bin/true\"\n\
+    interval = \"200ms\"\n";
+
+#[test]
+fn reloads_keep_checks_running_and_follow_tracking_changes() {
+    tests::require_root();
+    let mut lab = Lab::new("reload-track", 2);
+    let tracking = |extra: &str| {
+        config(
+            "r0",
+            150,
+            &[VIP],
+            &format!("track_scripts = [\"ok\"]\n{extra}{PASSING_CHECK}"),
+        )
+    };
+    lab.start_file(0, "r0.toml", &tracking(""));
+    assert!(lab.wait_for_holder(0, VIP, SETTLE), "{}", lab.logs());
+    lab.start_file(1, "r1.toml", &config("r1", 100, &[VIP], ""));
+    assert!(lab.wait_for_state(1, "backup", SETTLE), "{}", lab.logs());
+    let window = Duration::from_secs(2);
+
+    // Another instance, and the script's definition moved down a line: the check keeps
+    // running, VI_1 keeps its health and stays master.
+    let moved = tracking("").replace(
+        "\n[[script]]",
+        &format!("{SECOND_INSTANCE}\n# one line down\n[[script]]"),
+    );
+    let outage = pings_during(&lab, VIP, window, || {
+        let summary = reload_r0(&lab, &moved);
+        assert!(
+            summary.contains("1 unchanged") && summary.contains("1 added"),
+            "{summary}"
+        );
+    });
+    assert_eq!(outage.received, outage.sent, "{outage:?}\n{}", lab.logs());
+    assert_no_transition(&lab);
+    assert_eq!(lab.status(0)["instances"][0]["effective_priority"], 150);
+
+    // A newly tracked interface that is down (weight 0) takes VI_1 to Fault: r1 takes over.
+    lab.routers[0].netns.ip(&[
+        "link", "add", "xdown0", "type", "veth", "peer", "name", "xdown1",
+    ]);
+    reload_r0(&lab, &tracking("track_interfaces = [\"xdown0\"]\n"));
+    assert!(lab.wait_for_holder(1, VIP, SETTLE), "{}", lab.logs());
+    assert_eq!(lab.status(0)["instances"][0]["state"], "fault");
+
+    // No tracking at all any more: the fault ends and r0 preempts again.
+    reload_r0(&lab, &config("r0", 150, &[VIP], PASSING_CHECK));
+    assert!(lab.wait_for_holder(0, VIP, SETTLE), "{}", lab.logs());
+    assert_eq!(lab.status(0)["instances"][0]["state"], "master");
+}
+
 #[test]
 fn a_master_keeps_advertising_across_reloads_that_change_its_sender() {
     tests::require_root();

@@ -416,10 +416,13 @@ impl Daemon {
         Ok(ready)
     }
 
-    /// A tracker for `instance` with the current state of the links it tracks, fed by the
-    /// running monitors.
+    /// A tracker for `instance` that starts from the current state of the links, checks and
+    /// files it tracks, fed by the running monitors.
     async fn tracking(&self, instance: &InstanceConfig) -> Tracking {
         let mut tracker = Tracker::new(instance, &self.config.scripts);
+        for observation in self.monitors.latest(instance) {
+            tracker.observe(&observation);
+        }
         for tracked in &instance.track_interfaces {
             let up = match self.shared.netlink.interface(&tracked.interface).await {
                 Ok(link) => link.oper_up,

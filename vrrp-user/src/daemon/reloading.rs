@@ -19,9 +19,8 @@ use super::{
     placement::interface_heartbeat_bound, reload, reload::Change,
 };
 use crate::{
-    config::{Config, InstanceConfig},
+    config::{CheckScript, Config, InstanceConfig},
     notify::Notifier,
-    track::Monitors,
 };
 
 impl Daemon {
@@ -57,12 +56,15 @@ impl Daemon {
         let summary = plan.summary();
         let old_config = std::mem::replace(&mut self.config, new.clone());
         let mut errors = Vec::new();
-        // Checks restart only when what is checked changed; then every tracking instance
-        // follows the new ones (a weight-0 check is pending again until its first result).
-        let checks_changed = tracking_changed(&old_config, &self.config);
-        if checks_changed {
-            tracing::warn!("reload: check scripts or tracking changed: restarting the checks");
-            self.monitors = Monitors::start(&self.config);
+        // A check or file poller restarts only when what it does changed; a kept one goes on
+        // with its status, which the trackers of the instances that follow it start from.
+        let restarted = self.monitors.update(&self.config);
+        if !restarted.is_empty() {
+            tracing::info!(
+                "reload: checks started, restarted or stopped: {:?}; track files: {:?}",
+                restarted.checks,
+                restarted.files
+            );
         }
         if old_config.global.notify_fifo != self.config.global.notify_fifo {
             self.fifo = open_fifo(&self.config);
@@ -99,7 +101,11 @@ impl Daemon {
                     let bound = interface_heartbeat_bound(&self.config, &instance.interface);
                     let same_bound =
                         interface_heartbeat_bound(&old_config, &instance.interface) == bound;
-                    let retrack = checks_changed && tracks_anything(instance);
+                    let retrack = restarted.affects(instance)
+                        || self.instances.get(&id).is_some_and(|running| {
+                            tracking_inputs(&old_config, &running.config)
+                                != tracking_inputs(&self.config, instance)
+                        });
                     if *change == Change::None && same_bound && !retrack {
                         continue;
                     }
@@ -229,28 +235,25 @@ struct Reconfigure {
     notifier: Option<Notifier>,
 }
 
-fn tracks_anything(instance: &InstanceConfig) -> bool {
-    !instance.track_scripts.is_empty()
-        || !instance.track_files.is_empty()
-        || !instance.track_interfaces.is_empty()
-}
-
-/// Whether the checks must restart: a script definition or anyone's tracking changed.
-fn tracking_changed(old: &Config, new: &Config) -> bool {
-    let tracking = |config: &Config| -> Vec<_> {
-        config
-            .instances
-            .iter()
-            .map(|i| {
-                (
-                    i.name.clone(),
-                    i.track_scripts.clone(),
-                    i.track_files.clone(),
-                )
-            })
-            .collect()
-    };
-    old.scripts != new.scripts
-        || old.global.script_security != new.global.script_security
-        || tracking(old) != tracking(new)
+/// What an instance's tracker is made of: what it tracks, with what weights, and the
+/// definitions of its scripts (their default weights). Line numbers do not count.
+fn tracking_inputs<'a>(
+    config: &'a Config,
+    instance: &'a InstanceConfig,
+) -> impl PartialEq + use<'a> {
+    let scripts: Vec<_> = instance
+        .track_scripts
+        .iter()
+        .map(|track| {
+            let script = config.scripts.iter().find(|s| s.name == track.script);
+            (
+                track,
+                script.map(|s| CheckScript {
+                    line: 0,
+                    ..s.clone()
+                }),
+            )
+        })
+        .collect();
+    (scripts, &instance.track_files, &instance.track_interfaces)
 }

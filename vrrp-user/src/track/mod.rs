@@ -9,8 +9,9 @@
 //!   through [`exec`] (no shell, own process group, timeout, output discarded, as its user) after
 //!   [`security::vet_script`] (also used by notify scripts).
 //! - [`FileWatch`]: one poller per track file.
-//! - [`Monitors`]: starts the tasks a configuration needs and merges, per instance, the
-//!   updates of the scripts and files it tracks into one channel of [`Observation`]s.
+//! - [`Monitors`]: starts the tasks a configuration needs (on a reload, only those whose work
+//!   changed) and merges, per instance, the updates of the scripts and files it tracks into one
+//!   channel of [`Observation`]s.
 //!   Interface link states come from the daemon's link watch instead.
 mod counter;
 pub mod exec;
@@ -24,6 +25,8 @@ mod runner_tests;
 #[cfg(test)]
 mod tests;
 
+use std::{collections::BTreeSet, path::PathBuf, time::Duration};
+
 use futures::{StreamExt, stream::BoxStream};
 use tokio::sync::{mpsc, watch};
 
@@ -32,7 +35,7 @@ pub use file::FileWatch;
 pub use runner::CheckWatch;
 pub use tracker::{Fault, Health, Observation, Tracker};
 
-use crate::config::{Config, InstanceConfig};
+use crate::config::{CheckScript, Config, InstanceConfig, ScriptSecurity};
 
 /// How many observations may wait for an instance's task before the forwarder waits too (the
 /// watch channels behind it keep only the latest value, so nothing piles up).
@@ -41,8 +44,39 @@ const OBSERVATION_QUEUE: usize = 64;
 /// The check-script and track-file tasks of one configuration.
 #[derive(Debug, Default)]
 pub struct Monitors {
-    checks: Vec<CheckWatch>,
-    files: Vec<FileWatch>,
+    /// Each task with the definition it runs ([`runs_alike`]).
+    checks: Vec<(CheckScript, CheckWatch)>,
+    /// Each poller with the path it reads.
+    files: Vec<(PathBuf, FileWatch)>,
+    /// The script security the checks were started under.
+    security: ScriptSecurity,
+    poll: Duration,
+}
+
+/// The tasks [`Monitors::update`] started, restarted or stopped, by `vrrp_script` and
+/// `vrrp_track_file` name: instances tracking one of them must follow the new task.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Restarted {
+    pub checks: BTreeSet<String>,
+    pub files: BTreeSet<String>,
+}
+
+impl Restarted {
+    pub fn is_empty(&self) -> bool {
+        self.checks.is_empty() && self.files.is_empty()
+    }
+
+    /// Whether `instance` tracks a task that changed.
+    pub fn affects(&self, instance: &InstanceConfig) -> bool {
+        instance
+            .track_scripts
+            .iter()
+            .any(|track| self.checks.contains(&track.script))
+            || instance
+                .track_files
+                .iter()
+                .any(|track| self.files.contains(&track.name))
+    }
 }
 
 impl Monitors {
@@ -54,38 +88,107 @@ impl Monitors {
     }
 
     /// [`Monitors::start`] with another track-file poll interval.
-    pub fn start_polling(config: &Config, poll: std::time::Duration) -> Monitors {
+    pub fn start_polling(config: &Config, poll: Duration) -> Monitors {
+        let mut monitors = Monitors {
+            poll,
+            ..Monitors::default()
+        };
+        monitors.update(config);
+        monitors
+    }
+
+    /// Brings the tasks in line with `config` (a reload): a check whose run is unchanged keeps
+    /// its task, and with it its status and rise/fall count, and a file whose path is unchanged
+    /// keeps its poller; the others start or stop.
+    pub fn update(&mut self, config: &Config) -> Restarted {
+        let mut restarted = Restarted::default();
+        let security = &config.global.script_security;
+        let mut old_checks = std::mem::take(&mut self.checks);
+        if *security != self.security {
+            // Who the scripts run as, and whether they are vetted: all of them run anew.
+            restarted
+                .checks
+                .extend(old_checks.drain(..).map(|(script, _)| script.name));
+            self.security = security.clone();
+        }
         let tracked = |name: &str| {
             config
                 .instances
                 .iter()
                 .any(|i| i.track_scripts.iter().any(|t| t.script == name))
         };
-        let checks = config
-            .scripts
-            .iter()
-            .filter(|script| tracked(&script.name))
-            .map(|script| CheckWatch::start(script, &config.global.script_security))
-            .collect();
-        let mut files: Vec<FileWatch> = Vec::new();
-        for track in config.instances.iter().flat_map(|i| &i.track_files) {
-            if files.iter().all(|f| f.name() != track.name) {
-                files.push(FileWatch::start(
-                    track.name.clone(),
-                    track.path.clone(),
-                    poll,
-                ));
+        for script in config.scripts.iter().filter(|s| tracked(&s.name)) {
+            match old_checks
+                .iter()
+                .position(|(running, _)| runs_alike(running, script))
+            {
+                Some(at) => self.checks.push(old_checks.swap_remove(at)),
+                None => {
+                    restarted.checks.insert(script.name.clone());
+                    let watch = CheckWatch::start(script, security);
+                    self.checks.push((script.clone(), watch));
+                }
             }
         }
-        Monitors { checks, files }
+        restarted
+            .checks
+            .extend(old_checks.into_iter().map(|(script, _)| script.name));
+
+        let mut old_files = std::mem::take(&mut self.files);
+        for track in config.instances.iter().flat_map(|i| &i.track_files) {
+            if self.file(&track.name).is_some() {
+                continue;
+            }
+            match old_files
+                .iter()
+                .position(|(path, watch)| watch.name() == track.name && *path == track.path)
+            {
+                Some(at) => self.files.push(old_files.swap_remove(at)),
+                None => {
+                    restarted.files.insert(track.name.clone());
+                    let watch = FileWatch::start(track.name.clone(), track.path.clone(), self.poll);
+                    self.files.push((track.path.clone(), watch));
+                }
+            }
+        }
+        restarted
+            .files
+            .extend(old_files.iter().map(|(_, watch)| watch.name().to_owned()));
+        restarted
     }
 
     pub fn check(&self, name: &str) -> Option<&CheckWatch> {
-        self.checks.iter().find(|c| c.name() == name)
+        self.checks
+            .iter()
+            .map(|(_, watch)| watch)
+            .find(|c| c.name() == name)
     }
 
     pub fn file(&self, name: &str) -> Option<&FileWatch> {
-        self.files.iter().find(|f| f.name() == name)
+        self.files
+            .iter()
+            .map(|(_, watch)| watch)
+            .find(|f| f.name() == name)
+    }
+
+    /// The status of every script and the value of every file `instance` tracks, as they are
+    /// now: a tracker fed them starts where the checks are, not pending.
+    pub fn latest(&self, instance: &InstanceConfig) -> Vec<Observation> {
+        let scripts = instance.track_scripts.iter().filter_map(|track| {
+            let status = *self.check(&track.script)?.subscribe().borrow();
+            Some(Observation::Script {
+                name: track.script.clone(),
+                status,
+            })
+        });
+        let files = instance.track_files.iter().filter_map(|track| {
+            let value = *self.file(&track.name)?.subscribe().borrow();
+            Some(Observation::File {
+                name: track.name.clone(),
+                value,
+            })
+        });
+        scripts.chain(files).collect()
     }
 
     /// The status of every script and the value of every file `instance` tracks, first as they
@@ -126,6 +229,17 @@ impl Monitors {
         }
         rx
     }
+}
+
+/// Whether two definitions of a check script run the same check: its weight is the trackers'
+/// business, and its line number nobody's.
+fn runs_alike(a: &CheckScript, b: &CheckScript) -> bool {
+    let run = |script: &CheckScript| CheckScript {
+        weight: 0,
+        line: 0,
+        ..script.clone()
+    };
+    run(a) == run(b)
 }
 
 /// The current value of a watch channel, then every change, mapped.

@@ -302,3 +302,79 @@ async fn monitors_run_only_tracked_scripts_and_merge_an_instances_updates() {
     reach(3).await;
     assert!(!std::path::Path::new(&marker).exists());
 }
+
+#[tokio::test]
+async fn a_reload_keeps_the_checks_and_files_whose_work_is_unchanged() {
+    use crate::config::{Config, TrackFile, TrackScript};
+
+    use super::{Monitors, Observation, Restarted};
+
+    let lab = Lab::new("monitors-update");
+    let text = "[[instance]]\nname = \"VI_1\"\ninterface = \"eth0\"\nvrid = 1\n\
+                virtual_ips = [\"192.0.2.1\"]\n";
+    let mut config = Config::from_toml_str(text, "t.toml").unwrap().config;
+    let mut used = lab.check("exit 0", LONG);
+    used.name = "used".into();
+    config.scripts = vec![used];
+    let value = lab.path("value");
+    fs::write(&value, "5\n").unwrap();
+    config.instances[0].track_scripts = vec![TrackScript {
+        script: "used".into(),
+        weight: None,
+    }];
+    config.instances[0].track_files = vec![TrackFile {
+        name: "f".into(),
+        path: value.clone().into(),
+        weight: 2,
+    }];
+    let mut monitors = Monitors::start_polling(&config, Duration::from_millis(20));
+    status(&mut monitors.check("used").unwrap().subscribe(), Passing).await;
+    let script_now = |monitors: &Monitors, config: &Config| {
+        monitors
+            .latest(&config.instances[0])
+            .into_iter()
+            .find_map(|o| match o {
+                Observation::Script { status, .. } => Some(status),
+                _ => None,
+            })
+    };
+    let changed = |checks: &[&str], files: &[&str]| Restarted {
+        checks: checks.iter().map(|&c| c.to_owned()).collect(),
+        files: files.iter().map(|&f| f.to_owned()).collect(),
+    };
+
+    // Another weight, another line, another instance: the same check, still passing.
+    let mut config2 = config.clone();
+    config2.scripts[0].weight = 7;
+    config2.scripts[0].line += 3;
+    let mut other = config2.instances[0].clone();
+    other.name = "VI_2".into();
+    other.vrid = 2;
+    config2.instances.push(other);
+    assert_eq!(monitors.update(&config2), changed(&[], &[]));
+    assert_eq!(script_now(&monitors, &config2), Some(Passing));
+
+    // Another command: a new run, pending until its first result.
+    let mut config3 = config2.clone();
+    config3.scripts[0].command.push("extra".into());
+    assert_eq!(monitors.update(&config3), changed(&["used"], &[]));
+    assert_eq!(script_now(&monitors, &config3), Some(CheckStatus::Pending));
+
+    // Another path for the file; then another script user for every check.
+    let mut config4 = config3.clone();
+    for instance in &mut config4.instances {
+        instance.track_files[0].path = lab.path("other").into();
+    }
+    assert_eq!(monitors.update(&config4), changed(&[], &["f"]));
+    config4.global.script_security.enforce = true;
+    assert_eq!(monitors.update(&config4), changed(&["used"], &[]));
+
+    // Nothing tracked any more: both stop.
+    let mut config5 = config4.clone();
+    for instance in &mut config5.instances {
+        instance.track_scripts.clear();
+        instance.track_files.clear();
+    }
+    assert_eq!(monitors.update(&config5), changed(&["used"], &["f"]));
+    assert!(monitors.check("used").is_none() && monitors.file("f").is_none());
+}
