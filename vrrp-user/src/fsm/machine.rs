@@ -30,6 +30,11 @@ enum MasterView {
     /// The last advert reported was a priority-0 one: that Master is gone, and adverts the kernel
     /// saw no longer postpone the takeover (a new Master is reported as an event).
     Resigned { source: IpAddr },
+    /// The last advert reported was discarded (§7.1: another VRRPv2 interval, an invalid one, our
+    /// own address): the kernel saw its repeats without reporting them, as nothing changed, and
+    /// they must not postpone the takeover either. A valid advert differs from it in source,
+    /// priority or interval, so it is reported as an event.
+    Discarded,
 }
 
 /// Backup-only bookkeeping, reset whenever Backup is entered.
@@ -158,7 +163,7 @@ impl VirtualRouter {
     pub fn current_master(&self) -> Option<(IpAddr, u8)> {
         match self.backup?.master {
             MasterView::Known { source, priority } => Some((source, priority)),
-            MasterView::Unknown | MasterView::Resigned { .. } => None,
+            MasterView::Unknown | MasterView::Resigned { .. } | MasterView::Discarded => None,
         }
     }
 
@@ -222,6 +227,9 @@ impl VirtualRouter {
                 // §6.4.1 (owner) and §6.4.2 (Master_Down_Timer fired): send an ADVERTISEMENT,
                 // announce the addresses (gratuitous ARP / unsolicited NA), set the Adver_Timer
                 // to Advertisement_Interval, transition to Master.
+                // §6.1: Master_Adver_Interval is the Master's own interval, which is now ours;
+                // the last Master's would otherwise last until our next Backup.
+                self.timing = Timing::new(self.config.advert_interval, self.priority);
                 out.push(Action::SendAdvert {
                     priority: self.priority,
                 });
@@ -387,6 +395,9 @@ impl VirtualRouter {
 
     fn on_advert(&mut self, advert: Advert, now: Instant, out: &mut Vec<Action>) {
         if let Err(reason) = self.check_advert(&advert) {
+            if self.state == State::Backup {
+                self.backup_mut().master = MasterView::Discarded;
+            }
             out.push(Action::Dropped(reason));
             return;
         }

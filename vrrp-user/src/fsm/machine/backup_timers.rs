@@ -31,9 +31,11 @@ impl VirtualRouter {
                 master: source,
                 priority,
             },
-            MasterView::Unknown | MasterView::Known { .. } => Reason::MasterDown {
-                silent_for: now.saturating_duration_since(self.backup_mut().last_honoured),
-            },
+            MasterView::Unknown | MasterView::Known { .. } | MasterView::Discarded => {
+                Reason::MasterDown {
+                    silent_for: now.saturating_duration_since(self.backup_mut().last_honoured),
+                }
+            }
         };
         self.take_over(reason, now, out);
     }
@@ -78,8 +80,8 @@ impl VirtualRouter {
     /// them) postpone the Master_Down_Timer whatever the time, so that the daemon may watch the
     /// data plane for them without waking the machine
     /// ([`crate::fsm::Event::MasterDownTimerFired`] decides when it does).
-    /// `None` where only the machine can tell: a resigned Master, one we preempt, or one whose
-    /// preempt delay runs.
+    /// `None` where only the machine can tell: a resigned Master, one we preempt, one whose
+    /// preempt delay runs, or repeats of a discarded advert.
     pub fn postponed_by_adverts_seen(&self) -> Option<Duration> {
         let backup = self
             .backup
@@ -88,19 +90,20 @@ impl VirtualRouter {
         let honoured = match backup.master {
             MasterView::Unknown => true,
             MasterView::Known { priority, .. } => priority >= self.priority || !self.config.preempt,
-            MasterView::Resigned { .. } => false,
+            MasterView::Resigned { .. } | MasterView::Discarded => false,
         };
         honoured.then_some(self.timing.master_down_interval)
     }
 
     /// Whether adverts the kernel saw without reporting them reset the Master_Down_Timer: yes
-    /// for a Master we honour (or do not know yet); no after priority 0 or for a lower-priority
-    /// Master we are preempting (§6.4.2 discards its adverts).
+    /// for a Master we honour (or do not know yet); no after priority 0, after a discarded
+    /// advert (§7.1), or for a lower-priority Master we are preempting (§6.4.2 discards its
+    /// adverts).
     fn honours_unreported(&mut self, now: Instant) -> bool {
         match self.backup_mut().master {
             MasterView::Unknown => true,
             MasterView::Known { priority, .. } => self.defers_to(priority, now),
-            MasterView::Resigned { .. } => false,
+            MasterView::Resigned { .. } | MasterView::Discarded => false,
         }
     }
 

@@ -119,6 +119,53 @@ fn v2_advert_with_another_interval_is_dropped() {
 }
 
 #[test]
+fn repeats_of_a_discarded_advert_do_not_postpone_the_takeover() {
+    // The data plane reports an advert once and only notes the time of its unchanged repeats:
+    // after a discarded one (§7.1), those are discarded too, and the Backup takes over when
+    // the Master_Down_Timer fires, as RFC 3768 and keepalived do.
+    let c = Clock::new();
+    let mut vr = started_backup(config(v2(1), 100), c.s(0), us(DOWN));
+    vr.handle(advert(HIGHER_V4, 200, v2(2)), c.ms(500));
+    assert_eq!(vr.postponed_by_adverts_seen(), None);
+    assert_eq!(
+        vr.handle(down_fired(Some(c.ms(2_500))), c.us(DOWN)),
+        becomes_master(
+            State::Backup,
+            Reason::MasterDown {
+                silent_for: us(DOWN)
+            },
+            100,
+            c.us(DOWN),
+            Duration::from_secs(1),
+        )
+    );
+    // v3: an interval of 0, after a Master it honoured.
+    let mut vr = v3_backup(c);
+    vr.handle(advert(HIGHER_V4, 200, v3(100)), c.ms(500));
+    let down_at = c.us(500_000 + DOWN);
+    assert_eq!(vr.timer(Timer::MasterDown), Some(down_at));
+    assert_eq!(
+        vr.handle(advert(HIGHER_V4, 200, v3(0)), c.s(1)),
+        vec![Action::Dropped(DropReason::InvalidInterval(v3(0)))]
+    );
+    assert_eq!(vr.current_master(), None);
+    let fired = vr.handle(down_fired(Some(c.s(3))), down_at);
+    assert_eq!(vr.state(), State::Master, "{fired:?}");
+    // A valid advert after a discarded one is reported, and honoured again.
+    let mut vr = v3_backup(c);
+    vr.handle(advert(HIGHER_V4, 200, v3(0)), c.ms(500));
+    assert_eq!(
+        vr.handle(advert(HIGHER_V4, 200, v3(100)), c.s(1)),
+        vec![arm(Timer::MasterDown, c.us(1_000_000 + DOWN))]
+    );
+    assert_eq!(vr.postponed_by_adverts_seen(), Some(us(DOWN)));
+    assert_eq!(
+        vr.handle(down_fired(Some(c.s(4))), c.us(1_000_000 + DOWN)),
+        vec![arm(Timer::MasterDown, c.us(4_000_000 + DOWN))]
+    );
+}
+
+#[test]
 fn malformed_or_foreign_adverts_are_dropped() {
     let c = Clock::new();
     let mut vr = v3_backup(c);

@@ -44,6 +44,27 @@ fn a_master_synced_to_backup_releases_the_addresses_without_resigning() {
 }
 
 #[test]
+fn a_master_that_had_adopted_another_interval_uses_its_own_once_master() {
+    // §6.1: a Master's Master_Adver_Interval is its own. The last Master's (4 s) must not set
+    // the Master_Down_Interval when the group moves us back to Backup.
+    let c = Clock::new();
+    let mut vr = started_backup(config(v3(100), 100), c.s(0), us(DOWN));
+    vr.handle(advert(HIGHER_V4, 200, v3(400)), c.s(1));
+    assert_eq!(vr.master_adver_interval(), v3(400));
+    vr.handle(Event::SyncToMaster, c.s(2));
+    assert_eq!(vr.master_adver_interval(), v3(100));
+    assert_eq!(
+        vr.handle(Event::SyncToBackup, c.s(3)),
+        vec![
+            changed(State::Master, State::Backup, Reason::SyncGroup),
+            Action::CancelTimer(Timer::Advert),
+            Action::RemoveVips,
+            arm(Timer::MasterDown, c.us(3_000_000 + DOWN)),
+        ]
+    );
+}
+
+#[test]
 fn sync_moves_are_ignored_outside_backup_and_master() {
     let c = Clock::new();
     let mut vr = router(config(v3(100), 100));
