@@ -392,7 +392,16 @@ fn systemd_hears_ready_watchdog_reloading_and_stopping() {
     );
     lab.signal(0, "HUP");
     assert!(listen(SETTLE, "RELOADING=1", &mut heard), "{heard:?}");
-    assert!(listen(SETTLE, "READY=1", &mut heard), "{heard:?}");
+    assert!(listen(SETTLE, "STATUS=reloaded", &mut heard), "{heard:?}");
+    // A reload that fails says so in the status systemd shows.
+    lab.write_config(0, "r0.toml", "[[instance]]\nvrid = 300\n");
+    lab.signal(0, "HUP");
+    assert!(listen(SETTLE, "RELOADING=1", &mut heard), "{heard:?}");
+    assert!(
+        listen(SETTLE, "STATUS=reload failed: see the log", &mut heard),
+        "{heard:?}"
+    );
+    assert!(heard.last().is_some_and(|m| m.contains("READY=1")));
     lab.signal(0, "TERM");
     assert!(listen(SETTLE, "STOPPING=1", &mut heard), "{heard:?}");
     assert_eq!(lab.wait_exit(0, SETTLE), Some(0), "{}", lab.logs());

@@ -1,6 +1,7 @@
 //! Faults around a running pair of xvrrpd routers: the master's daemon frozen (SIGSTOP) and
-//! thawed, its link flapping a hundred times, its interface deleted. Afterwards there is
-//! exactly one master, no daemon crashed, and no VIP is left where it should not be. Root only.
+//! thawed, its link flapping a hundred times, its interface deleted; and a signal and a failure
+//! during start-up. Afterwards there is exactly one master, no daemon crashed, and no VIP is
+//! left where it should not be. Root only.
 use std::{
     net::Ipv4Addr,
     sync::atomic::{AtomicBool, Ordering},
@@ -319,5 +320,31 @@ fn deleting_the_masters_interface_faults_the_instance_without_killing_the_daemon
         Some(0),
         "r0 exits 0 on SIGTERM after losing its interface\n{}",
         lab.logs()
+    );
+}
+
+#[test]
+fn a_signal_and_a_failure_during_start_up_leave_no_vip_behind() {
+    tests::require_root();
+    let mut lab = Lab::new("startup", 1);
+    // VI_2's interface has no address: start-up waits for one (5 s), then fails.
+    let netns = &lab.routers[0].netns;
+    netns.ip(&[
+        "link", "add", "xbare0", "type", "veth", "peer", "name", "xbare1",
+    ]);
+    netns.ip(&["link", "set", "xbare0", "up"]);
+    let second = "\n[[instance]]\nname = \"VI_2\"\ninterface = \"xbare0\"\nvrid = 52\n\
+                  priority = 150\nvirtual_ips = [\"198.51.100.100/24\"]\n";
+    lab.start(0, &format!("{}{second}", config("r0", 150, "100ms", "")));
+    // VI_1, alone on its VRID, is master while VI_2 still waits.
+    assert!(lab.wait_for_holder(0, VIP, SETTLE), "{}", lab.logs());
+    lab.signal(0, "TERM");
+    let code = lab.wait_exit(0, Duration::from_secs(15));
+    let logs = lab.logs();
+    assert_eq!(code, Some(1), "an error exit, not death by signal\n{logs}");
+    assert!(!lab.holds(0, VIP), "VI_1 resigned before the exit\n{logs}");
+    assert!(
+        logs.contains("xbare0"),
+        "the failure names the interface\n{logs}"
     );
 }

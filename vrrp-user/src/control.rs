@@ -108,9 +108,9 @@ pub async fn serve(
     source: Arc<dyn StatusSource>,
     reloads: mpsc::Sender<ReloadReply>,
 ) -> anyhow::Result<()> {
-    let listener = bind(&path)?;
+    let bound = bind(&path)?;
     loop {
-        let (stream, _) = match listener.accept().await {
+        let (stream, _) = match bound.listener.accept().await {
             Ok(accepted) => accepted,
             Err(err) => {
                 tracing::warn!("control socket {}: accept failed: {err}", path.display());
@@ -128,7 +128,20 @@ pub async fn serve(
     }
 }
 
-fn bind(path: &Path) -> anyhow::Result<UnixListener> {
+/// The control socket; its file goes with it, when serving ends or is aborted (and only
+/// then: a socket another daemon holds is never removed).
+struct Bound {
+    listener: UnixListener,
+    path: PathBuf,
+}
+
+impl Drop for Bound {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+fn bind(path: &Path) -> anyhow::Result<Bound> {
     if path.exists() {
         if UnixStream::connect(path).is_ok() {
             bail!(
@@ -144,10 +157,14 @@ fn bind(path: &Path) -> anyhow::Result<UnixListener> {
     }
     let listener = UnixListener::bind(path)
         .with_context(|| format!("binding the control socket {}", path.display()))?;
+    let bound = Bound {
+        listener,
+        path: path.to_owned(),
+    };
     // Status reveals the topology and later commands change it: root only.
     fs::set_permissions(path, fs::Permissions::from_mode(0o600))
         .with_context(|| format!("setting mode 0600 on {}", path.display()))?;
-    Ok(listener)
+    Ok(bound)
 }
 
 /// The longest request line accepted: a request is a few dozen bytes.
@@ -289,6 +306,25 @@ mod tests {
                 counters: [("arp_reply".to_string(), 3)].into_iter().collect(),
             },
         }
+    }
+
+    #[tokio::test]
+    async fn the_socket_file_goes_with_the_server_that_bound_it_and_no_other() {
+        let dir = std::env::temp_dir().join(format!("xvrrpd-bound-{}", std::process::id()));
+        let path = dir.join("control.sock");
+        let first = bind(&path).expect("bind");
+        let err = bind(&path).err().expect("the socket is in use");
+        assert!(
+            err.to_string().contains("is another xvrrpd running?"),
+            "{err:#}"
+        );
+        assert!(
+            path.exists(),
+            "the second daemon leaves the first one's socket"
+        );
+        drop(first);
+        assert!(!path.exists());
+        let _ = fs::remove_dir_all(&dir);
     }
 
     #[tokio::test]

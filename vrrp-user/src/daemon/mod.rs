@@ -175,8 +175,14 @@ pub async fn run(
     if let Some(path) = &control_socket {
         config.global.control_socket = path.clone();
     }
+    // Before anything is claimed: a signal during start-up then waits for the event loop
+    // instead of killing the daemon with addresses configured.
+    let mut terminate = signal(SignalKind::terminate()).context("SIGTERM handler")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+    let mut hangup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
     let systemd = Systemd::new();
     let netlink = Netlink::new().context("opening rtnetlink")?;
+    let mut links = netlink.watch_links().await.context("watching links")?;
     let (plane, events) = dataplane::open(config.global.xdp)?;
     let mode = plane.mode();
     let shared = Arc::new(Shared {
@@ -217,10 +223,17 @@ pub async fn run(
         daemon.groups.insert(group.name.clone(), handle);
     }
     // At start-up, an instance that cannot be placed (missing interface, no address) is a
-    // configuration error worth stopping for.
+    // configuration error worth stopping for; those already started resign first.
     let mut started = Vec::new();
     for instance in &config.instances {
-        started.push(daemon.start_instance(instance).await?);
+        match daemon.start_instance(instance).await {
+            Ok(ready) => started.push(ready),
+            Err(err) => {
+                systemd.stopping();
+                daemon.shut_down().await;
+                return Err(err);
+            }
+        }
     }
     daemon.publish();
     daemon.restart_metrics();
@@ -236,11 +249,6 @@ pub async fn run(
             }
         }
     });
-
-    let mut links = netlink.watch_links().await.context("watching links")?;
-    let mut terminate = signal(SignalKind::terminate()).context("SIGTERM handler")?;
-    let mut interrupt = signal(SignalKind::interrupt()).context("SIGINT handler")?;
-    let mut hangup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
 
     for ready in started {
         let _ = tokio::time::timeout(STARTUP_TIMEOUT, ready).await;
@@ -278,18 +286,11 @@ pub async fn run(
             }
             _ = hangup.recv() => {
                 tracing::info!("SIGHUP: reloading {}", daemon.config_path.display());
-                systemd.reloading();
-                let _ = daemon.reload().await;
-                shared.liveness.set_beat_every(beat_every(&daemon.config));
-                systemd.ready("reloaded");
+                let _ = reload(&mut daemon, &systemd).await;
             }
             Some(reply) = reload_rx.recv() => {
                 tracing::info!("reload requested: reloading {}", daemon.config_path.display());
-                systemd.reloading();
-                let outcome = daemon.reload().await;
-                shared.liveness.set_beat_every(beat_every(&daemon.config));
-                systemd.ready("reloaded");
-                let _ = reply.send(outcome);
+                let _ = reply.send(reload(&mut daemon, &systemd).await);
             }
             _ = terminate.recv() => { tracing::info!("SIGTERM: resigning"); break; }
             _ = interrupt.recv() => { tracing::info!("SIGINT: resigning"); break; }
@@ -297,18 +298,10 @@ pub async fn run(
     }
 
     systemd.stopping();
-    shared.lock_dataplane().detach_before_resigning();
-    // Every instance resigns at once: a master sends priority 0 and removes its VIPs.
-    let ids: Vec<InstanceId> = daemon.instances.keys().cloned().collect();
-    futures::future::join_all(ids.iter().map(|id| daemon.stop_instance(id))).await;
-    // Then the groups' stop scripts (keepalived runs them at shutdown too).
-    let groups = std::mem::take(&mut daemon.groups);
-    futures::future::join_all(groups.into_values().map(|group| group.stop(true))).await;
+    daemon.shut_down().await;
+    // The serving task removes the socket it bound as it ends.
     control.abort();
-    if let Some(metrics) = daemon.metrics.take() {
-        metrics.abort();
-    }
-    let _ = std::fs::remove_file(&control_path);
+    let _ = control.await;
     match failure {
         Some(reason) => bail!("{reason}"),
         None => {
@@ -316,6 +309,21 @@ pub async fn run(
             Ok(())
         }
     }
+}
+
+/// Reloads, telling systemd around it (`RELOADING=1`, then `READY=1` with how it went).
+async fn reload(daemon: &mut Daemon, systemd: &Systemd) -> Result<String, String> {
+    systemd.reloading();
+    let outcome = daemon.reload().await;
+    daemon
+        .shared
+        .liveness
+        .set_beat_every(beat_every(&daemon.config));
+    systemd.ready(match &outcome {
+        Ok(_) => "reloaded",
+        Err(_) => "reload failed: see the log",
+    });
+    outcome
 }
 
 /// The Masters' advert grid, with one origin for every instance and the heartbeat, so that
@@ -471,6 +479,19 @@ impl Daemon {
     }
 
     /// Has the instance resign and forgets it.
+    /// Every instance resigns at once (a master sends priority 0 and removes its VIPs), then
+    /// the groups run their stop scripts (keepalived runs them at shutdown too).
+    async fn shut_down(&mut self) {
+        self.shared.lock_dataplane().detach_before_resigning();
+        let ids: Vec<InstanceId> = self.instances.keys().cloned().collect();
+        futures::future::join_all(ids.iter().map(|id| self.stop_instance(id))).await;
+        let groups = std::mem::take(&mut self.groups);
+        futures::future::join_all(groups.into_values().map(|group| group.stop(true))).await;
+        if let Some(metrics) = self.metrics.take() {
+            metrics.abort();
+        }
+    }
+
     async fn stop_instance(&self, id: &InstanceId) {
         let Some(running) = self.instances.get(id) else {
             return;
