@@ -174,6 +174,63 @@ fn reloads_leave_unchanged_instances_alone() {
     assert_no_transition(&lab);
 }
 
+/// What is waiting in the FIFO at `path` (another process holds it open), without blocking.
+fn fifo_lines(path: &std::path::Path) -> String {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut text = String::new();
+    if let Ok(mut fifo) = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+    {
+        let _ = fifo.read_to_string(&mut text);
+    }
+    text
+}
+
+#[test]
+fn a_reload_gives_notify_scripts_and_the_fifo_the_new_name_and_path() {
+    tests::require_root();
+    let mut lab = Lab::new("reload-notify", 2);
+    let dir = lab.dir().to_path_buf();
+    let recorder = dir.join("record.sh");
+    std::fs::write(
+        &recorder,
+        "#!/bin/sh\necho \"$*\" >> \"$(dirname \"$0\")/calls\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &recorder,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let r0 = |name: &str, fifo: &str| {
+        config("r0", 150, &[VIP], "notify = \"@DIR@/record.sh\"\n")
+            .replace(
+                "[global]\n",
+                &format!("[global]\nnotify_fifo = \"@DIR@/{fifo}\"\n"),
+            )
+            .replace("name = \"VI_1\"", &format!("name = \"{name}\""))
+    };
+    lab.start_file(0, "r0.toml", &r0("VI_1", "a.fifo"));
+    assert!(lab.wait_for_holder(0, VIP, SETTLE), "{}", lab.logs());
+    let summary = reload_r0(&lab, &r0("VI_X", "b.fifo"));
+    assert!(summary.contains("1 changed in place"), "{summary}");
+    // A higher-priority router: r0 goes Backup and tells of it under the new name.
+    lab.start_file(1, "r1.toml", &config("r1", 200, &[VIP], ""));
+    assert!(lab.wait_for_holder(1, VIP, SETTLE), "{}", lab.logs());
+    let calls = || std::fs::read_to_string(dir.join("calls")).unwrap_or_default();
+    assert!(
+        tests::eventually(SETTLE, || calls().contains("INSTANCE VI_X BACKUP 150")),
+        "{}\n{}",
+        calls(),
+        lab.logs()
+    );
+    let fifo = fifo_lines(&dir.join("b.fifo"));
+    assert!(fifo.contains("INSTANCE \"VI_X\" BACKUP 150"), "{fifo:?}");
+    assert!(!dir.join("a.fifo").exists(), "the old FIFO is removed");
+}
+
 /// A check that always passes, tracked with weight 0: were it ever pending again, the master
 /// would go to Fault.
 const PASSING_CHECK: &str = "\n[[script]]\nname = \"ok\"\ncommand = \"/bin/true\"\n\

@@ -66,10 +66,15 @@ impl Daemon {
                 restarted.files
             );
         }
-        if old_config.global.notify_fifo != self.config.global.notify_fifo {
+        let fifo_changed = old_config.global.notify_fifo != self.config.global.notify_fifo;
+        if fifo_changed {
             self.fifo = open_fifo(&self.config);
         }
-        let regrouped = self.reload_groups().await;
+        // Every notifier holds the FIFO and who its scripts run as: a change to either is a
+        // new notifier for every instance and group.
+        let notifiers_stale =
+            fifo_changed || old_config.global.script_security != self.config.global.script_security;
+        let regrouped = self.reload_groups(notifiers_stale).await;
 
         // Removals first, so that a VIP moving to another instance is released before it is
         // added again.
@@ -106,17 +111,22 @@ impl Daemon {
                             tracking_inputs(&old_config, &running.config)
                                 != tracking_inputs(&self.config, instance)
                         });
-                    if *change == Change::None && same_bound && !retrack {
+                    if *change == Change::None && same_bound && !retrack && !notifiers_stale {
                         continue;
                     }
                     let tracking = match retrack {
                         true => Some(self.tracking(instance).await),
                         false => None,
                     };
+                    // Scripts and FIFO lines name the instance: a rename is a new notifier.
                     let notifier = self
                         .instances
                         .get(&id)
-                        .is_some_and(|running| running.config.notify != instance.notify)
+                        .is_some_and(|running| {
+                            notifiers_stale
+                                || running.config.notify != instance.notify
+                                || running.config.name != instance.name
+                        })
                         .then(|| self.notifier(instance));
                     let changes = Reconfigure {
                         bound,
@@ -150,14 +160,15 @@ impl Daemon {
     }
 
     /// Replaces the coordinators of the sync groups whose membership changed and starts the new
-    /// groups; returns the names of the instances that must restart to follow them.
-    async fn reload_groups(&mut self) -> BTreeSet<String> {
+    /// groups; returns the names of the instances that must restart to follow them. A kept
+    /// group gets a new notifier if its own settings changed or `notifiers_stale`.
+    async fn reload_groups(&mut self, notifiers_stale: bool) -> BTreeSet<String> {
         let mut regrouped = BTreeSet::new();
         let mut old = std::mem::take(&mut self.groups);
         for group in &self.config.sync_groups {
             match old.remove(&group.name) {
                 Some(mut running) if running.config().members == group.members => {
-                    if running.config().notify != group.notify {
+                    if notifiers_stale || running.config().notify != group.notify {
                         tracing::info!("reload: sync group {}: new notify settings", group.name);
                         let notifier = self.group_notifier(group);
                         running.replace_notifier(group, notifier);
