@@ -174,6 +174,61 @@ fn reloads_leave_unchanged_instances_alone() {
     assert_no_transition(&lab);
 }
 
+#[test]
+fn a_vip_moved_between_kept_instances_stays_on_the_interface() {
+    tests::require_root();
+    let mut lab = Lab::new("reload-move", 1);
+    lab.start_file(
+        0,
+        "r0.toml",
+        &config("r0", 150, &[VIP, ADDED_VIP], SECOND_INSTANCE),
+    );
+    assert!(lab.wait_for_holder(0, ADDED_VIP, SETTLE), "{}", lab.logs());
+    assert!(
+        lab.wait_for_holder(0, OTHER_INSTANCE_VIP, SETTLE),
+        "{}",
+        lab.logs()
+    );
+    // ADDED_VIP goes from VI_1 to VI_2, which the file now lists first.
+    let instance = |name: &str, vrid: u8, vips: &[&str]| {
+        let vips: Vec<String> = vips.iter().map(|vip| format!("\"{vip}/24\"")).collect();
+        format!(
+            "\n[[instance]]\nname = \"{name}\"\ninterface = \"eth0\"\nvrid = {vrid}\n\
+             priority = 150\nadvert_interval = \"100ms\"\nvirtual_ips = [{}]\n",
+            vips.join(", ")
+        )
+    };
+    let moved = format!(
+        "[global]\nrouter_id = \"r0\"\ncontrol_socket = \"@SOCKET@\"\n\
+         metrics_listen = \"{METRICS}\"\n{}{}",
+        instance("VI_2", 52, &[OTHER_INSTANCE_VIP, ADDED_VIP]),
+        instance("VI_1", 51, &[VIP]),
+    );
+    let summary = reload_r0(&lab, &moved);
+    assert!(summary.contains("2 changed in place"), "{summary}");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(lab.holds(0, ADDED_VIP), "{}", lab.logs());
+    let reach = lab.ping_outage(
+        ADDED_VIP,
+        Duration::from_millis(10),
+        Duration::from_millis(300),
+    );
+    assert_eq!(reach.received, reach.sent, "{reach:?}\n{}", lab.logs());
+    let status = lab.status(0);
+    let names: Vec<_> = status["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["name"].clone(), i["virtual_ips"].clone()))
+        .collect();
+    assert!(
+        names
+            .iter()
+            .any(|(name, vips)| name == "VI_2" && vips.to_string().contains(ADDED_VIP)),
+        "{names:?}"
+    );
+}
+
 /// What is waiting in the FIFO at `path` (another process holds it open), without blocking.
 fn fifo_lines(path: &std::path::Path) -> String {
     use std::os::unix::fs::OpenOptionsExt;

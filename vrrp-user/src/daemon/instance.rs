@@ -56,6 +56,8 @@ pub enum Input {
         tracking: Option<Tracking>,
         /// New notify settings take effect with this notifier.
         notifier: Option<Notifier>,
+        /// Fired once the change is applied (addresses included).
+        applied: oneshot::Sender<()>,
     },
     /// The instance's sync group moves it along with `cause`, another member.
     Sync {
@@ -225,7 +227,13 @@ impl Instance {
                             self.on_health(health).await;
                         }
                     }
-                    Some(Input::Reconfigure { config, heartbeat_bound, tracking, notifier }) => {
+                    Some(Input::Reconfigure {
+                        config,
+                        heartbeat_bound,
+                        tracking,
+                        notifier,
+                        applied,
+                    }) => {
                         if let Some(old) = notifier.and_then(|n| self.notifier.replace(n)) {
                             tokio::spawn(old.close(NOTIFY_GRACE));
                         }
@@ -236,6 +244,7 @@ impl Instance {
                         self.reconfigure(*config, heartbeat_bound).await;
                         let health = self.tracker.health().clone();
                         self.on_health(health).await;
+                        let _ = applied.send(());
                     }
                     Some(Input::Sync { force, group, cause }) => {
                         tracing::info!(

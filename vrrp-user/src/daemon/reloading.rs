@@ -13,6 +13,7 @@ use std::{
 };
 
 use anyhow::Context as _;
+use tokio::sync::oneshot;
 
 use super::{
     Daemon, Input, InstanceId, Tracking, open_fifo, placement,
@@ -22,6 +23,9 @@ use crate::{
     config::{CheckScript, Config, InstanceConfig},
     notify::Notifier,
 };
+
+/// How long a reload waits for an instance to release the addresses it gives up.
+const APPLY_WAIT: Duration = Duration::from_secs(5);
 
 impl Daemon {
     /// Re-reads the configuration file and applies the difference. An invalid file changes
@@ -76,13 +80,25 @@ impl Daemon {
             fifo_changed || old_config.global.script_security != self.config.global.script_security;
         let regrouped = self.reload_groups(notifiers_stale).await;
 
-        // Removals first, so that a VIP moving to another instance is released before it is
-        // added again.
+        // Removals first, then the kept instances that give up addresses, each waited for: a
+        // VIP moving to another instance is released before it is added again (the kernel
+        // has one copy of an address, and the data plane one owner).
         for id in &plan.removed {
             tracing::info!("reload: {id} is no longer configured: resigning");
             self.remove_instance(id).await;
         }
-        for (instance, change) in &plan.kept {
+        let mut kept: Vec<_> = plan
+            .kept
+            .iter()
+            .map(|(instance, change)| {
+                let running = self.instances.get(&InstanceId::of(instance));
+                let gives_up =
+                    running.is_some_and(|running| gives_up_addresses(&running.config, instance));
+                (gives_up, *instance, change)
+            })
+            .collect();
+        kept.sort_by_key(|(gives_up, ..)| !gives_up);
+        for (gives_up, instance, change) in kept {
             let id = InstanceId::of(instance);
             let old_name = self.instances.get(&id).map(|r| r.config.name.clone());
             let change = match change {
@@ -133,8 +149,14 @@ impl Daemon {
                         tracking,
                         notifier,
                     };
-                    if let Err(err) = self.reconfigure_instance(&id, instance, changes).await {
-                        errors.push(format!("instance {}: {err:#}", instance.name));
+                    match self.reconfigure_instance(&id, instance, changes).await {
+                        Ok(applied) if gives_up => {
+                            if tokio::time::timeout(APPLY_WAIT, applied).await.is_err() {
+                                tracing::warn!(instance = %instance.name, "reload: the instance took over {APPLY_WAIT:?} to release its addresses");
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(err) => errors.push(format!("instance {}: {err:#}", instance.name)),
                     }
                 }
             }
@@ -205,9 +227,10 @@ impl Daemon {
         id: &InstanceId,
         instance: &InstanceConfig,
         changes: Reconfigure,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<oneshot::Receiver<()>> {
+        let (applied, done) = oneshot::channel();
         let Some(running) = self.instances.get_mut(id) else {
-            return Ok(());
+            return Ok(done);
         };
         let key = running.placement.key;
         let old_peers = &running.config.unicast_peers;
@@ -233,10 +256,22 @@ impl Daemon {
                 heartbeat_bound: changes.bound,
                 tracking: changes.tracking,
                 notifier: changes.notifier,
+                applied,
             })
             .await
-            .context("the instance has stopped")
+            .context("the instance has stopped")?;
+        Ok(done)
     }
+}
+
+/// Whether `new` drops an address `running` configures.
+fn gives_up_addresses(running: &InstanceConfig, new: &InstanceConfig) -> bool {
+    let kept = |vip| new.virtual_ips.contains(vip) || new.excluded_ips.contains(vip);
+    !running
+        .virtual_ips
+        .iter()
+        .chain(&running.excluded_ips)
+        .all(kept)
 }
 
 /// What a reload hands a kept instance besides its configuration.
