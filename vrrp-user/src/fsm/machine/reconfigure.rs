@@ -48,8 +48,11 @@ impl VirtualRouter {
         let interval_changed = config.advert_interval != old.advert_interval;
         self.config = config;
         let mut out = Vec::new();
-        // Master_Adver_Interval is ours except while a v3 Backup follows a Master's (§6.4.2).
-        let follows_master = self.state == State::Backup && self.config.version() == Version::V3;
+        // Master_Adver_Interval is ours (§6.4.1) except once a v3 Backup has heard a Master,
+        // whose it may follow (§6.4.2).
+        let follows_master = self.state == State::Backup
+            && self.config.version() == Version::V3
+            && self.backup.is_some_and(|b| b.master != MasterView::Unknown);
         if !follows_master {
             self.timing = Timing::new(self.config.advert_interval, self.priority);
         }

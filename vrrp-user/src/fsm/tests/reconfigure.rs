@@ -63,6 +63,18 @@ fn a_v3_backup_keeps_the_masters_interval() {
 }
 
 #[test]
+fn a_v3_backup_that_heard_no_master_takes_its_new_interval() {
+    // §6.4.1: Master_Adver_Interval is the Advertisement_Interval until a Master is heard.
+    let c = Clock::new();
+    let mut vr = started_backup(config(v3(100), 100), c.s(0), us(DOWN));
+    assert_eq!(vr.reconfigure(config(v3(50), 100), c.s(1)), Ok(vec![]));
+    assert_eq!(vr.master_adver_interval(), v3(50));
+    // 3 × 0.5 s + (256 − 100) / 256 × 0.5 s, for the next time the timer is set.
+    assert_eq!(vr.master_down_interval(), ns(1_804_687_500));
+    assert_eq!(vr.timer(Timer::MasterDown), Some(c.us(DOWN)));
+}
+
+#[test]
 fn a_v2_backup_takes_its_new_interval_for_the_next_timer() {
     let c = Clock::new();
     let mut vr = started_backup(config(v2(1), 100), c.s(0), us(DOWN));
