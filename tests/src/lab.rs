@@ -60,7 +60,7 @@ pub struct Lab {
     dir: PathBuf,
     /// XDP_PASS programs on the bridge's ports: a veth delivers XDP_TX frames from its peer
     /// only when it runs XDP itself.
-    _port_programs: Vec<aya::Ebpf>,
+    port_programs: Vec<aya::Ebpf>,
 }
 
 impl Lab {
@@ -117,7 +117,7 @@ impl Lab {
             client,
             routers: list,
             dir,
-            _port_programs: port_programs,
+            port_programs,
         }
     }
 
@@ -437,6 +437,22 @@ impl Lab {
             );
         }
         thread_napi(&router.netns, interface)
+    }
+
+    /// Plugs router `index` in again after its interface was deleted: a new veth pair to the
+    /// bridge (up at once, as `ip link add` then `up` leave it), then its address.
+    pub fn replug(&mut self, index: usize) {
+        let router = &self.routers[index];
+        let port = format!("p{index}");
+        veth(&router.netns, &router.interface, &self.bridge, &port);
+        self.bridge.ip(&["link", "set", &port, "master", "br0"]);
+        let address = format!("{}/24", router.address);
+        router
+            .netns
+            .ip(&["addr", "add", &address, "dev", &router.interface]);
+        let ifindex = self.bridge.ifindex(&port);
+        let program = self.bridge.enter(|| attach_pass_program(ifindex));
+        self.port_programs.push(program);
     }
 
     /// Cuts router `index`'s link: its veth's bridge end goes down.

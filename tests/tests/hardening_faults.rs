@@ -283,7 +283,7 @@ fn sleep_until(at: Instant) {
 }
 
 #[test]
-fn deleting_the_masters_interface_faults_the_instance_without_killing_the_daemon() {
+fn deleting_the_masters_interface_faults_the_instance_until_it_comes_back() {
     let mut lab = pair(
         "ifdel",
         &config("r0", 150, "100ms", ""),
@@ -313,6 +313,19 @@ fn deleting_the_masters_interface_faults_the_instance_without_killing_the_daemon
         std::thread::sleep(Duration::from_millis(100));
     }
     eprintln!("interface deleted: r0 in Fault after {faulted:?}, r1 master {took_over:?} later");
+    // The interface comes back (another ifindex): the instance starts again on it, and r0's
+    // higher priority wins again.
+    lab.replug(0);
+    wait_for(&lab, SETTLE, "r0 master again on the new eth0", |lab| {
+        state(lab, 0) == "master" && lab.holds(0, VIP) && !lab.holds(1, VIP)
+    });
+    let logs = lab.logs();
+    assert!(
+        logs.contains("eth0 is back (ifindex"),
+        "a clear log line says why the instance restarts\n{logs}"
+    );
+    let reach = lab.ping_outage(VIP, Duration::from_millis(10), Duration::from_millis(500));
+    assert_eq!(reach.received, reach.sent, "{reach:?}\n{logs}");
     // And it still stops cleanly.
     lab.signal(0, "TERM");
     assert_eq!(

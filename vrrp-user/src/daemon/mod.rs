@@ -6,6 +6,7 @@
 mod clock;
 mod heartbeat;
 mod instance;
+mod links;
 mod master_watch;
 mod placement;
 mod registry;
@@ -52,7 +53,7 @@ use crate::{
     dataplane::{self, Dataplane},
     fsm::AdvertGrid,
     metrics,
-    netlink::{LinkEvent, Netlink},
+    netlink::Netlink,
     notify::{Notifier, NotifyFifo, Subject},
     track::{Monitors, Tracker},
     tx::{AdvertPacer, AdvertTally},
@@ -163,6 +164,9 @@ struct Daemon {
     fifo: Option<NotifyFifo>,
     /// The running sync groups, by name.
     groups: BTreeMap<String, GroupHandle>,
+    /// Instances whose interface was created anew and that could not be placed on it yet:
+    /// tried again when it next comes up, or started by a reload.
+    unplaced: BTreeMap<InstanceId, InstanceConfig>,
 }
 
 /// Runs the daemon with the validated `config` read from `config_path` until SIGTERM / SIGINT.
@@ -217,6 +221,7 @@ pub async fn run(
         monitors: Monitors::start(&config),
         fifo: open_fifo(&config),
         groups: BTreeMap::new(),
+        unplaced: BTreeMap::new(),
     };
     for group in &config.sync_groups {
         let handle = daemon.spawn_group(group);
@@ -561,32 +566,6 @@ impl Daemon {
                 instance = %running.config.name,
                 "the instance is behind; an advert event was dropped"
             );
-        }
-    }
-
-    async fn dispatch_link(&self, link: LinkEvent) {
-        let (ifindex, up) = match &link {
-            LinkEvent::Changed { ifindex, up, .. } => (*ifindex, *up),
-            LinkEvent::Removed { ifindex, name } => {
-                tracing::error!("{name} was removed: its instances go to Fault");
-                (*ifindex, false)
-            }
-        };
-        let name = match &link {
-            LinkEvent::Changed { name, .. } | LinkEvent::Removed { name, .. } => name,
-        };
-        for running in self.instances.values() {
-            if running.placement.ifindex == ifindex {
-                let _ = running.inbox.send(Input::Link { up }).await;
-            }
-            let tracked = running.config.track_interfaces.iter();
-            if tracked.clone().any(|t| t.interface == *name) {
-                let input = Input::TrackedLink {
-                    name: name.clone(),
-                    up,
-                };
-                let _ = running.inbox.send(input).await;
-            }
         }
     }
 }

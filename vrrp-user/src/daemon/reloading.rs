@@ -51,6 +51,8 @@ impl Daemon {
         for warning in reload::global_warnings(&self.config.global, &new.global) {
             tracing::warn!("{warning}");
         }
+        // An instance waiting for its interface is started anew if the file still has it.
+        self.unplaced.clear();
         let running: BTreeMap<InstanceId, InstanceConfig> = self
             .instances
             .iter()
