@@ -514,6 +514,27 @@ fn systemd_hears_ready_watchdog_reloading_and_stopping() {
         "{heard:?}"
     );
     assert!(heard.last().is_some_and(|m| m.contains("READY=1")));
+    // A slow reload (VI_1 resigns, its notify_stop takes a second) keeps the watchdog fed.
+    let slow_stop = config("r0", 150, &[VIP], "notify_stop = \"/bin/sleep 1\"\n");
+    reload_r0(&lab, &slow_stop);
+    assert!(listen(SETTLE, "STATUS=reloaded", &mut heard), "{heard:?}");
+    let replaced = slow_stop.replace("vrid = 51", "vrid = 52");
+    lab.write_config(0, "r0.toml", &replaced);
+    heard.clear();
+    lab.signal(0, "HUP");
+    assert!(listen(SETTLE, "STATUS=reloaded", &mut heard), "{heard:?}");
+    let reloading = heard.iter().position(|m| m.contains("RELOADING=1"));
+    let pings = reloading.map_or(0, |at| {
+        heard[at..]
+            .iter()
+            .filter(|m| m.contains("WATCHDOG=1"))
+            .count()
+    });
+    assert!(
+        pings >= 3,
+        "{pings} watchdog pings in a 1 s reload: {heard:?}\n{}",
+        lab.logs()
+    );
     lab.signal(0, "TERM");
     assert!(listen(SETTLE, "STOPPING=1", &mut heard), "{heard:?}");
     assert_eq!(lab.wait_exit(0, SETTLE), Some(0), "{}", lab.logs());

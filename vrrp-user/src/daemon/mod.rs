@@ -291,11 +291,11 @@ pub async fn run(
             }
             _ = hangup.recv() => {
                 tracing::info!("SIGHUP: reloading {}", daemon.config_path.display());
-                let _ = reload(&mut daemon, &systemd).await;
+                let _ = reload(&mut daemon, &systemd, &mut watchdog).await;
             }
             Some(reply) = reload_rx.recv() => {
                 tracing::info!("reload requested: reloading {}", daemon.config_path.display());
-                let _ = reply.send(reload(&mut daemon, &systemd).await);
+                let _ = reply.send(reload(&mut daemon, &systemd, &mut watchdog).await);
             }
             _ = terminate.recv() => { tracing::info!("SIGTERM: resigning"); break; }
             _ = interrupt.recv() => { tracing::info!("SIGINT: resigning"); break; }
@@ -316,10 +316,35 @@ pub async fn run(
     }
 }
 
-/// Reloads, telling systemd around it (`RELOADING=1`, then `READY=1` with how it went).
-async fn reload(daemon: &mut Daemon, systemd: &Systemd) -> Result<String, String> {
+/// Reloads, telling systemd around it (`RELOADING=1`, then `READY=1` with how it went). The
+/// watchdog is pinged meanwhile, for at most [`RELOAD_WATCHDOG_LIMIT`]: a reload that restarts
+/// instances waits for their notify scripts, each within its own bound.
+async fn reload(
+    daemon: &mut Daemon,
+    systemd: &Systemd,
+    watchdog: &mut Option<tokio::time::Interval>,
+) -> Result<String, String> {
     systemd.reloading();
-    let outcome = daemon.reload().await;
+    let outcome = {
+        let limit = tokio::time::sleep(RELOAD_WATCHDOG_LIMIT);
+        tokio::pin!(limit);
+        let mut pinging = true;
+        let reloading = daemon.reload();
+        tokio::pin!(reloading);
+        loop {
+            tokio::select! {
+                outcome = &mut reloading => break outcome,
+                _ = tick(watchdog), if pinging => systemd.watchdog(),
+                () = &mut limit, if pinging => {
+                    tracing::error!(
+                        "the reload has run for {RELOAD_WATCHDOG_LIMIT:?}: no more watchdog \
+                         pings until it ends"
+                    );
+                    pinging = false;
+                }
+            }
+        }
+    };
     daemon
         .shared
         .liveness
@@ -330,6 +355,10 @@ async fn reload(daemon: &mut Daemon, systemd: &Systemd) -> Result<String, String
     });
     outcome
 }
+
+/// How long the watchdog is pinged while a reload runs; a reload still running then is taken
+/// for hung.
+const RELOAD_WATCHDOG_LIMIT: Duration = Duration::from_secs(60);
 
 /// The Masters' advert grid, with one origin for every instance and the heartbeat, so that
 /// they share wake-ups.
