@@ -244,9 +244,10 @@ impl VirtualRouter {
                     self.timing = Timing::new(self.config.advert_interval, self.priority);
                 }
                 // keepalived: the preempt delay starts on startup and on leaving Fault.
-                let preempt_deadline =
-                    (from_outside && self.config.preempt && !self.config.preempt_delay.is_zero())
-                        .then(|| now + self.config.preempt_delay);
+                let preempt_deadline = (from_outside
+                    && self.config.preempts()
+                    && !self.config.preempt_delay.is_zero())
+                .then(|| now + self.config.preempt_delay);
                 self.backup = Some(BackupView {
                     master: MasterView::Unknown,
                     last_honoured: now,
@@ -544,7 +545,7 @@ impl VirtualRouter {
     /// preempt delay runs. Starts the delay on the first lower-priority Master, stops it on an
     /// equal or higher one (keepalived).
     fn defers_to(&mut self, theirs: u8, now: Instant) -> bool {
-        let (preempt, delay) = (self.config.preempt, self.config.preempt_delay);
+        let (preempt, delay) = (self.config.preempts(), self.config.preempt_delay);
         let ours = self.priority;
         let backup = self.backup_mut();
         if theirs >= ours {

@@ -119,6 +119,12 @@ impl Config {
         self.priority == OWNER_PRIORITY
     }
 
+    /// Preempt_Mode as applied: §6.1 "the router that owns the IPvX address(es) ... always
+    /// preempts, independent of the setting of this flag".
+    pub const fn preempts(&self) -> bool {
+        self.preempt || self.is_owner()
+    }
+
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.vrid == 0 {
             return Err(ConfigError::ZeroVrid);

@@ -89,7 +89,9 @@ impl VirtualRouter {
             .filter(|_| self.state == State::Backup)?;
         let honoured = match backup.master {
             MasterView::Unknown => true,
-            MasterView::Known { priority, .. } => priority >= self.priority || !self.config.preempt,
+            MasterView::Known { priority, .. } => {
+                priority >= self.priority || !self.config.preempts()
+            }
             MasterView::Resigned { .. } | MasterView::Discarded => false,
         };
         honoured.then_some(self.timing.master_down_interval)

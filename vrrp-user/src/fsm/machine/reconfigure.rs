@@ -60,7 +60,7 @@ impl VirtualRouter {
             State::Master if interval_changed => self.advertise(now, &mut out),
             State::Backup => {
                 if let Some(MasterView::Known { priority, .. }) = self.backup.map(|b| b.master) {
-                    if !self.config.preempt || self.config.preempt_delay.is_zero() {
+                    if !self.config.preempts() || self.config.preempt_delay.is_zero() {
                         self.backup_mut().preempt_deadline = None;
                     }
                     self.defers_to(priority, now);

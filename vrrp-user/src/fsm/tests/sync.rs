@@ -65,6 +65,26 @@ fn a_master_that_had_adopted_another_interval_uses_its_own_once_master() {
 }
 
 #[test]
+fn an_owner_held_in_backup_by_its_group_preempts_even_with_preemption_off() {
+    // §6.1: the owner "always preempts, independent of the setting of this flag".
+    let c = Clock::new();
+    let mut owner = config(v3(100), 255);
+    owner.preempt = false;
+    let mut vr = router(owner);
+    vr.handle(Event::Startup, c.s(0));
+    assert_eq!(vr.state(), State::Master);
+    vr.handle(Event::SyncToBackup, c.s(1));
+    // 3 s + (256 - 255) / 256 s.
+    let down = c.ns(1_000_000_000 + 3_003_906_250);
+    assert_eq!(vr.timer(Timer::MasterDown), Some(down));
+    // A lower Master's advert is discarded: the timer is not reset, nor held by repeats.
+    assert_eq!(vr.handle(advert(LOWER_V4, 100, v3(100)), c.s(2)), vec![]);
+    assert_eq!(vr.postponed_by_adverts_seen(), None);
+    let fired = vr.handle(down_fired(Some(c.s(4))), down);
+    assert_eq!(vr.state(), State::Master, "{fired:?}");
+}
+
+#[test]
 fn sync_moves_are_ignored_outside_backup_and_master() {
     let c = Clock::new();
     let mut vr = router(config(v3(100), 100));
