@@ -363,6 +363,15 @@ impl Lab {
         &self.dir
     }
 
+    /// Writes an executable `/bin/sh` script `name` with `body` into the lab's directory.
+    pub fn write_script(&self, name: &str, body: &str) -> PathBuf {
+        let path = self.dir.join(name);
+        fs::write(&path, format!("#!/bin/sh\n{body}")).expect("write script");
+        let executable = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+        fs::set_permissions(&path, executable).expect("chmod script");
+        path
+    }
+
     /// The logs of every daemon, for failure messages.
     pub fn logs(&self) -> String {
         let mut all = String::new();

@@ -248,17 +248,7 @@ fn a_reload_gives_notify_scripts_and_the_fifo_the_new_name_and_path() {
     tests::require_root();
     let mut lab = Lab::new("reload-notify", 2);
     let dir = lab.dir().to_path_buf();
-    let recorder = dir.join("record.sh");
-    std::fs::write(
-        &recorder,
-        "#!/bin/sh\necho \"$*\" >> \"$(dirname \"$0\")/calls\"\n",
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        &recorder,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    lab.write_script("record.sh", "echo \"$*\" >> \"$(dirname \"$0\")/calls\"\n");
     let r0 = |name: &str, fifo: &str| {
         config("r0", 150, &[VIP], "notify = \"@DIR@/record.sh\"\n")
             .replace(

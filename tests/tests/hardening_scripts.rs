@@ -6,7 +6,6 @@
 //! time limit; nothing is left running afterwards. Root only.
 use std::{
     fs,
-    os::unix::fs::PermissionsExt,
     path::Path,
     time::{Duration, Instant},
 };
@@ -100,13 +99,10 @@ fn hung_notify_scripts_and_flooding_checks_leave_the_daemon_unaffected() {
     let mut lab = Lab::new("hscripts", 2);
     let dir = lab.dir().to_path_buf();
     for router in 0..2 {
-        let script = dir.join(format!("hang-r{router}.sh"));
-        fs::write(
-            &script,
-            format!("#!/bin/sh\nsleep {}\n", sleep_marker(router)),
-        )
-        .unwrap();
-        fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+        lab.write_script(
+            &format!("hang-r{router}.sh"),
+            &format!("sleep {}\n", sleep_marker(router)),
+        );
     }
 
     lab.start(0, &router_config(0, 101));

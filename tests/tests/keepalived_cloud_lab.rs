@@ -115,17 +115,10 @@ fn cloud_lab(tag: &str) -> Lab {
         netns.ip(&["link", "set", "trk1", "up"]);
         netns.ip(&["link", "set", "trk0", "up"]);
     }
-    let recorder = lab.dir().join("record.sh");
-    fs::write(
-        &recorder,
-        "#!/bin/sh\nrouter=$1; shift\necho \"$*\" >> \"$(dirname \"$0\")/calls-$router\"\n",
-    )
-    .unwrap();
-    fs::set_permissions(
-        &recorder,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    lab.write_script(
+        "record.sh",
+        "router=$1; shift\necho \"$*\" >> \"$(dirname \"$0\")/calls-$router\"\n",
+    );
     lab
 }
 

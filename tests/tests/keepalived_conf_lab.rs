@@ -70,17 +70,10 @@ fn a_failing_check_moves_all_vips_and_notify_scripts_follow() {
     tests::require_root();
     let mut lab = Lab::new("kaconf", 2);
     let dir = lab.dir().to_path_buf();
-    let recorder = dir.join("record.sh");
-    fs::write(
-        &recorder,
-        "#!/bin/sh\nrouter=$1; shift\necho \"$*\" >> \"$(dirname \"$0\")/calls-$router\"\n",
-    )
-    .unwrap();
-    fs::set_permissions(
-        &recorder,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    lab.write_script(
+        "record.sh",
+        "router=$1; shift\necho \"$*\" >> \"$(dirname \"$0\")/calls-$router\"\n",
+    );
     for router in 0..2 {
         fs::write(dir.join(format!("haproxy-r{router}")), "").unwrap();
     }

@@ -9,7 +9,7 @@ use super::{
     CheckWatch,
     exec::RunAs,
 };
-use crate::config::CheckScript;
+use crate::config::{CheckScript, Config, TrackFile, TrackScript};
 
 struct Lab {
     dir: PathBuf,
@@ -253,23 +253,16 @@ async fn runs_as_the_configured_user() {
     }
 }
 
-#[tokio::test]
-async fn monitors_run_only_tracked_scripts_and_merge_an_instances_updates() {
-    use crate::config::{Config, TrackFile, TrackScript};
-
-    use super::{Monitors, Tracker};
-
-    let lab = Lab::new("monitors");
+/// One instance tracking check script "used" (`exit 0`, weight 3) and track file "f" (5, weight
+/// 2), and `untracked`, a script nobody tracks; the file's path.
+fn tracking_config(lab: &Lab, untracked: CheckScript) -> (Config, String) {
     let text = "[[instance]]\nname = \"VI_1\"\ninterface = \"eth0\"\nvrid = 1\n\
                 virtual_ips = [\"192.0.2.1\"]\n";
     let mut config = Config::from_toml_str(text, "t.toml").unwrap().config;
-    let marker = lab.path("unused-ran");
     let mut used = lab.check("exit 0", LONG);
     used.name = "used".into();
     used.weight = 3;
-    let mut unused = lab.check(&format!("echo x >> {marker}"), LONG);
-    unused.name = "unused".into();
-    config.scripts = vec![used, unused];
+    config.scripts = vec![used, untracked];
     let value = lab.path("value");
     fs::write(&value, "5\n").unwrap();
     let instance = &mut config.instances[0];
@@ -282,6 +275,18 @@ async fn monitors_run_only_tracked_scripts_and_merge_an_instances_updates() {
         path: value.clone().into(),
         weight: 2,
     }];
+    (config, value)
+}
+
+#[tokio::test]
+async fn monitors_run_only_tracked_scripts_and_merge_an_instances_updates() {
+    use super::{Monitors, Tracker};
+
+    let lab = Lab::new("monitors");
+    let marker = lab.path("unused-ran");
+    let mut unused = lab.check(&format!("echo x >> {marker}"), LONG);
+    unused.name = "unused".into();
+    let (config, value) = tracking_config(&lab, unused);
     let monitors = Monitors::start_polling(&config, Duration::from_millis(20));
     assert!(monitors.check("unused").is_none(), "not tracked, not run");
     let instance = &config.instances[0];
@@ -305,28 +310,12 @@ async fn monitors_run_only_tracked_scripts_and_merge_an_instances_updates() {
 
 #[tokio::test]
 async fn a_reload_keeps_the_checks_and_files_whose_work_is_unchanged() {
-    use crate::config::{Config, TrackFile, TrackScript};
-
     use super::{Monitors, Observation, Restarted};
 
     let lab = Lab::new("monitors-update");
-    let text = "[[instance]]\nname = \"VI_1\"\ninterface = \"eth0\"\nvrid = 1\n\
-                virtual_ips = [\"192.0.2.1\"]\n";
-    let mut config = Config::from_toml_str(text, "t.toml").unwrap().config;
-    let mut used = lab.check("exit 0", LONG);
-    used.name = "used".into();
-    config.scripts = vec![used];
-    let value = lab.path("value");
-    fs::write(&value, "5\n").unwrap();
-    config.instances[0].track_scripts = vec![TrackScript {
-        script: "used".into(),
-        weight: None,
-    }];
-    config.instances[0].track_files = vec![TrackFile {
-        name: "f".into(),
-        path: value.clone().into(),
-        weight: 2,
-    }];
+    let mut untracked = lab.check("exit 0", LONG);
+    untracked.name = "untracked".into();
+    let (config, _) = tracking_config(&lab, untracked);
     let mut monitors = Monitors::start_polling(&config, Duration::from_millis(20));
     status(&mut monitors.check("used").unwrap().subscribe(), Passing).await;
     let script_now = |monitors: &Monitors, config: &Config| {
