@@ -220,7 +220,16 @@ impl Monitors {
         if !streams.is_empty() {
             tokio::spawn(async move {
                 let mut all = futures::stream::select_all(streams);
-                while let Some(observation) = all.next().await {
+                loop {
+                    // Ends as soon as the receiver goes (a tracker replaced on a reload), not
+                    // at the next change of a check that a reload kept running.
+                    let observation = tokio::select! {
+                        () = tx.closed() => return,
+                        next = all.next() => next,
+                    };
+                    let Some(observation) = observation else {
+                        return;
+                    };
                     if tx.send(observation).await.is_err() {
                         return;
                     }

@@ -367,3 +367,31 @@ async fn a_reload_keeps_the_checks_and_files_whose_work_is_unchanged() {
     assert_eq!(monitors.update(&config5), changed(&["used"], &["f"]));
     assert!(monitors.check("used").is_none() && monitors.file("f").is_none());
 }
+
+#[tokio::test]
+async fn an_instances_forwarder_ends_with_its_receiver_though_the_checks_run_on() {
+    use super::Monitors;
+
+    let lab = Lab::new("monitors-forwarder");
+    let mut untracked = lab.check("exit 0", LONG);
+    untracked.name = "untracked".into();
+    let (config, _) = tracking_config(&lab, untracked);
+    let monitors = Monitors::start_polling(&config, Duration::from_secs(60));
+    // Settled: no change is coming that would wake the forwarder anyway.
+    status(&mut monitors.check("used").unwrap().subscribe(), Passing).await;
+    let metrics = tokio::runtime::Handle::current().metrics();
+    let tasks = metrics.num_alive_tasks();
+    // A tracker replaced on a reload drops its receiver; the checks are not restarted.
+    let mut updates = monitors.observations(&config.instances[0]);
+    updates.recv().await.expect("the current values first");
+    assert_eq!(metrics.num_alive_tasks(), tasks + 1);
+    drop(updates);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while metrics.num_alive_tasks() > tasks {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the forwarder outlived its receiver"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
