@@ -512,7 +512,6 @@ impl Daemon {
         )
     }
 
-    /// Has the instance resign and forgets it.
     /// Every instance resigns at once (a master sends priority 0 and removes its VIPs), then
     /// the groups run their stop scripts (keepalived runs them at shutdown too).
     async fn shut_down(&mut self) {
@@ -526,6 +525,7 @@ impl Daemon {
         }
     }
 
+    /// Has the instance resign; [`Daemon::remove_instance`] also forgets it.
     async fn stop_instance(&self, id: &InstanceId) {
         let Some(running) = self.instances.get(id) else {
             return;
