@@ -361,3 +361,52 @@ fn a_signal_and_a_failure_during_start_up_leave_no_vip_behind() {
         "the failure names the interface\n{logs}"
     );
 }
+
+/// Either data plane: with XDP the second daemon used to fail later, attaching to a claimed
+/// interface; with sockets it ran, a second master on the same VRID.
+#[test]
+fn a_second_daemon_on_the_same_control_socket_stops_and_leaves_the_first_alone() {
+    tests::require_root();
+    for (tag, global) in [("second", ""), ("secsock", "xdp = \"off\"\n")] {
+        let mut lab = Lab::new(tag, 1);
+        let config =
+            config("r0", 150, "100ms", "").replace("[global]\n", &format!("[global]\n{global}"));
+        lab.start(0, &config);
+        assert!(lab.wait_for_holder(0, VIP, SETTLE), "{}", lab.logs());
+        let before = lab.status(0);
+        let asked = Instant::now();
+
+        let second = std::process::Command::new("timeout")
+            .args(["20", "ip", "netns", "exec", lab.routers[0].netns.name()])
+            .arg(tests::lab::xvrrpd_binary())
+            .args(["run", "-c"])
+            .arg(lab.dir().join("r0.toml"))
+            .arg("--socket")
+            .arg(lab.dir().join("r0.sock"))
+            .output()
+            .expect("run a second xvrrpd");
+        let stderr = String::from_utf8_lossy(&second.stderr);
+        assert_eq!(
+            second.status.code(),
+            Some(1),
+            "{tag}: {stderr}\n{}",
+            lab.logs()
+        );
+        assert!(
+            stderr.contains("is another xvrrpd running?"),
+            "{tag}: the error says why: {stderr}"
+        );
+
+        // The first daemon kept its socket, its VIP and its place: nothing was claimed from it.
+        std::thread::sleep(Duration::from_secs(1));
+        let after = lab.status(0);
+        assert_eq!(after["instances"][0]["state"], "master", "{}", lab.logs());
+        let since = |status: &Value| status["instances"][0]["since_secs"].as_f64().unwrap_or(0.0);
+        assert!(
+            since(&after) >= since(&before) + asked.elapsed().as_secs_f64() - 0.1,
+            "{tag}: no state change: {before} then {after}"
+        );
+        assert!(lab.holds(0, VIP), "{}", lab.logs());
+        assert_eq!(after["dataplane"]["mode"], before["dataplane"]["mode"]);
+    }
+}

@@ -100,20 +100,21 @@ pub trait StatusSource: Send + Sync + 'static {
     fn status(&self) -> Status;
 }
 
-/// Serves the control socket at `path` until the task is dropped. A stale socket file is
-/// replaced; a live one (another daemon) is an error. Reload requests are passed on through
-/// `reloads`.
+/// Serves the `bound` control socket until the task is dropped. Reload requests are passed
+/// on through `reloads`.
 pub async fn serve(
-    path: PathBuf,
+    bound: Bound,
     source: Arc<dyn StatusSource>,
     reloads: mpsc::Sender<ReloadReply>,
-) -> anyhow::Result<()> {
-    let bound = bind(&path)?;
+) {
     loop {
         let (stream, _) = match bound.listener.accept().await {
             Ok(accepted) => accepted,
             Err(err) => {
-                tracing::warn!("control socket {}: accept failed: {err}", path.display());
+                tracing::warn!(
+                    "control socket {}: accept failed: {err}",
+                    bound.path.display()
+                );
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
@@ -130,7 +131,7 @@ pub async fn serve(
 
 /// The control socket; its file goes with it, when serving ends or is aborted (and only
 /// then: a socket another daemon holds is never removed).
-struct Bound {
+pub struct Bound {
     listener: UnixListener,
     path: PathBuf,
 }
@@ -141,7 +142,9 @@ impl Drop for Bound {
     }
 }
 
-fn bind(path: &Path) -> anyhow::Result<Bound> {
+/// Binds the control socket at `path`. A stale socket file is replaced; a live one (another
+/// daemon answers on it) is an error.
+pub fn bind(path: &Path) -> anyhow::Result<Bound> {
     if path.exists() {
         if UnixStream::connect(path).is_ok() {
             bail!(
@@ -332,7 +335,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("xvrrpd-control-{}", std::process::id()));
         let path = dir.join("control.sock");
         let (reloads, mut reload_requests) = mpsc::channel::<ReloadReply>(1);
-        let server = tokio::spawn(serve(path.clone(), Arc::new(Fixed(sample())), reloads));
+        let server = tokio::spawn(serve(
+            bind(&path).expect("bind"),
+            Arc::new(Fixed(sample())),
+            reloads,
+        ));
         let daemon = tokio::spawn(async move {
             let mut answers = [
                 Ok("1 instance changed".to_owned()),

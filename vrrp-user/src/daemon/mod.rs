@@ -184,6 +184,9 @@ pub async fn run(
     let mut terminate = signal(SignalKind::terminate()).context("SIGTERM handler")?;
     let mut interrupt = signal(SignalKind::interrupt()).context("SIGINT handler")?;
     let mut hangup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
+    // A second daemon on the same socket would fight the first over its interfaces and VIPs:
+    // it stops here, having claimed nothing.
+    let control_socket_bound = control::bind(&config.global.control_socket)?;
     let systemd = Systemd::new();
     let netlink = Netlink::new().context("opening rtnetlink")?;
     let mut links = netlink.watch_links().await.context("watching links")?;
@@ -245,15 +248,11 @@ pub async fn run(
 
     let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadReply>(4);
     let control_path = config.global.control_socket.clone();
-    let control = tokio::spawn({
-        let source: Arc<dyn StatusSource> = registry.clone();
-        let path = control_path.clone();
-        async move {
-            if let Err(err) = control::serve(path, source, reload_tx).await {
-                tracing::error!("control socket: {err:#}");
-            }
-        }
-    });
+    let control = tokio::spawn(control::serve(
+        control_socket_bound,
+        Arc::clone(&registry) as Arc<dyn StatusSource>,
+        reload_tx,
+    ));
 
     for ready in started {
         let _ = tokio::time::timeout(STARTUP_TIMEOUT, ready).await;
