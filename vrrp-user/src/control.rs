@@ -30,8 +30,10 @@ pub enum Request {
 /// the reason the running configuration was kept.
 pub type ReloadReply = oneshot::Sender<Result<String, String>>;
 
-/// How long a client waits for a reload (resigning instances wait for their last adverts).
-const RELOAD_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a reload may take before it is taken for hung: the client stops waiting, and the
+/// daemon stops pinging systemd's watchdog (a reload that restarts instances waits for their
+/// notify scripts, each within its own bound).
+pub const RELOAD_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What `status` reports.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -209,7 +211,10 @@ async fn reload(reloads: &mpsc::Sender<ReloadReply>) -> Result<String, String> {
     match tokio::time::timeout(RELOAD_TIMEOUT, outcome).await {
         Ok(Ok(result)) => result,
         Ok(Err(_)) => Err("the daemon dropped the reload".to_owned()),
-        Err(_) => Err(format!("no answer within {RELOAD_TIMEOUT:?}")),
+        Err(_) => Err(format!(
+            "no answer within {RELOAD_TIMEOUT:?}; the reload may still be running (see the \
+             daemon's log)"
+        )),
     }
 }
 

@@ -49,7 +49,7 @@ use systemd::Systemd;
 
 use crate::{
     config::{Config, InstanceConfig, SyncGroup},
-    control::{self, ReloadReply, StatusSource},
+    control::{self, RELOAD_TIMEOUT, ReloadReply, StatusSource},
     dataplane::{self, Dataplane},
     fsm::AdvertGrid,
     metrics,
@@ -316,8 +316,7 @@ pub async fn run(
 }
 
 /// Reloads, telling systemd around it (`RELOADING=1`, then `READY=1` with how it went). The
-/// watchdog is pinged meanwhile, for at most [`RELOAD_WATCHDOG_LIMIT`]: a reload that restarts
-/// instances waits for their notify scripts, each within its own bound.
+/// watchdog is pinged meanwhile, for at most [`RELOAD_TIMEOUT`].
 async fn reload(
     daemon: &mut Daemon,
     systemd: &Systemd,
@@ -325,7 +324,7 @@ async fn reload(
 ) -> Result<String, String> {
     systemd.reloading();
     let outcome = {
-        let limit = tokio::time::sleep(RELOAD_WATCHDOG_LIMIT);
+        let limit = tokio::time::sleep(RELOAD_TIMEOUT);
         tokio::pin!(limit);
         let mut pinging = true;
         let reloading = daemon.reload();
@@ -336,7 +335,7 @@ async fn reload(
                 _ = tick(watchdog), if pinging => systemd.watchdog(),
                 () = &mut limit, if pinging => {
                     tracing::error!(
-                        "the reload has run for {RELOAD_WATCHDOG_LIMIT:?}: no more watchdog \
+                        "the reload has run for {RELOAD_TIMEOUT:?}: no more watchdog \
                          pings until it ends"
                     );
                     pinging = false;
@@ -354,10 +353,6 @@ async fn reload(
     });
     outcome
 }
-
-/// How long the watchdog is pinged while a reload runs; a reload still running then is taken
-/// for hung.
-const RELOAD_WATCHDOG_LIMIT: Duration = Duration::from_secs(60);
 
 /// The Masters' advert grid, with one origin for every instance and the heartbeat, so that
 /// they share wake-ups.
