@@ -105,6 +105,7 @@ fn a_minimal_file_gets_every_default() {
             interval: Duration::ZERO,
             delay: Duration::from_secs(5),
             refresh: Duration::ZERO,
+            refresh_repeat: 1,
         }
     );
     assert_eq!(instance.line, 2);
@@ -145,6 +146,7 @@ fn every_key_can_be_set() {
             interval: Duration::from_millis(10),
             delay: Duration::ZERO,
             refresh: Duration::ZERO,
+            refresh_repeat: 1,
         }
     );
     assert_eq!(instance.line, 7);
@@ -278,6 +280,8 @@ bad! {
         "bad_garp_interval.toml:10: garp_interval must be at most 10s, got \"11s\"";
     garp_repeat_is_at_most_100, "bad_garp_repeat.toml",
         "bad_garp_repeat.toml:10: garp_repeat must be 0..100, got 101";
+    garp_refresh_repeat_is_at_most_100, "bad_garp_refresh_repeat.toml",
+        "bad_garp_refresh_repeat.toml:10: garp_refresh_repeat must be 0..100, got 101";
     booleans_are_true_or_false, "bad_bool.toml",
         "bad_bool.toml:10: preempt must be true or false, got \"yes\"";
     virtual_ips_are_required, "bad_vips_missing.toml",
@@ -474,6 +478,7 @@ fn health_checks_tracking_notify_and_sync_groups() {
     assert_eq!(vi.excluded_ips[0], vip("2001:db8::10", 64));
     assert_eq!(vi.excluded_ips[1].scope, Some(200));
     assert_eq!(vi.garp.refresh, Duration::from_secs(60));
+    assert_eq!(vi.garp.refresh_repeat, 2);
     assert_eq!(
         vi.track_scripts,
         [
@@ -541,7 +546,7 @@ fn health_checks_tracking_notify_and_sync_groups() {
         vi.notify.master.as_ref().and_then(|s| s.user.as_ref()),
         None
     );
-    assert_eq!(group.line, 55);
+    assert_eq!(group.line, 56);
 }
 
 #[test]
@@ -609,6 +614,8 @@ fn config_line() -> impl Strategy<Value = String> {
         "garp_repeat",
         "garp_interval",
         "garp_delay",
+        "garp_refresh",
+        "garp_refresh_repeat",
         "router_id",
         "control_socket",
         "xdp",

@@ -378,7 +378,12 @@ fn the_cloud_unicast_setup() {
     );
     assert_eq!(public.auth, Some(*b"cl0udlb1"));
     assert_eq!(public.garp.refresh, Duration::from_secs(60));
+    assert_eq!(public.garp.refresh_repeat, 2);
     assert_eq!(private.garp.delay, Duration::from_secs(1));
+    assert_eq!(
+        private.garp.refresh_repeat, 3,
+        "the instance's own overrides global_defs'"
+    );
     let notify = &public.notify;
     let words = |s: &str| Some(NotifyScript::new(s.split(' ').map(String::from).collect()));
     assert_eq!(

@@ -195,6 +195,7 @@ fn instance(out: &mut String, i: &InstanceConfig) {
     let _ = writeln!(out, "garp_interval = {}", duration(i.garp.interval));
     let _ = writeln!(out, "garp_delay = {}", duration(i.garp.delay));
     let _ = writeln!(out, "garp_refresh = {}", duration(i.garp.refresh));
+    let _ = writeln!(out, "garp_refresh_repeat = {}", i.garp.refresh_repeat);
     if i.use_vmac {
         let _ = writeln!(out, "use_vmac = true");
     }

@@ -60,6 +60,8 @@ pub const DEFAULT_GARP_INTERVAL: Duration = Duration::ZERO;
 pub const DEFAULT_GARP_DELAY: Duration = Duration::from_secs(5);
 /// The largest `garp_repeat`.
 pub const MAX_GARP_REPEAT: u8 = 100;
+/// Messages per address in a refresh's burst, as keepalived.
+pub const DEFAULT_GARP_REFRESH_REPEAT: u8 = 1;
 /// The longest `garp_interval`.
 pub const MAX_GARP_INTERVAL: Duration = Duration::from_secs(10);
 /// The longest `garp_delay`.
@@ -246,9 +248,11 @@ pub struct Garp {
     /// When the second burst follows the first, at most [`MAX_GARP_DELAY`]; zero
     /// (`garp_delay = "0s"`): no second burst.
     pub delay: Duration,
-    /// While Master, repeat the burst this often (keepalived's `garp_master_refresh`); zero:
-    /// never.
+    /// While Master, a burst this often (keepalived's `garp_master_refresh`); zero: never.
     pub refresh: Duration,
+    /// Messages per address in a refresh's burst, 0..=[`MAX_GARP_REPEAT`] (keepalived's
+    /// `garp_master_refresh_repeat`).
+    pub refresh_repeat: u8,
 }
 
 impl Default for Garp {
@@ -258,11 +262,21 @@ impl Default for Garp {
             interval: DEFAULT_GARP_INTERVAL,
             delay: DEFAULT_GARP_DELAY,
             refresh: Duration::ZERO,
+            refresh_repeat: DEFAULT_GARP_REFRESH_REPEAT,
         }
     }
 }
 
 impl InstanceConfig {
+    /// Every address the instance adds as Master: the advertised VIPs, then the excluded ones.
+    pub fn addresses(&self) -> Vec<Vip> {
+        self.virtual_ips
+            .iter()
+            .chain(&self.excluded_ips)
+            .cloned()
+            .collect()
+    }
+
     /// The address family of the VIPs (and of the peers, and of the adverts).
     pub fn family(&self) -> Family {
         // Validation guarantees at least one VIP.

@@ -60,6 +60,7 @@ pub(super) struct RawInstance {
     pub garp_interval: Option<Spanned<Raw>>,
     pub garp_delay: Option<Spanned<Raw>>,
     pub garp_refresh: Option<Spanned<Raw>>,
+    pub garp_refresh_repeat: Option<Spanned<Raw>>,
     pub excluded_ips: Option<Spanned<Raw>>,
     pub track_scripts: Option<Spanned<Raw>>,
     pub track_interfaces: Option<Spanned<Raw>>,

@@ -488,6 +488,9 @@ impl<'a> Checker<'a> {
         let refresh = self.value(&r.garp_refresh, |v| {
             fields::duration_at_most(v, "garp_refresh", MAX_GARP_REFRESH, "86400s")
         });
+        let refresh_repeat = self.value(&r.garp_refresh_repeat, |v| {
+            fields::integer(v, "garp_refresh_repeat", 0, MAX_GARP_REPEAT.into())
+        });
         Ok(Garp {
             repeat: repeat?
                 .map_or(Ok(defaults.repeat), u8::try_from)
@@ -495,6 +498,9 @@ impl<'a> Checker<'a> {
             interval: interval?.unwrap_or(defaults.interval),
             delay: delay?.unwrap_or(defaults.delay),
             refresh: refresh?.unwrap_or(defaults.refresh),
+            refresh_repeat: refresh_repeat?
+                .map_or(Ok(defaults.refresh_repeat), u8::try_from)
+                .map_err(|_| Reported)?,
         })
     }
 }

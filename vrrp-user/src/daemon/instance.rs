@@ -6,7 +6,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
 use vrrp_common::{
     FAMILY_V4,
     maps::{
@@ -16,7 +16,9 @@ use vrrp_common::{
 };
 
 use super::{
-    Shared, retry,
+    Shared,
+    registry::Tallies,
+    retry,
     sync_group::{Force, Report, task::MemberLink},
 };
 use crate::{
@@ -27,12 +29,13 @@ use crate::{
     netlink::NetlinkError,
     notify::Notifier,
     track::{Health, Observation, Tracker},
-    tx::{AdvertSender, AdvertTally, Garp, Outlet, Schedule},
+    tx::{AdvertSender, Garp, Outlet, Schedule},
     units::{Centiseconds, Seconds},
     wire::{VipList, VrrpRepr, vrrp},
 };
 
 mod addresses;
+mod announce;
 mod precise;
 mod timers;
 
@@ -93,8 +96,8 @@ pub struct Instance {
     router: VirtualRouter,
     deadlines: [Option<Instant>; Timer::ALL.len()],
     sender: Arc<AdvertSender>,
-    /// The periodic adverts the pacer sent for us while Master.
-    adverts: Arc<AdvertTally>,
+    /// The periodic adverts the pacer sent for us while Master, and our announcements.
+    tallies: Tallies,
     /// The priority of the advert the pacer repeats for us, while it has one.
     scheduled_priority: Option<u8>,
     garp: Arc<Garp>,
@@ -102,8 +105,11 @@ pub struct Instance {
     status: Arc<Mutex<InstanceStatus>>,
     counters: InstanceCounters,
     since: Instant,
-    /// Bursts of gratuitous ARP / NA still running, stopped when we leave Master.
+    /// Bursts of gratuitous ARP / NA still running and the refresh, stopped when we leave
+    /// Master.
     announcements: Vec<tokio::task::JoinHandle<()>>,
+    /// The addresses and `garp_*` settings the announcements read.
+    configured: watch::Sender<announce::Configured>,
     tracker: Tracker,
     notifier: Option<Notifier>,
     /// The instance's own link is up.
@@ -132,11 +138,11 @@ impl Instance {
         shared: Arc<Shared>,
         tracker: Tracker,
         notifier: Notifier,
-    ) -> anyhow::Result<(Instance, Arc<Mutex<InstanceStatus>>, Arc<AdvertTally>)> {
+    ) -> anyhow::Result<(Instance, Arc<Mutex<InstanceStatus>>, Tallies)> {
         let mut router = VirtualRouter::new(config.fsm_config(placement.primary))
             .map_err(|err| anyhow::anyhow!("instance {}: {err}", config.name))?;
         router.set_advert_grid(super::advert_grid());
-        let adverts = AdvertTally::new(format!("instance {} on {}", config.name, config.interface));
+        let tallies = Tallies::new(format!("instance {} on {}", config.name, config.interface));
         let status = Arc::new(Mutex::new(InstanceStatus {
             name: config.name.clone(),
             interface: config.interface.clone(),
@@ -162,13 +168,22 @@ impl Instance {
             advert_interval_ms: config.interval.as_duration().as_millis() as u64,
             counters: InstanceCounters::default(),
         }));
+        let configured = watch::Sender::new(announce::Configured {
+            vips: config
+                .virtual_ips
+                .iter()
+                .chain(&config.excluded_ips)
+                .cloned()
+                .collect(),
+            garp: config.garp.clone(),
+        });
         let instance = Instance {
             config,
             placement,
             router,
             deadlines: [None; Timer::ALL.len()],
             sender: Arc::new(sender),
-            adverts: Arc::clone(&adverts),
+            tallies: tallies.clone(),
             scheduled_priority: None,
             garp: Arc::new(garp),
             shared,
@@ -176,6 +191,7 @@ impl Instance {
             counters: InstanceCounters::default(),
             since: Instant::now(),
             announcements: Vec::new(),
+            configured,
             tracker,
             notifier: Some(notifier),
             link_up: true,
@@ -186,7 +202,7 @@ impl Instance {
             master_down_due: Arc::new(Notify::new()),
             watched: false,
         };
-        Ok((instance, status, adverts))
+        Ok((instance, status, tallies))
     }
 
     /// Makes the instance a member of a sync group: it reports its transitions and faults there
@@ -465,14 +481,14 @@ impl Instance {
             datagrams,
             next: at,
             interval: self.config.interval.as_duration(),
-            tally: Arc::clone(&self.adverts),
+            tally: Arc::clone(&self.tallies.adverts),
         };
         self.shared.pacer.schedule(self.placement.key, schedule);
         self.scheduled_priority = Some(self.router.priority());
     }
 
     fn cancel_adverts(&mut self) {
-        (self.shared.pacer).cancel(self.placement.key, &self.adverts);
+        (self.shared.pacer).cancel(self.placement.key, &self.tallies.adverts);
         self.scheduled_priority = None;
     }
 
@@ -634,7 +650,7 @@ impl Instance {
 impl Drop for Instance {
     /// However the task ends, no advert of ours leaves after it.
     fn drop(&mut self) {
-        (self.shared.pacer).cancel(self.placement.key, &self.adverts);
+        (self.shared.pacer).cancel(self.placement.key, &self.tallies.adverts);
     }
 }
 

@@ -43,7 +43,7 @@ use heartbeat::Liveness;
 use instance::{Input, Instance, Placement, Tracking};
 use master_watch::{MasterWatch, spawn_watch_thread};
 use placement::{Attached, MIN_HEARTBEAT_BOUND, interface_heartbeat_bound};
-use registry::{Published, Registry};
+use registry::{Published, Registry, Tallies};
 use sync_group::task::GroupHandle;
 use systemd::Systemd;
 
@@ -56,7 +56,7 @@ use crate::{
     netlink::Netlink,
     notify::{Notifier, NotifyFifo, Subject},
     track::{Monitors, Tracker},
-    tx::{AdvertPacer, AdvertTally},
+    tx::AdvertPacer,
 };
 
 /// What the instance tasks share.
@@ -143,8 +143,7 @@ struct Running {
     placement: Placement,
     inbox: mpsc::Sender<Input>,
     status: Arc<Mutex<control::InstanceStatus>>,
-    /// Its periodic adverts, counted by the pacer.
-    adverts: Arc<AdvertTally>,
+    tallies: Tallies,
     task: JoinHandle<()>,
 }
 
@@ -420,7 +419,7 @@ impl Daemon {
             .groups
             .values()
             .find(|group| group.config().members.contains(&instance.name));
-        let (mut runtime, status, adverts) = Instance::new(
+        let (mut runtime, status, tallies) = Instance::new(
             instance.clone(),
             placed.placement.clone(),
             placed.sender,
@@ -445,7 +444,7 @@ impl Daemon {
                 placement: placed.placement,
                 inbox,
                 status,
-                adverts,
+                tallies,
                 task,
             },
         );
@@ -553,7 +552,7 @@ impl Daemon {
             .map(|running| Published {
                 key: running.placement.key,
                 status: Arc::clone(&running.status),
-                adverts: Arc::clone(&running.adverts),
+                tallies: running.tallies.clone(),
             })
             .collect();
         self.registry

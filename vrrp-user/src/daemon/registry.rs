@@ -2,7 +2,10 @@
 //! configuration order, with the data plane's counters read at the time of the request.
 use std::{
     collections::BTreeMap,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 use vrrp_common::{Counter, maps::InstanceKey};
@@ -30,8 +33,25 @@ pub struct Published {
     pub key: InstanceKey,
     /// What the instance's task last wrote.
     pub status: Arc<Mutex<InstanceStatus>>,
-    /// The periodic adverts the pacer sent for it, added to the status when read.
+    pub tallies: Tallies,
+}
+
+/// What is sent for an instance outside its task, added to its status when read.
+#[derive(Clone, Debug)]
+pub struct Tallies {
+    /// The periodic adverts the pacer sent for it.
     pub adverts: Arc<AdvertTally>,
+    /// Its gratuitous ARP / NA messages, every burst.
+    pub gratuitous: Arc<AtomicU64>,
+}
+
+impl Tallies {
+    pub fn new(label: String) -> Tallies {
+        Tallies {
+            adverts: AdvertTally::new(label),
+            gratuitous: Arc::new(AtomicU64::new(0)),
+        }
+    }
 }
 
 impl Registry {
@@ -76,8 +96,10 @@ impl StatusSource for Registry {
                 if let Ok(Some(observation)) = dataplane.observation(published.key) {
                     status.counters.adverts_received += observation.adverts;
                 }
-                // Nor is a Master per advert it sends.
-                status.counters.adverts_sent += published.adverts.sent();
+                // Nor is a Master per advert or announcement it sends.
+                let tallies = &published.tallies;
+                status.counters.adverts_sent += tallies.adverts.sent();
+                status.counters.gratuitous_sent = tallies.gratuitous.load(Ordering::Relaxed);
                 Some(status)
             })
             .collect();

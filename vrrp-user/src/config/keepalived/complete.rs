@@ -10,8 +10,9 @@ use super::{
 };
 use crate::{
     config::{
-        DEFAULT_GARP_DELAY, DEFAULT_GARP_INTERVAL, DEFAULT_GARP_REPEAT, DEFAULT_PRIORITY, Family,
-        Garp, InstanceConfig, MAX_VIPS_PER_INSTANCE, Vip, crossref::InstanceSites, fields,
+        DEFAULT_GARP_DELAY, DEFAULT_GARP_INTERVAL, DEFAULT_GARP_REFRESH_REPEAT,
+        DEFAULT_GARP_REPEAT, DEFAULT_PRIORITY, Family, Garp, InstanceConfig, MAX_VIPS_PER_INSTANCE,
+        Vip, crossref::InstanceSites, fields,
     },
     fsm::{AdvertInterval, OWNER_PRIORITY, Version},
     units::{Centiseconds, Seconds},
@@ -76,6 +77,10 @@ impl Draft {
                 .garp_refresh
                 .or(defaults.garp_refresh)
                 .unwrap_or(Duration::ZERO),
+            refresh_repeat: self
+                .garp_refresh_repeat
+                .or(defaults.garp_refresh_repeat)
+                .unwrap_or(DEFAULT_GARP_REFRESH_REPEAT),
         };
         let (vrid, vrid_at) = self.vrid?;
         let mut built = Built {

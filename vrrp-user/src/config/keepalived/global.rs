@@ -160,6 +160,13 @@ fn global_defs(block: &[Stmt], global: &mut Global, defaults: &mut Defaults, rep
                         values::integer(token, key, 0, MAX_GARP_REPEAT.into()).map(|n| n as u8),
                     )?);
                 }
+                "vrrp_garp_master_refresh_repeat" => {
+                    let token = report.one(stmt)?;
+                    defaults.garp_refresh_repeat = Some(report.at(
+                        token,
+                        values::integer(token, key, 0, MAX_GARP_REPEAT.into()).map(|n| n as u8),
+                    )?);
+                }
                 "vrrp_garp_master_refresh" => {
                     let token = report.one(stmt)?;
                     defaults.garp_refresh = Some(report.at(

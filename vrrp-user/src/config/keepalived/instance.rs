@@ -25,6 +25,7 @@ pub struct Defaults {
     pub garp_delay: Option<Duration>,
     pub garp_repeat: Option<u8>,
     pub garp_refresh: Option<Duration>,
+    pub garp_refresh_repeat: Option<u8>,
     /// `vrrp_garp_interval`, for IPv4 instances.
     pub garp_interval_v4: Option<Duration>,
     /// `vrrp_gna_interval`, for IPv6 instances.
@@ -365,6 +366,7 @@ pub struct Draft {
     pub garp_delay: Option<Duration>,
     pub garp_repeat: Option<u8>,
     pub garp_refresh: Option<Duration>,
+    pub garp_refresh_repeat: Option<u8>,
     pub version: Option<(Version, Loc)>,
     pub use_vmac: bool,
 }
@@ -528,6 +530,13 @@ impl Draft {
             "garp_master_repeat" => {
                 let token = report.one(s)?;
                 self.garp_repeat = Some(report.at(
+                    token,
+                    values::integer(token, key, 0, MAX_GARP_REPEAT.into()),
+                )? as u8);
+            }
+            "garp_master_refresh_repeat" => {
+                let token = report.one(s)?;
+                self.garp_refresh_repeat = Some(report.at(
                     token,
                     values::integer(token, key, 0, MAX_GARP_REPEAT.into()),
                 )? as u8);

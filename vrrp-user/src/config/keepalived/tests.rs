@@ -519,6 +519,7 @@ mod never_panics {
             "include",
             "use_vmac",
             "garp_master_delay",
+            "garp_master_refresh_repeat",
             "x\\",
         ]);
         prop::collection::vec(word, 0..6).prop_map(|words| words.join(" "))

@@ -2,9 +2,12 @@
 //! the data plane and announces, and how a reload changes them in place.
 use anyhow::Context as _;
 
-use super::*;
+use super::{
+    announce::{Announcer, Configured},
+    *,
+};
 use crate::dataplane::heartbeat_ticks;
-use crate::netlink::{AddressOptions, Interface, Netlink};
+use crate::netlink::{AddressOptions, Interface};
 
 /// What the kernel is told besides the prefix when `vip` is added.
 fn address_options(vip: &config::Vip) -> AddressOptions {
@@ -15,30 +18,9 @@ fn address_options(vip: &config::Vip) -> AddressOptions {
     }
 }
 
-/// A gratuitous ARP / NA socket on `device`, from its own MAC (the virtual MAC belongs to the
-/// instance's interface).
-async fn open_garp(netlink: &Netlink, device: &str) -> anyhow::Result<Garp> {
-    let interface = netlink.interface(device).await?;
-    let mac = interface
-        .mac
-        .with_context(|| format!("{device} has no Ethernet address"))?;
-    Ok(Garp::open(device, interface.ifindex, mac, None)?)
-}
-
 impl Instance {
-    /// Every address the instance adds as Master: the advertised VIPs and the excluded ones.
-    pub(super) fn all_addresses(&self) -> Vec<config::Vip> {
-        let config = &self.config;
-        config
-            .virtual_ips
-            .iter()
-            .chain(&config.excluded_ips)
-            .cloned()
-            .collect()
-    }
-
     pub(super) async fn add_vips(&mut self) {
-        self.add_addresses(&self.all_addresses()).await;
+        self.add_addresses(&self.config.addresses()).await;
     }
 
     pub(super) async fn remove_vips(&mut self) {
@@ -46,7 +28,7 @@ impl Instance {
             task.abort();
         }
         self.disown_vmac();
-        self.remove_addresses(&self.all_addresses()).await;
+        self.remove_addresses(&self.config.addresses()).await;
     }
 
     /// The interface a VIP goes on: its `dev` when that names another interface than the
@@ -160,6 +142,7 @@ impl Instance {
             }
         };
         let old = std::mem::replace(&mut self.config, new);
+        self.publish_configured();
         let bound_changed = self.placement.heartbeat_bound != heartbeat_bound;
         self.placement.heartbeat_bound = heartbeat_bound;
         if old.unicast_peers != self.config.unicast_peers {
@@ -171,13 +154,8 @@ impl Instance {
         for action in actions {
             self.execute(action).await;
         }
-        let before: Vec<config::Vip> = old
-            .virtual_ips
-            .iter()
-            .chain(&old.excluded_ips)
-            .cloned()
-            .collect();
-        let after = self.all_addresses();
+        let before = old.addresses();
+        let after = self.config.addresses();
         let removed: Vec<config::Vip> = before
             .iter()
             .filter(|v| !after.contains(v))
@@ -234,62 +212,39 @@ impl Instance {
         );
     }
 
-    /// Gratuitous ARP / unsolicited NA: a burst now and, if configured, another after
-    /// `garp_delay`, so that switches and neighbours that missed the first learn the move.
+    /// On becoming Master: gratuitous ARP / unsolicited NA for every address now (and after
+    /// `garp_delay`), and every `garp_refresh` while we stay Master.
     pub(super) fn announce(&mut self) {
-        let vips = self.all_addresses();
+        let vips = self.config.addresses();
         self.announce_addresses(vips);
+        let refresh = self.announcer().refresh();
+        self.announcements.push(tokio::spawn(refresh));
     }
 
-    /// Announces `vips` on the interfaces they are on: the instance's through its socket, the
-    /// ones with another `dev` through a socket opened on that interface for the burst.
+    /// Announces `vips` now (and after `garp_delay`) on the interfaces they are on.
     pub(super) fn announce_addresses(&mut self, vips: Vec<config::Vip>) {
         self.announcements.retain(|task| !task.is_finished());
-        let settings = self.config.garp.clone();
-        let garp = Arc::clone(&self.garp);
-        let name = self.config.name.clone();
-        let netlink = self.shared.netlink.clone();
-        let own_interface = self.config.interface.clone();
-        self.counters.gratuitous_sent += (vips.len() * usize::from(settings.repeat)) as u64;
-        self.announcements.push(tokio::spawn(async move {
-            let mut here = Vec::new();
-            let mut elsewhere: Vec<(String, Vec<IpAddr>)> = Vec::new();
-            for vip in &vips {
-                match vip.device.as_deref() {
-                    Some(device) if device != own_interface => {
-                        match elsewhere.iter_mut().find(|(d, _)| d == device) {
-                            Some((_, list)) => list.push(vip.address),
-                            None => elsewhere.push((device.to_owned(), vec![vip.address])),
-                        }
-                    }
-                    _ => here.push(vip.address),
-                }
-            }
-            let mut senders = vec![(garp, here)];
-            for (device, addresses) in elsewhere {
-                match open_garp(&netlink, &device).await {
-                    Ok(sender) => senders.push((Arc::new(sender), addresses)),
-                    Err(err) => tracing::warn!(instance = %name, "gratuitous ARP / NA: {err:#}"),
-                }
-            }
-            let bursts = if settings.delay.is_zero() { 1 } else { 2 };
-            for burst in 0..bursts {
-                if burst == 1 {
-                    tokio::time::sleep(settings.delay).await;
-                }
-                for (sender, addresses) in &senders {
-                    if addresses.is_empty() {
-                        continue;
-                    }
-                    let report = sender
-                        .send_burst(addresses, u32::from(settings.repeat), settings.interval)
-                        .await;
-                    if let Err(err) = report.into_result() {
-                        tracing::warn!(instance = %name, "gratuitous ARP / NA: {err:#}");
-                    }
-                }
-            }
-        }));
+        let bursts = self.announcer().bursts(vips);
+        self.announcements.push(tokio::spawn(bursts));
+    }
+
+    fn announcer(&self) -> Announcer {
+        Announcer::new(
+            self.config.name.clone(),
+            self.config.interface.clone(),
+            Arc::clone(&self.garp),
+            self.shared.netlink.clone(),
+            self.configured.subscribe(),
+            Arc::clone(&self.tallies.gratuitous),
+        )
+    }
+
+    /// Tells the announcements what is configured now (after a reload).
+    pub(super) fn publish_configured(&self) {
+        self.configured.send_replace(Configured {
+            vips: self.config.addresses(),
+            garp: self.config.garp.clone(),
+        });
     }
 
     pub(super) fn vip_key(&self, address: IpAddr) -> VipKey {

@@ -1,0 +1,158 @@
+//! Gratuitous ARP as the client's wire sees it: a burst on becoming Master and a second one
+//! `garp_delay` later, which names only the VIPs still configured when it leaves; a burst for a
+//! VIP a reload adds; `garp_refresh_repeat` messages every `garp_refresh` while Master, which
+//! a reload turns on and off.
+//! The daemon's `gratuitous_sent` counts exactly what the wire carried. Root only.
+use std::{
+    net::Ipv4Addr,
+    sync::atomic::{AtomicBool, Ordering},
+    time::{Duration, Instant},
+};
+
+use socket2::{Domain, Protocol, Socket, Type};
+use tests::lab::Lab;
+
+const KEPT: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
+const REMOVED: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 101);
+const ADDED: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 102);
+const ETH_P_ARP: u16 = 0x0806;
+
+/// One instance with `vips` (/24) and the `garp_*` settings in `garp`.
+fn config(vips: &[Ipv4Addr], garp: &str) -> String {
+    let vips: Vec<String> = vips.iter().map(|vip| format!("\"{vip}/24\"")).collect();
+    format!(
+        "[global]\nrouter_id = \"r0\"\ncontrol_socket = \"@SOCKET@\"\n\n\
+         [[instance]]\nname = \"VI_1\"\ninterface = \"eth0\"\nvrid = 51\npriority = 150\n\
+         advert_interval = \"100ms\"\nvirtual_ips = [{}]\ngarp_repeat = 1\n{garp}\n",
+        vips.join(", ")
+    )
+}
+
+fn reload(lab: &Lab, config_text: &str) {
+    lab.write_config(0, "r0.toml", config_text);
+    let out = lab.reload(0);
+    assert!(
+        out.status.success(),
+        "reload: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        lab.logs()
+    );
+}
+
+/// A gratuitous ARP the client received: when, and for which address.
+#[derive(Clone, Copy, Debug)]
+struct Seen {
+    at: Instant,
+    address: Ipv4Addr,
+}
+
+/// An ARP socket on the client's eth0, bound before the daemon starts.
+fn arp_socket(lab: &Lab) -> Socket {
+    let ifindex = lab.client.ifindex("eth0");
+    lab.client.enter(|| {
+        let protocol = Protocol::from(i32::from(ETH_P_ARP.to_be()));
+        let socket = Socket::new(Domain::PACKET, Type::RAW, Some(protocol)).expect("socket");
+        socket
+            .bind(&tests::packet::link_address(ifindex, ETH_P_ARP))
+            .expect("bind to eth0");
+        socket
+            .set_read_timeout(Some(Duration::from_millis(20)))
+            .expect("read timeout");
+        socket
+    })
+}
+
+/// Every gratuitous ARP (sender address = target address) `socket` receives until `stop` is
+/// set.
+fn capture(socket: Socket, stop: &AtomicBool) -> Vec<Seen> {
+    let mut seen = Vec::new();
+    // Bounded: the test ends within a minute.
+    let limit = Instant::now() + Duration::from_secs(60);
+    while !stop.load(Ordering::Relaxed) && Instant::now() < limit {
+        let Some(frame) = tests::packet::recv_frame(&socket) else {
+            continue;
+        };
+        let Some(body) = frame.get(14..42) else {
+            continue;
+        };
+        let sender = Ipv4Addr::new(body[14], body[15], body[16], body[17]);
+        let target = Ipv4Addr::new(body[24], body[25], body[26], body[27]);
+        if sender == target {
+            seen.push(Seen {
+                at: Instant::now(),
+                address: sender,
+            });
+        }
+    }
+    seen
+}
+
+fn count(seen: &[Seen], address: Ipv4Addr, after: Instant) -> usize {
+    seen.iter()
+        .filter(|s| s.address == address && s.at > after)
+        .count()
+}
+
+#[test]
+fn announcements_name_only_configured_vips_and_repeat_every_garp_refresh() {
+    tests::require_root();
+    let mut lab = Lab::new("garp", 1);
+    let stop = AtomicBool::new(false);
+    let socket = arp_socket(&lab);
+    let (seen, marks, sent) = std::thread::scope(|scope| {
+        let capturing = scope.spawn(|| capture(socket, &stop));
+        let delayed = "garp_delay = \"2s\"";
+        lab.start(0, &config(&[KEPT, REMOVED], delayed));
+        assert!(
+            lab.wait_for_holder(0, &KEPT.to_string(), Duration::from_secs(5)),
+            "{}",
+            lab.logs()
+        );
+        // Within garp_delay of becoming Master: the second burst is still to come.
+        reload(&lab, &config(&[KEPT], delayed));
+        let removed = Instant::now();
+        std::thread::sleep(Duration::from_millis(2500));
+
+        let refreshing = "garp_delay = \"0s\"\ngarp_refresh = \"300ms\"\ngarp_refresh_repeat = 2";
+        // Marked before: the added VIP's own burst leaves during the reload.
+        let refresh_on = Instant::now();
+        reload(&lab, &config(&[KEPT, ADDED], refreshing));
+        std::thread::sleep(Duration::from_millis(1600));
+        reload(&lab, &config(&[KEPT, ADDED], "garp_delay = \"0s\""));
+        let refresh_off = Instant::now();
+        std::thread::sleep(Duration::from_millis(1000));
+        let sent = lab.status(0)["instances"][0]["counters"]["gratuitous_sent"].as_u64();
+        stop.store(true, Ordering::Relaxed);
+        let seen = capturing.join().expect("capture thread");
+        (seen, [removed, refresh_on, refresh_off], sent)
+    });
+    let [removed, refresh_on, refresh_off] = marks;
+    let logs = lab.logs();
+    let report = format!("{seen:?}\n{logs}");
+
+    // Becoming Master: one message per VIP, then the second burst for the VIP still there.
+    assert!(
+        count(&seen, REMOVED, removed - Duration::from_secs(10)) >= 1,
+        "{report}"
+    );
+    assert_eq!(count(&seen, REMOVED, removed), 0, "{report}");
+    assert!(
+        seen.iter()
+            .any(|s| s.address == KEPT && s.at > removed && s.at < refresh_on),
+        "the second burst for the kept VIP: {report}"
+    );
+    // garp_refresh 300 ms for 1.6 s: the added VIP's own burst (one message) and five
+    // refreshes of two (one more or less with the reloads' timing); none once it is off.
+    let refreshes = |address| {
+        seen.iter()
+            .filter(|s| s.address == address && s.at > refresh_on && s.at < refresh_off)
+            .count()
+    };
+    assert!([8, 10, 12].contains(&refreshes(KEPT)), "{report}");
+    assert!([9, 11, 13].contains(&refreshes(ADDED)), "{report}");
+    let last = refresh_off + Duration::from_millis(100);
+    assert_eq!(count(&seen, KEPT, last), 0, "refresh off: {report}");
+    assert_eq!(count(&seen, ADDED, last), 0, "refresh off: {report}");
+    // The counter matches the wire.
+    assert_eq!(sent, Some(seen.len() as u64), "{report}");
+}
