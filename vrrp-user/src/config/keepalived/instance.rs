@@ -11,9 +11,10 @@ use super::{
 };
 use crate::{
     config::{
-        InstanceConfig, MAX_GARP_DELAY, MAX_GARP_REFRESH, MAX_GARP_REPEAT, MAX_PREEMPT_DELAY,
-        MAX_TRACK_FILE_WEIGHT, MAX_WEIGHT, Notify, NotifyScript, TrackFile, TrackInterface,
-        TrackScript, Vip, crossref::InstanceSites, fields, native::Raw,
+        DEFAULT_TRACK_FILE_WEIGHT, InstanceConfig, MAX_GARP_DELAY, MAX_GARP_REFRESH,
+        MAX_GARP_REPEAT, MAX_PREEMPT_DELAY, MAX_TRACK_FILE_WEIGHT, MAX_WEIGHT, Notify,
+        NotifyScript, TrackFile, TrackInterface, TrackScript, Vip, crossref::InstanceSites, fields,
+        native::Raw,
     },
     fsm::Version,
 };
@@ -227,9 +228,11 @@ pub struct Built {
 }
 
 impl Built {
-    /// The instance is a member of sync group `group` with these `trackers`: its own weighted
-    /// trackers are dropped (keepalived ignores them for sync group members), the group's are
-    /// added.
+    /// The instance is a member of sync group `group` with these `trackers`. Its own weighted
+    /// trackers go as keepalived's `vrrp_complete_instance` has them go: a weighted script is
+    /// dropped; a weighted interface is kept with weight 0 (its link going down still faults
+    /// the group); a file keeps weight 0 if its weight was the default 1, else it is dropped.
+    /// The group's trackers are added.
     pub fn join_group(
         &mut self,
         group: &str,
@@ -238,13 +241,12 @@ impl Built {
         report: &mut Report,
     ) {
         let name = self.config.name.clone();
-        let dropped = |what: String, weight: i32, at: Loc, report: &mut Report| {
+        let mut weighted = |what: String, weight: i32, outcome: &str, at: Loc| {
             report.warn(
                 at,
                 format!(
-                    "{what} has weight {weight}, but {name} is in vrrp_sync_group {group}: \
-                     keepalived ignores weighted trackers of sync group members, and so does \
-                     xvrrpd"
+                    "{what} has weight {weight}, but {name} is in vrrp_sync_group {group}: as \
+                     keepalived, xvrrpd {outcome}"
                 ),
             );
         };
@@ -255,28 +257,42 @@ impl Built {
                 .unwrap_or(0);
             let keep = weight == 0;
             if !keep {
-                dropped(format!("track_script {}", t.script), weight, *at, report);
-            }
-            keep
-        });
-        self.trackers.interfaces.retain(|(t, at)| {
-            let keep = t.weight == 0;
-            if !keep {
-                dropped(
-                    format!("track_interface {}", t.interface),
-                    t.weight,
+                weighted(
+                    format!("track_script {}", t.script),
+                    weight,
+                    "ignores it",
                     *at,
-                    report,
                 );
             }
             keep
         });
-        self.trackers.files.retain(|(t, at)| {
-            let keep = t.weight == 0;
-            if !keep {
-                dropped(format!("track_file {}", t.name), t.weight, *at, report);
+        for (t, at) in &mut self.trackers.interfaces {
+            if t.weight != 0 {
+                let outcome = "tracks it with weight 0 (its link going down faults the group)";
+                weighted(
+                    format!("track_interface {}", t.interface),
+                    t.weight,
+                    outcome,
+                    *at,
+                );
+                t.weight = 0;
             }
-            keep
+        }
+        self.trackers.files.retain_mut(|(t, at)| {
+            let what = format!("track_file {}", t.name);
+            match t.weight {
+                0 => true,
+                DEFAULT_TRACK_FILE_WEIGHT => {
+                    let outcome = "tracks it with weight 0 (write weight 0 to say so)";
+                    weighted(what, t.weight, outcome, *at);
+                    t.weight = 0;
+                    true
+                }
+                weight => {
+                    weighted(what, weight, "ignores it", *at);
+                    false
+                }
+            }
         });
         for entry in &trackers.scripts {
             if !self

@@ -344,23 +344,47 @@ fn use_vmac_is_read_and_converted() {
 
 #[test]
 fn sync_group_members_lose_weighted_trackers_and_gain_the_group_s() {
+    // As keepalived's vrrp_complete_instance: a weighted script goes, a weighted interface and
+    // a file at the default weight stay with weight 0, a file with another weight goes.
     let text = "vrrp_script a {\n script /a\n weight 5\n}\nvrrp_script b {\n script /b\n}\n\
+                vrrp_track_file f {\n file /run/f\n}\nvrrp_track_file g {\n file /run/g\n}\n\
                 vrrp_sync_group G {\n group {\n  VI_1\n }\n track_script {\n  b\n }\n}\n\
                 vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n \
-                virtual_ipaddress {\n 192.0.2.1\n }\n track_script {\n  a\n }\n}\n";
+                virtual_ipaddress {\n 192.0.2.1\n }\n track_script {\n  a\n }\n \
+                track_interface {\n  eth1 weight -20\n  eth2\n }\n \
+                track_file {\n  f\n  g weight -10\n }\n}\n";
     let (config, warnings) = read(text).unwrap();
+    let instance = &config.instances[0];
     assert_eq!(
-        config.instances[0].track_scripts,
+        instance.track_scripts,
         [TrackScript {
             script: "b".into(),
             weight: None
         }]
     );
+    let interfaces: Vec<(&str, i32)> = instance
+        .track_interfaces
+        .iter()
+        .map(|t| (t.interface.as_str(), t.weight))
+        .collect();
+    assert_eq!(interfaces, [("eth1", 0), ("eth2", 0)]);
+    let files: Vec<(&str, i32)> = instance
+        .track_files
+        .iter()
+        .map(|t| (t.name.as_str(), t.weight))
+        .collect();
+    assert_eq!(files, [("f", 0)]);
     assert_eq!(
         warnings,
         [
-            "23: track_script a has weight 5, but VI_1 is in vrrp_sync_group G: keepalived ignores \
-          weighted trackers of sync group members, and so does xvrrpd"
+            "29: track_script a has weight 5, but VI_1 is in vrrp_sync_group G: as keepalived, \
+             xvrrpd ignores it",
+            "32: track_interface eth1 has weight -20, but VI_1 is in vrrp_sync_group G: as \
+             keepalived, xvrrpd tracks it with weight 0 (its link going down faults the group)",
+            "36: track_file f has weight 1, but VI_1 is in vrrp_sync_group G: as keepalived, \
+             xvrrpd tracks it with weight 0 (write weight 0 to say so)",
+            "37: track_file g has weight -10, but VI_1 is in vrrp_sync_group G: as keepalived, \
+             xvrrpd ignores it",
         ]
     );
     assert_eq!(config.sync_groups[0].members, ["VI_1"]);
