@@ -1,7 +1,7 @@
 //! Gratuitous ARP as the client's wire sees it: a burst on becoming Master and a second one
 //! `garp_delay` later, which names only the VIPs still configured when it leaves; a burst for a
-//! VIP a reload adds; `garp_refresh_repeat` messages every `garp_refresh` while Master, which
-//! a reload turns on and off.
+//! VIP a reload adds; `garp_refresh_repeat` messages every `garp_refresh` while Master, counted
+//! from the reload that turns it on, until one turns it off.
 //! The daemon's `gratuitous_sent` counts exactly what the wire carried. Root only.
 use std::{
     net::Ipv4Addr,
@@ -93,6 +93,26 @@ fn count(seen: &[Seen], address: Ipv4Addr, after: Instant) -> usize {
         .count()
 }
 
+/// The messages for `address` between `from` and `to`, grouped into bursts (messages less
+/// than 100 ms apart): each burst's first time and size.
+fn bursts(seen: &[Seen], address: Ipv4Addr, from: Instant, to: Instant) -> Vec<(Instant, usize)> {
+    let mut bursts: Vec<(Instant, usize)> = Vec::new();
+    let mut last = None;
+    for s in seen
+        .iter()
+        .filter(|s| s.address == address && s.at > from && s.at < to)
+    {
+        match (bursts.last_mut(), last) {
+            (Some((_, size)), Some(previous)) if s.at - previous < Duration::from_millis(100) => {
+                *size += 1
+            }
+            _ => bursts.push((s.at, 1)),
+        }
+        last = Some(s.at);
+    }
+    bursts
+}
+
 #[test]
 fn announcements_name_only_configured_vips_and_repeat_every_garp_refresh() {
     tests::require_root();
@@ -113,14 +133,14 @@ fn announcements_name_only_configured_vips_and_repeat_every_garp_refresh() {
         let removed = Instant::now();
         std::thread::sleep(Duration::from_millis(2500));
 
-        let refreshing = "garp_delay = \"0s\"\ngarp_refresh = \"300ms\"\ngarp_refresh_repeat = 2";
+        let refreshing = "garp_delay = \"0s\"\ngarp_refresh = \"1s\"\ngarp_refresh_repeat = 2";
         // Marked before: the added VIP's own burst leaves during the reload.
         let refresh_on = Instant::now();
         reload(&lab, &config(&[KEPT, ADDED], refreshing));
-        std::thread::sleep(Duration::from_millis(1600));
+        std::thread::sleep(Duration::from_millis(3500));
         reload(&lab, &config(&[KEPT, ADDED], "garp_delay = \"0s\""));
         let refresh_off = Instant::now();
-        std::thread::sleep(Duration::from_millis(1000));
+        std::thread::sleep(Duration::from_millis(1500));
         let sent = lab.status(0)["instances"][0]["counters"]["gratuitous_sent"].as_u64();
         stop.store(true, Ordering::Relaxed);
         let seen = capturing.join().expect("capture thread");
@@ -136,20 +156,42 @@ fn announcements_name_only_configured_vips_and_repeat_every_garp_refresh() {
         "{report}"
     );
     assert_eq!(count(&seen, REMOVED, removed), 0, "{report}");
-    assert!(
-        seen.iter()
-            .any(|s| s.address == KEPT && s.at > removed && s.at < refresh_on),
+    assert_eq!(
+        bursts(&seen, KEPT, removed, refresh_on).len(),
+        1,
         "the second burst for the kept VIP: {report}"
     );
-    // garp_refresh 300 ms for 1.6 s: the added VIP's own burst (one message) and five
-    // refreshes of two (one more or less with the reloads' timing); none once it is off.
-    let refreshes = |address| {
-        seen.iter()
-            .filter(|s| s.address == address && s.at > refresh_on && s.at < refresh_off)
-            .count()
-    };
-    assert!([8, 10, 12].contains(&refreshes(KEPT)), "{report}");
-    assert!([9, 11, 13].contains(&refreshes(ADDED)), "{report}");
+
+    // The added VIP's own burst (garp_repeat 1), then refreshes of two messages for both VIPs,
+    // a second apart, the first a second after the reload; none once it is off.
+    let kept = bursts(&seen, KEPT, refresh_on, refresh_off);
+    let added = bursts(&seen, ADDED, refresh_on, refresh_off);
+    assert_eq!(added.first().map(|(_, size)| *size), Some(1), "{report}");
+    assert_eq!(added.len(), kept.len() + 1, "{report}");
+    assert!((3..=4).contains(&kept.len()), "{report}");
+    for (at, size) in &kept {
+        assert_eq!(*size, 2, "garp_refresh_repeat: {report}");
+        assert!(
+            added
+                .iter()
+                .any(|(other, n)| other.max(at).duration_since(*other.min(at))
+                    < Duration::from_millis(50)
+                    && *n == 2),
+            "{report}"
+        );
+    }
+    let first = kept[0].0 - added[0].0;
+    assert!(
+        first > Duration::from_millis(900) && first < Duration::from_millis(1300),
+        "first refresh {first:?} after the reload: {report}"
+    );
+    for pair in kept.windows(2) {
+        let gap = pair[1].0 - pair[0].0;
+        assert!(
+            gap > Duration::from_millis(900) && gap < Duration::from_millis(1200),
+            "refresh gap {gap:?}: {report}"
+        );
+    }
     let last = refresh_off + Duration::from_millis(100);
     assert_eq!(count(&seen, KEPT, last), 0, "refresh off: {report}");
     assert_eq!(count(&seen, ADDED, last), 0, "refresh off: {report}");

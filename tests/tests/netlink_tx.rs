@@ -4,6 +4,7 @@
 use std::{
     net::{IpAddr, Ipv4Addr, Ipv6Addr},
     os::fd::AsRawFd,
+    sync::atomic::{AtomicU64, Ordering},
     time::{Duration, Instant},
 };
 
@@ -781,9 +782,11 @@ fn tx_gratuitous_arp_and_na() {
         .enter(|| Garp::open("vA", lab.va, lab.mac_a, None))
         .expect("garp");
     let started = Instant::now();
-    let report = run(|| garp.send_burst(&vips, 3, Duration::from_millis(50)));
+    let tally = AtomicU64::new(0);
+    let report = run(|| garp.send_burst(&vips, 3, Duration::from_millis(50), &tally));
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     assert_eq!(report.sent, 6);
+    assert_eq!(tally.load(Ordering::Relaxed), 6);
     assert!(
         started.elapsed() >= Duration::from_millis(100),
         "no pause between rounds"

@@ -2,8 +2,11 @@
 //! connection with one JSON line. `xvrrpd status` and `xvrrpd reload` are its clients.
 use std::{
     fs,
-    io::{BufRead, BufReader, Write},
-    os::unix::{fs::PermissionsExt, net::UnixStream},
+    io::{self, BufRead, BufReader, Write},
+    os::unix::{
+        fs::{FileTypeExt, MetadataExt, PermissionsExt},
+        net::UnixStream,
+    },
     path::{Path, PathBuf},
     sync::Arc,
     time::Duration,
@@ -131,31 +134,57 @@ pub async fn serve(
     }
 }
 
-/// The control socket; its file goes with it, when serving ends or is aborted (and only
-/// then: a socket another daemon holds is never removed).
+/// The control socket; its file goes with it when this is dropped (serving ended or was
+/// aborted, or start-up failed), unless the file is no longer the one bound here.
 pub struct Bound {
     listener: UnixListener,
     path: PathBuf,
+    /// The file's device and inode once bound.
+    file: Option<(u64, u64)>,
 }
 
 impl Drop for Bound {
     fn drop(&mut self) {
-        let _ = fs::remove_file(&self.path);
+        // Unknown (not read after binding): taken for ours.
+        let ours = self.file.is_none_or(|file| {
+            fs::symlink_metadata(&self.path).is_ok_and(|meta| (meta.dev(), meta.ino()) == file)
+        });
+        if ours {
+            let _ = fs::remove_file(&self.path);
+        }
     }
 }
 
-/// Binds the control socket at `path`. A stale socket file is replaced; a live one (another
-/// daemon answers on it) is an error.
+/// Binds the control socket at `path`. A stale socket file (nothing listens on it) is
+/// replaced; a live one (another daemon answers on it), or one we cannot tell, is an error.
 pub fn bind(path: &Path) -> anyhow::Result<Bound> {
-    if path.exists() {
-        if UnixStream::connect(path).is_ok() {
-            bail!(
-                "control socket {} is in use: is another xvrrpd running?",
-                path.display()
-            );
+    match UnixStream::connect(path) {
+        Ok(_) => bail!(
+            "control socket {} is in use: is another xvrrpd running?",
+            path.display()
+        ),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+        Err(err) if err.kind() == io::ErrorKind::ConnectionRefused => {
+            // Connecting to a file that is no socket is refused too: never remove one.
+            let is_socket =
+                fs::symlink_metadata(path).is_ok_and(|meta| meta.file_type().is_socket());
+            if !is_socket {
+                bail!(
+                    "control socket {}: the file there is not a socket",
+                    path.display()
+                );
+            }
+            fs::remove_file(path)
+                .with_context(|| format!("removing the stale control socket {}", path.display()))?;
         }
-        fs::remove_file(path)
-            .with_context(|| format!("removing the stale control socket {}", path.display()))?;
+        Err(err) => {
+            return Err(err).with_context(|| {
+                format!(
+                    "control socket {}: cannot tell whether another xvrrpd uses it",
+                    path.display()
+                )
+            });
+        }
     }
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
@@ -165,6 +194,9 @@ pub fn bind(path: &Path) -> anyhow::Result<Bound> {
     let bound = Bound {
         listener,
         path: path.to_owned(),
+        file: fs::symlink_metadata(path)
+            .ok()
+            .map(|meta| (meta.dev(), meta.ino())),
     };
     // Status reveals the topology and later commands change it: root only.
     fs::set_permissions(path, fs::Permissions::from_mode(0o600))
@@ -332,6 +364,23 @@ mod tests {
         );
         drop(first);
         assert!(!path.exists());
+
+        // A stale socket (its daemon died without removing it) is replaced.
+        drop(std::os::unix::net::UnixListener::bind(&path).expect("a socket left behind"));
+        let second = bind(&path).expect("the stale socket is replaced");
+        // One that another daemon put in its place is not ours to remove.
+        fs::remove_file(&path).unwrap();
+        let third = bind(&path).expect("bind");
+        drop(second);
+        assert!(path.exists(), "the third daemon's socket stays");
+        drop(third);
+        assert!(!path.exists());
+
+        // Nor is a file that is no socket.
+        fs::write(&path, "not a socket").unwrap();
+        let err = bind(&path).err().expect("not a socket");
+        assert!(err.to_string().contains("not a socket"), "{err:#}");
+        assert_eq!(fs::read_to_string(&path).unwrap(), "not a socket");
         let _ = fs::remove_dir_all(&dir);
     }
 

@@ -281,7 +281,9 @@ bad! {
     garp_repeat_is_at_most_100, "bad_garp_repeat.toml",
         "bad_garp_repeat.toml:10: garp_repeat must be 0..100, got 101";
     garp_refresh_repeat_is_at_most_100, "bad_garp_refresh_repeat.toml",
-        "bad_garp_refresh_repeat.toml:10: garp_refresh_repeat must be 0..100, got 101";
+        "bad_garp_refresh_repeat.toml:10: garp_refresh_repeat must be 1..100, got 101";
+    garp_refresh_is_none_or_at_least_a_second, "bad_garp_refresh.toml",
+        "bad_garp_refresh.toml:10: garp_refresh must be \"0s\" (none) or at least 1s, got \"500ms\"";
     booleans_are_true_or_false, "bad_bool.toml",
         "bad_bool.toml:10: preempt must be true or false, got \"yes\"";
     virtual_ips_are_required, "bad_vips_missing.toml",

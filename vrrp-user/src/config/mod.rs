@@ -68,6 +68,8 @@ pub const MAX_GARP_INTERVAL: Duration = Duration::from_secs(10);
 pub const MAX_GARP_DELAY: Duration = Duration::from_secs(3600);
 /// The longest `garp_refresh` (a day, as keepalived's longest periodic gratuitous ARP).
 pub const MAX_GARP_REFRESH: Duration = Duration::from_secs(86_400);
+/// The shortest `garp_refresh` but none.
+pub const MIN_GARP_REFRESH: Duration = Duration::from_secs(1);
 /// The longest `preempt_delay` (keepalived's limit, enforced by the state machine too).
 pub const MAX_PREEMPT_DELAY: Duration = fsm::MAX_PREEMPT_DELAY;
 /// The most virtual IPs one instance can have: the advert's Count field is 8 bits.
@@ -250,7 +252,7 @@ pub struct Garp {
     pub delay: Duration,
     /// While Master, a burst this often (keepalived's `garp_master_refresh`); zero: never.
     pub refresh: Duration,
-    /// Messages per address in a refresh's burst, 0..=[`MAX_GARP_REPEAT`] (keepalived's
+    /// Messages per address in a refresh's burst, 1..=[`MAX_GARP_REPEAT`] (keepalived's
     /// `garp_master_refresh_repeat`).
     pub refresh_repeat: u8,
 }

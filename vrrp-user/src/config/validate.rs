@@ -12,7 +12,7 @@ use toml::Spanned;
 use super::{
     Config, DEFAULT_CONTROL_SOCKET, DEFAULT_PRIORITY, Diagnostic, Family, Garp, Global,
     InstanceConfig, Loaded, MAX_GARP_DELAY, MAX_GARP_INTERVAL, MAX_GARP_REFRESH, MAX_GARP_REPEAT,
-    MAX_INSTANCES, MAX_PREEMPT_DELAY, MAX_VIPS_PER_INSTANCE, ScriptSecurity, Vip,
+    MAX_INSTANCES, MAX_PREEMPT_DELAY, MAX_VIPS_PER_INSTANCE, MIN_GARP_REFRESH, ScriptSecurity, Vip,
     crossref::{self, InstanceSites, Site},
     fields::{self, same_family},
     hostname,
@@ -486,10 +486,19 @@ impl<'a> Checker<'a> {
             fields::duration_at_most(v, "garp_delay", MAX_GARP_DELAY, "3600s")
         });
         let refresh = self.value(&r.garp_refresh, |v| {
-            fields::duration_at_most(v, "garp_refresh", MAX_GARP_REFRESH, "86400s")
+            let refresh = fields::duration_at_most(v, "garp_refresh", MAX_GARP_REFRESH, "86400s")?;
+            // A refresh keeps caches warm; sub-second ones would be a flood (keepalived counts
+            // it in whole seconds).
+            if !refresh.is_zero() && refresh < MIN_GARP_REFRESH {
+                return Err(format!(
+                    "garp_refresh must be \"0s\" (none) or at least 1s, got {}",
+                    v.describe()
+                ));
+            }
+            Ok(refresh)
         });
         let refresh_repeat = self.value(&r.garp_refresh_repeat, |v| {
-            fields::integer(v, "garp_refresh_repeat", 0, MAX_GARP_REPEAT.into())
+            fields::integer(v, "garp_refresh_repeat", 1, MAX_GARP_REPEAT.into())
         });
         Ok(Garp {
             repeat: repeat?

@@ -648,9 +648,12 @@ impl Instance {
 }
 
 impl Drop for Instance {
-    /// However the task ends, no advert of ours leaves after it.
+    /// However the task ends, no advert or announcement of ours leaves after it.
     fn drop(&mut self) {
         (self.shared.pacer).cancel(self.placement.key, &self.tallies.adverts);
+        for task in &self.announcements {
+            task.abort();
+        }
     }
 }
 

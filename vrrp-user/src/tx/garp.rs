@@ -5,6 +5,7 @@ use std::{
     io, mem,
     net::{IpAddr, Ipv4Addr, Ipv6Addr},
     ptr,
+    sync::atomic::{AtomicU64, Ordering},
     time::Duration,
 };
 
@@ -118,12 +119,14 @@ impl Garp {
     }
 
     /// `repeat` rounds of one announcement per VIP, `interval` apart (no pause when zero).
-    /// A VIP that fails does not stop the others.
+    /// A VIP that fails does not stop the others. Each frame sent is also added to `tally` as
+    /// it leaves, so a burst dropped halfway is counted for what it sent.
     pub async fn send_burst(
         &self,
         vips: &[IpAddr],
         repeat: u32,
         interval: Duration,
+        tally: &AtomicU64,
     ) -> BurstReport {
         let mut report = BurstReport::default();
         let mut frames = Vec::with_capacity(vips.len());
@@ -139,7 +142,10 @@ impl Garp {
             }
             for (vip, ethertype, frame) in &frames {
                 match self.send_frame(*vip, *ethertype, frame) {
-                    Ok(()) => report.sent += 1,
+                    Ok(()) => {
+                        report.sent += 1;
+                        tally.fetch_add(1, Ordering::Relaxed);
+                    }
                     Err(err) => report.errors.push(err),
                 }
             }

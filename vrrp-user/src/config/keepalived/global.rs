@@ -164,7 +164,7 @@ fn global_defs(block: &[Stmt], global: &mut Global, defaults: &mut Defaults, rep
                     let token = report.one(stmt)?;
                     defaults.garp_refresh_repeat = Some(report.at(
                         token,
-                        values::integer(token, key, 0, MAX_GARP_REPEAT.into()).map(|n| n as u8),
+                        values::integer(token, key, 1, MAX_GARP_REPEAT.into()).map(|n| n as u8),
                     )?);
                 }
                 "vrrp_garp_master_refresh" => {

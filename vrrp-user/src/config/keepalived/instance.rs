@@ -554,7 +554,7 @@ impl Draft {
                 let token = report.one(s)?;
                 self.garp_refresh_repeat = Some(report.at(
                     token,
-                    values::integer(token, key, 0, MAX_GARP_REPEAT.into()),
+                    values::integer(token, key, 1, MAX_GARP_REPEAT.into()),
                 )? as u8);
             }
             "garp_master_refresh" => {

@@ -7,14 +7,12 @@
 //!
 //! Every burst names the VIPs configured when it leaves, not when it was planned: a VIP a reload
 //! removed is not announced by a burst already scheduled, and a refresh includes the VIPs a
-//! reload added. A reload's new `garp_*` settings apply from the next burst.
+//! reload added. A reload's new `garp_*` settings apply from the next burst, but a second
+//! burst already waiting keeps the `garp_delay` it was planned with.
 use std::{
     collections::{HashMap, HashSet},
     net::IpAddr,
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::{Arc, atomic::AtomicU64},
 };
 
 use anyhow::Context as _;
@@ -104,8 +102,9 @@ impl Announcer {
                 last = Instant::now();
                 continue;
             }
+            let due = last + every;
             tokio::select! {
-                () = tokio::time::sleep_until(last + every) => {}
+                () = tokio::time::sleep_until(due) => {}
                 changed = self.configured.changed() => {
                     if changed.is_err() {
                         return;
@@ -115,7 +114,8 @@ impl Announcer {
             }
             let vips = self.configured.borrow().vips.clone();
             self.burst(&vips, Burst::Refresh, &mut others).await;
-            last = Instant::now();
+            // From when it was due, so that the bursts' own time does not add up.
+            last = due;
         }
     }
 
@@ -149,9 +149,8 @@ impl Announcer {
                 },
             };
             let report = sender
-                .send_burst(&addresses, u32::from(repeat), garp.interval)
+                .send_burst(&addresses, u32::from(repeat), garp.interval, &self.sent)
                 .await;
-            self.sent.fetch_add(report.sent as u64, Ordering::Relaxed);
             if let Err(err) = report.into_result() {
                 tracing::warn!(instance = %self.name, "gratuitous ARP / NA: {err:#}");
                 if let Some(device) = device {
