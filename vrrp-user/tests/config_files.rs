@@ -114,7 +114,12 @@ fn a_minimal_file_gets_every_default() {
 #[test]
 fn every_key_can_be_set() {
     let loaded = load("good_v2_unicast.toml").unwrap();
-    assert!(loaded.warnings.is_empty());
+    // Every key at once includes a preemption delay with preemption off.
+    let warnings: Vec<String> = loaded.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        warnings,
+        ["good_v2_unicast.toml:15: preempt_delay does not apply with preempt = false; ignored"]
+    );
     let global = &loaded.config.global;
     assert_eq!(global.router_id, "lb2");
     assert_eq!(global.control_socket, Path::new("/tmp/xvrrpd-test.sock"));
@@ -191,6 +196,17 @@ fn a_long_password_is_cut_to_8_bytes_with_a_warning() {
         ]
     );
     assert_eq!(loaded.config.instances[0].auth, Some(*b"01234567"));
+}
+
+#[test]
+fn a_preempt_delay_without_preemption_is_a_warning() {
+    let loaded = load("warn_preempt_delay.toml").unwrap();
+    let warnings: Vec<String> = loaded.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        warnings,
+        ["warn_preempt_delay.toml:7: preempt_delay does not apply with preempt = false; ignored"]
+    );
+    assert!(!loaded.config.instances[0].preempt);
 }
 
 #[test]
@@ -363,6 +379,9 @@ bad! {
                  socket path (at most 107 bytes)", "x".repeat(120));
     files_are_utf8, "bad_utf8.toml",
         "bad_utf8.toml:3: the file is not valid UTF-8";
+    a_track_file_name_stands_for_one_path, "bad_track_file_paths.toml",
+        "bad_track_file_paths.toml:8: instance \"VI_2\" tracks file \"maint\" at /run/b, but \
+         instance \"VI_1\" (line 1) tracks \"maint\" at /run/a: one name, one path";
     tracked_scripts_are_defined, "bad_track_unknown_script.toml",
         "bad_track_unknown_script.toml:6: instance \"VI_1\" tracks script \"chk_missing\", which \
          is not defined";

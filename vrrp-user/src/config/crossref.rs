@@ -1,6 +1,6 @@
 //! The rules between the parts of a configuration, shared by both readers: names are unique,
-//! so is each virtual router, tracked scripts exist, and a sync group's members exist and
-//! belong to no other group.
+//! so is each virtual router, tracked scripts exist, a track file's name stands for one path,
+//! and a sync group's members exist and belong to no other group.
 use std::collections::HashMap;
 
 use super::{CheckScript, Diagnostic, Family, InstanceConfig, SyncGroup};
@@ -85,8 +85,37 @@ pub(super) fn check(parts: &Parts<'_>) -> Vec<Diagnostic> {
             }
         }
     }
+    track_files(parts.instances, &mut errors);
     groups(parts, &mut errors);
     errors
+}
+
+/// A track file's name stands for one path: the daemon polls each name once for all the
+/// instances that track it.
+fn track_files(instances: &[(InstanceConfig, InstanceSites)], errors: &mut Vec<Diagnostic>) {
+    let mut paths: HashMap<&str, (&std::path::Path, &str, &Site)> = HashMap::new();
+    for (instance, sites) in instances {
+        for file in &instance.track_files {
+            match paths.get(file.name.as_str()) {
+                Some((path, first, site)) if *path != file.path => {
+                    errors.push(sites.header.diagnostic(format!(
+                        "instance {:?} tracks file {:?} at {}, but instance {first:?} ({}) \
+                         tracks {:?} at {}: one name, one path",
+                        instance.name,
+                        file.name,
+                        file.path.display(),
+                        site.seen_from(&sites.header),
+                        file.name,
+                        path.display()
+                    )));
+                }
+                Some(_) => {}
+                None => {
+                    paths.insert(&file.name, (&file.path, &instance.name, &sites.header));
+                }
+            }
+        }
+    }
 }
 
 /// Names are unique, and so is (interface, vrid, family).

@@ -92,7 +92,7 @@ pub struct Config {
 /// The `[global]` table.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Global {
-    /// Names this host in logs, status and notifications. Default: the host name.
+    /// Names this host in `xvrrpd status`. Default: the host name.
     pub router_id: String,
     /// Where the control socket listens. Default [`DEFAULT_CONTROL_SOCKET`].
     pub control_socket: PathBuf,

@@ -302,6 +302,15 @@ impl<'a> Checker<'a> {
         let preempt_delay = self.value(&r.preempt_delay, |v| {
             fields::duration_at_most(v, "preempt_delay", MAX_PREEMPT_DELAY, "1000s")
         });
+        if let (Ok(Some(false)), Ok(Some(delay)), Some(field)) =
+            (&preempt, &preempt_delay, &r.preempt_delay)
+            && !delay.is_zero()
+        {
+            self.warn(
+                &field.span(),
+                "preempt_delay does not apply with preempt = false; ignored".to_owned(),
+            );
+        }
         let pass_adverts = self.value(&r.pass_adverts, |v| fields::boolean(v, "pass_adverts"));
         let use_vmac = self.value(&r.use_vmac, |v| fields::boolean(v, "use_vmac"));
         let garp = self.garp(r);
