@@ -118,7 +118,8 @@ impl Garp {
         self.send_frame(vip, ethertype, &frame)
     }
 
-    /// `repeat` rounds of one announcement per VIP, `interval` apart (no pause when zero).
+    /// `repeat` rounds of one announcement per VIP, every message `interval` after the one
+    /// before (no pause when zero).
     /// A VIP that fails does not stop the others. Each frame sent is also added to `tally` as
     /// it leaves, so a burst dropped halfway is counted for what it sent.
     pub async fn send_burst(
@@ -136,11 +137,14 @@ impl Garp {
                 Err(err) => report.errors.push(err),
             }
         }
-        for round in 0..repeat {
-            if round > 0 && !interval.is_zero() {
-                tokio::time::sleep(interval).await;
-            }
+        let mut first = true;
+        for _ in 0..repeat {
             for (vip, ethertype, frame) in &frames {
+                // keepalived's vrrp_garp_interval: between any two messages on the interface.
+                if !first && !interval.is_zero() {
+                    tokio::time::sleep(interval).await;
+                }
+                first = false;
                 match self.send_frame(*vip, *ethertype, frame) {
                     Ok(()) => {
                         report.sent += 1;
