@@ -398,9 +398,14 @@ bad! {
         "bad_sync_group_members.toml:9: sync group \"G1\": instance \"VI_9\" is not defined\n\
          bad_sync_group_members.toml:13: sync group \"G2\": instance \"VI_1\" is already in sync \
          group \"G1\" at line 9; an instance can be in one sync group only";
-    sync_group_members_track_with_weight_0, "bad_sync_group_weight.toml",
-        "bad_sync_group_weight.toml:15: sync group \"G\": member \"VI_1\" tracks script \"chk\" \
-         with a weight; trackers of sync group members must have weight 0 (a failure puts the \
+    sync_group_members_share_their_weighted_trackers, "bad_sync_group_weight.toml",
+        "bad_sync_group_weight.toml:22: sync group \"G\": member \"VI_1\" tracks script \"chk\" \
+         with weight 5, and member \"VI_2\" does not; a weighted tracker of sync group members \
+         must be on every member with the same weight, else have weight 0 (a failure puts the \
+         whole group in Fault)\n\
+         bad_sync_group_weight.toml:22: sync group \"G\": member \"VI_2\" tracks script \"chk\" \
+         with weight 10, and member \"VI_1\" does not; a weighted tracker of sync group members \
+         must be on every member with the same weight, else have weight 0 (a failure puts the \
          whole group in Fault)";
     track_interface_entries, "bad_track_interfaces.toml",
         "bad_track_interfaces.toml:6: weight must be -253..253, got -300\n\

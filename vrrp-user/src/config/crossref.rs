@@ -207,25 +207,25 @@ fn groups(parts: &Parts<'_>, errors: &mut Vec<Diagnostic>) {
     }
 }
 
-/// The first tracker of `instance` with a non-zero weight, described.
-pub(super) fn weighted_tracker(
+/// The trackers of `instance` with a non-zero weight, each described, with its weight.
+pub(super) fn weighted_trackers(
     instance: &InstanceConfig,
     scripts: &HashMap<&str, &CheckScript>,
-) -> Option<String> {
-    for track in &instance.track_scripts {
+) -> Vec<(String, i32)> {
+    let scripts = instance.track_scripts.iter().map(|track| {
         let weight = track
             .weight
             .or_else(|| scripts.get(track.script.as_str()).map(|s| s.weight))
             .unwrap_or(0);
-        if weight != 0 {
-            return Some(format!("script {:?}", track.script));
-        }
-    }
-    if let Some(track) = instance.track_interfaces.iter().find(|t| t.weight != 0) {
-        return Some(format!("interface {:?}", track.interface));
-    }
-    if let Some(track) = instance.track_files.iter().find(|t| t.weight != 0) {
-        return Some(format!("file {:?}", track.name));
-    }
-    None
+        (format!("script {:?}", track.script), weight)
+    });
+    let interfaces = (instance.track_interfaces.iter())
+        .map(|track| (format!("interface {:?}", track.interface), track.weight));
+    let files =
+        (instance.track_files.iter()).map(|track| (format!("file {:?}", track.name), track.weight));
+    scripts
+        .chain(interfaces)
+        .chain(files)
+        .filter(|(_, weight)| *weight != 0)
+        .collect()
 }

@@ -271,6 +271,32 @@ fn notify_commands_and_users() {
 }
 
 #[test]
+fn a_sync_group_s_weighted_trackers_survive_conversion_to_toml() {
+    // keepalived applies a group's weighted trackers to every member; so does the native
+    // format once they are on every member with the same weight.
+    let text = "vrrp_script chk {\n script /c\n weight -20\n}\n\
+                vrrp_sync_group G {\n group {\n  VI_1\n  VI_2\n }\n track_script {\n  chk\n }\n \
+                track_interface {\n  eth9 weight -30\n }\n}\n\
+                vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n \
+                virtual_ipaddress {\n 192.0.2.1\n }\n}\n\
+                vrrp_instance VI_2 {\n interface eth1\n virtual_router_id 2\n \
+                virtual_ipaddress {\n 198.51.100.1\n }\n}\n";
+    let (config, _) = read(text).unwrap();
+    let toml = to_toml(&config);
+    let back = Config::from_toml_str(&toml, "converted.toml")
+        .unwrap_or_else(|e| panic!("{toml}\n{e}"))
+        .config;
+    for (converted, original) in back.instances.iter().zip(&config.instances) {
+        assert_eq!(converted.track_scripts, original.track_scripts, "{toml}");
+        assert_eq!(
+            converted.track_interfaces, original.track_interfaces,
+            "{toml}"
+        );
+        assert_eq!(converted.track_interfaces[0].weight, -30, "{toml}");
+    }
+}
+
+#[test]
 fn notify_users_survive_conversion_to_toml() {
     let text = "vrrp_sync_group G {\n group {\n  VI_1\n }\n notify_master /g.sh nobody\n}\n\
                 vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n \

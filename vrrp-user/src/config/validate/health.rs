@@ -370,8 +370,10 @@ impl Checker<'_> {
     }
 }
 
-/// The trackers of sync group members have weight 0: a member's tracker fails the whole group
-/// (keepalived ignores weighted trackers of members; the native format refuses them).
+/// A weighted tracker of a sync group member is on every member with the same weight, as
+/// keepalived's sync group trackers are, so that the members' priorities move together;
+/// otherwise it must have weight 0 (its failure puts the whole group in Fault). keepalived
+/// ignores a weighted tracker that only some members have; the native format refuses it.
 pub(super) fn group_trackers(parts: &crossref::Parts<'_>) -> Vec<Diagnostic> {
     let scripts: HashMap<&str, &CheckScript> = parts
         .scripts
@@ -380,16 +382,30 @@ pub(super) fn group_trackers(parts: &crossref::Parts<'_>) -> Vec<Diagnostic> {
         .collect();
     let mut errors = Vec::new();
     for (group, sites) in parts.groups {
-        for (member, site) in group.members.iter().zip(&sites.members) {
-            let Some((instance, _)) = parts.instances.iter().find(|(i, _)| i.name == *member)
-            else {
-                continue;
-            };
-            if let Some(what) = crossref::weighted_tracker(instance, &scripts) {
+        let members: Vec<(&str, &crossref::Site, Vec<(String, i32)>)> = (group.members.iter())
+            .zip(&sites.members)
+            .filter_map(|(member, site)| {
+                let (instance, _) = parts.instances.iter().find(|(i, _)| i.name == *member)?;
+                Some((
+                    member.as_str(),
+                    site,
+                    crossref::weighted_trackers(instance, &scripts),
+                ))
+            })
+            .collect();
+        for (member, site, weighted) in &members {
+            let unshared = weighted.iter().find_map(|tracker| {
+                let (other, _, _) = members
+                    .iter()
+                    .find(|(_, _, theirs)| !theirs.contains(tracker))?;
+                Some((tracker, other))
+            });
+            if let Some(((what, weight), other)) = unshared {
                 errors.push(site.diagnostic(format!(
-                    "sync group {:?}: member {member:?} tracks {what} with a weight; trackers of \
-                     sync group members must have weight 0 (a failure puts the whole group in \
-                     Fault)",
+                    "sync group {:?}: member {member:?} tracks {what} with weight {weight}, and \
+                     member {other:?} does not; a weighted tracker of sync group members must be \
+                     on every member with the same weight, else have weight 0 (a failure puts \
+                     the whole group in Fault)",
                     group.name
                 )));
             }
