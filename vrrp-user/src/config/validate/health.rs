@@ -370,6 +370,9 @@ impl Checker<'_> {
     }
 }
 
+/// A sync group member: its name, where the group lists it, and its weighted trackers.
+type Member<'a> = (&'a str, &'a crossref::Site, Vec<(String, i32)>);
+
 /// A weighted tracker of a sync group member is on every member with the same weight, as
 /// keepalived's sync group trackers are, so that the members' priorities move together;
 /// otherwise it must have weight 0 (its failure puts the whole group in Fault). keepalived
@@ -382,7 +385,7 @@ pub(super) fn group_trackers(parts: &crossref::Parts<'_>) -> Vec<Diagnostic> {
         .collect();
     let mut errors = Vec::new();
     for (group, sites) in parts.groups {
-        let members: Vec<(&str, &crossref::Site, Vec<(String, i32)>)> = (group.members.iter())
+        let members: Vec<Member<'_>> = (group.members.iter())
             .zip(&sites.members)
             .filter_map(|(member, site)| {
                 let (instance, _) = parts.instances.iter().find(|(i, _)| i.name == *member)?;

@@ -229,14 +229,14 @@ impl Instance {
     }
 
     fn announcer(&self) -> Announcer {
-        Announcer::new(
-            self.config.name.clone(),
-            self.config.interface.clone(),
-            Arc::clone(&self.garp),
-            self.shared.netlink.clone(),
-            self.configured.subscribe(),
-            Arc::clone(&self.tallies.gratuitous),
-        )
+        Announcer {
+            name: self.config.name.clone(),
+            interface: self.config.interface.clone(),
+            own: Arc::clone(&self.garp),
+            netlink: self.shared.netlink.clone(),
+            configured: self.configured.subscribe(),
+            sent: Arc::clone(&self.tallies.gratuitous),
+        }
     }
 
     /// Tells the announcements what is configured now (after a reload).

@@ -35,18 +35,17 @@ enum Burst {
     Refresh,
 }
 
-/// Sends an instance's announcements; clones share its sockets' settings and its count.
-#[derive(Clone)]
+/// Sends an instance's announcements, in a task of their own.
 pub struct Announcer {
     /// The instance's name, for the log.
-    name: String,
+    pub name: String,
     /// The instance's interface and its socket (from the virtual MAC with `use_vmac`).
-    interface: String,
-    own: Arc<Garp>,
-    netlink: Netlink,
-    configured: watch::Receiver<Configured>,
+    pub interface: String,
+    pub own: Arc<Garp>,
+    pub netlink: Netlink,
+    pub configured: watch::Receiver<Configured>,
     /// Messages sent, every burst of every task.
-    sent: Arc<AtomicU64>,
+    pub sent: Arc<AtomicU64>,
 }
 
 /// Sockets for the VIPs that go on other interfaces (`dev`), opened when first needed and
@@ -59,24 +58,6 @@ struct OtherInterfaces {
 }
 
 impl Announcer {
-    pub fn new(
-        name: String,
-        interface: String,
-        own: Arc<Garp>,
-        netlink: Netlink,
-        configured: watch::Receiver<Configured>,
-        sent: Arc<AtomicU64>,
-    ) -> Announcer {
-        Announcer {
-            name,
-            interface,
-            own,
-            netlink,
-            configured,
-            sent,
-        }
-    }
-
     /// A burst for `vips` now and, with `garp_delay`, another one after it.
     pub async fn bursts(self, vips: Vec<config::Vip>) {
         let mut others = OtherInterfaces::default();
