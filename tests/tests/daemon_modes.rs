@@ -118,6 +118,38 @@ fn ipv6_instance_end_to_end() {
     );
 }
 
+/// An excluded address of the other family than the instance's is answered for from XDP too.
+#[test]
+fn an_ipv4_instance_answers_for_its_excluded_ipv6_address_from_xdp() {
+    let excluded = "2001:db8::100";
+    let mut lab = Lab::new("excl6", 1);
+    let extra = format!("excluded_ips = [\"{excluded}/64\"]");
+    lab.start(0, &config("r0", 150, "100ms", &extra));
+    assert!(
+        lab.wait_for_holder(0, "192.0.2.100", SETTLE),
+        "{}",
+        lab.logs()
+    );
+    let ping = lab
+        .client
+        .command("ping")
+        .args(["-6", "-c", "3", "-i", "0.2", "-W", "1", excluded])
+        .output()
+        .unwrap();
+    assert!(
+        ping.status.success(),
+        "ping6 the excluded address: {}{}\n{}",
+        String::from_utf8_lossy(&ping.stdout),
+        String::from_utf8_lossy(&ping.stderr),
+        lab.logs()
+    );
+    let status = lab.status(0);
+    assert!(
+        counter(&status, "na_reply") >= 1,
+        "NS answered from XDP: {status}"
+    );
+}
+
 #[test]
 fn v2_with_pass_authentication_ignores_a_wrong_password() {
     let mut lab = Lab::new("auth", 3);

@@ -8,7 +8,7 @@ use std::{
 
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 use vrrp_common::{
-    FAMILY_V4,
+    FAMILY_V4, FAMILY_V6,
     maps::{
         self, AdvertEvent, InstanceKey, InstanceState, VipKey, VipOwner, VmacKey, VmacOwner,
         instance_flags,

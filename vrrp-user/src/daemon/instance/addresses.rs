@@ -247,11 +247,17 @@ impl Instance {
         });
     }
 
+    /// The data plane's key for `address`, of its own family: an excluded address may be of
+    /// the other family than the instance's.
     pub(super) fn vip_key(&self, address: IpAddr) -> VipKey {
         VipKey {
             ifindex: self.placement.key.ifindex,
             vlan: self.placement.key.vlan,
-            family: self.placement.key.family,
+            family: if address.is_ipv4() {
+                FAMILY_V4
+            } else {
+                FAMILY_V6
+            },
             _pad: 0,
             address: address16(address),
         }
