@@ -95,8 +95,14 @@ impl Announcer {
             }
             let vips = self.configured.borrow().vips.clone();
             self.burst(&vips, Burst::Refresh, &mut others).await;
-            // From when it was due, so that the bursts' own time does not add up.
-            last = due;
+            // From when it was due, so that the bursts' own time does not add up; from now if
+            // the burst outlasted a whole period (long garp_interval), not back to back.
+            let now = Instant::now();
+            last = if now.duration_since(due) > every {
+                now
+            } else {
+                due
+            };
         }
     }
 
