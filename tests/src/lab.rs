@@ -248,6 +248,20 @@ impl Lab {
         path
     }
 
+    /// Writes router `index`'s `file_name` (as [`Lab::write_config`]) and reloads it with
+    /// `xvrrpd reload`, which must succeed; its stdout (the summary).
+    pub fn reload_with(&self, index: usize, file_name: &str, config: &str) -> String {
+        self.write_config(index, file_name, config);
+        let out = self.reload(index);
+        assert!(
+            out.status.success(),
+            "reload failed: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            self.logs()
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// Runs `xvrrpd reload` against router `index`'s daemon.
     pub fn reload(&self, index: usize) -> std::process::Output {
         let daemon = self.routers[index].daemon.as_ref().expect("daemon running");

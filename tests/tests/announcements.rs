@@ -28,17 +28,6 @@ fn config(vips: &[Ipv4Addr], garp: &str) -> String {
     )
 }
 
-fn reload(lab: &Lab, config_text: &str) {
-    lab.write_config(0, "r0.toml", config_text);
-    let out = lab.reload(0);
-    assert!(
-        out.status.success(),
-        "reload: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        lab.logs()
-    );
-}
-
 /// A gratuitous ARP the client received: when, and for which address.
 #[derive(Clone, Copy, Debug)]
 struct Seen {
@@ -129,16 +118,16 @@ fn announcements_name_only_configured_vips_and_repeat_every_garp_refresh() {
             lab.logs()
         );
         // Within garp_delay of becoming Master: the second burst is still to come.
-        reload(&lab, &config(&[KEPT], delayed));
+        lab.reload_with(0, "r0.toml", &config(&[KEPT], delayed));
         let removed = Instant::now();
         std::thread::sleep(Duration::from_millis(2500));
 
         let refreshing = "garp_delay = \"0s\"\ngarp_refresh = \"1s\"\ngarp_refresh_repeat = 2";
         // Marked before: the added VIP's own burst leaves during the reload.
         let refresh_on = Instant::now();
-        reload(&lab, &config(&[KEPT, ADDED], refreshing));
+        lab.reload_with(0, "r0.toml", &config(&[KEPT, ADDED], refreshing));
         std::thread::sleep(Duration::from_millis(3500));
-        reload(&lab, &config(&[KEPT, ADDED], "garp_delay = \"0s\""));
+        lab.reload_with(0, "r0.toml", &config(&[KEPT, ADDED], "garp_delay = \"0s\""));
         let refresh_off = Instant::now();
         std::thread::sleep(Duration::from_millis(1500));
         let sent = lab.status(0)["instances"][0]["counters"]["gratuitous_sent"].as_u64();

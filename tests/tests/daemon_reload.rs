@@ -59,15 +59,7 @@ fn pings_during(lab: &Lab, target: &str, duration: Duration, during: impl FnOnce
 
 /// Reloads r0 with `new` through `xvrrpd reload` and returns its stdout.
 fn reload_r0(lab: &Lab, new: &str) -> String {
-    lab.write_config(0, "r0.toml", new);
-    let out = lab.reload(0);
-    assert!(
-        out.status.success(),
-        "reload failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        lab.logs()
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    lab.reload_with(0, "r0.toml", new)
 }
 
 /// The backup never took over and the master never left.

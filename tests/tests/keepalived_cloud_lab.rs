@@ -365,13 +365,7 @@ fn a_reload_that_changes_the_group_restarts_its_members_under_the_new_group() {
 
     // The reload adds the group: both members restart and come back as Master, and now a
     // fault of VI_1 holds VI_2 in Fault too.
-    lab.write_config(0, conf, &conf_with_group(0, (150, 150), true));
-    let out = lab.reload(0);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    lab.reload_with(0, conf, &conf_with_group(0, (150, 150), true));
     assert!(
         tests::eventually(SETTLE, || calls(lab.dir(), 0, "group")
             .contains(&"master".to_owned())),
@@ -391,13 +385,7 @@ fn a_reload_that_changes_the_group_restarts_its_members_under_the_new_group() {
     );
 
     // The reload removes the group: with trk0 still down only VI_1 stays in Fault.
-    lab.write_config(0, conf, &conf_with_group(0, (150, 150), false));
-    let out = lab.reload(0);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    lab.reload_with(0, conf, &conf_with_group(0, (150, 150), false));
     assert!(
         tests::eventually(SETTLE, || states(&lab, 0) == ["fault", "master"]),
         "{}",
