@@ -241,15 +241,18 @@ fn without_privileges_xdp_falls_back_loudly_then_fails_clearly() {
     let lab = Lab::new("nopriv", 1);
     let dir = std::env::temp_dir().join(format!("xvrrpd-nopriv-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    // The unprivileged user may not be able to reach the build directory: run a copy.
+    // The unprivileged user may not be able to reach the build directory: run a copy. The
+    // directory is the user's, for the control socket and its lock file.
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     let binary = dir.join("xvrrpd");
     std::fs::copy(tests::lab::xvrrpd_binary(), &binary).unwrap();
+    std::os::unix::fs::chown(&dir, Some(65534), Some(65534)).unwrap();
     let path = dir.join("r0.toml");
+    let socket = dir.join("r0.sock");
     std::fs::write(
         &path,
-        config("r0", 150, "100ms", "").replace("@SOCKET@", "/tmp/xvrrpd-nopriv.sock"),
+        config("r0", 150, "100ms", "").replace("@SOCKET@", &socket.to_string_lossy()),
     )
     .unwrap();
     let out = lab.routers[0]

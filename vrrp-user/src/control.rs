@@ -4,7 +4,7 @@ use std::{
     fs,
     io::{self, BufRead, BufReader, Write},
     os::unix::{
-        fs::{FileTypeExt, MetadataExt, PermissionsExt},
+        fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt},
         net::UnixStream,
     },
     path::{Path, PathBuf},
@@ -141,6 +141,8 @@ pub struct Bound {
     path: PathBuf,
     /// The file's device and inode once bound.
     file: Option<(u64, u64)>,
+    /// Held while the daemon lives (see [`lock_path`]).
+    _lock: fs::File,
 }
 
 impl Drop for Bound {
@@ -155,9 +157,42 @@ impl Drop for Bound {
     }
 }
 
-/// Binds the control socket at `path`. A stale socket file (nothing listens on it) is
-/// replaced; a live one (another daemon answers on it), or one we cannot tell, is an error.
+/// The lock file beside the control socket at `path`: the daemon that holds its lock owns
+/// the socket. Probing the socket alone lets two daemons started at the same instant both find
+/// it stale; the lock lets one. The file stays when the daemon ends (removing it would let a
+/// third daemon lock a new file while a second still holds the old one).
+pub fn lock_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
+}
+
+/// Binds the control socket at `path`, holding the lock on [`lock_path`] first. A stale socket
+/// file (nothing listens on it) is replaced; a live one (another daemon answers on it), a lock
+/// another process holds, or a socket we cannot tell about, is an error.
 pub fn bind(path: &Path) -> anyhow::Result<Bound> {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    }
+    let lock_path = lock_path(path);
+    let lock = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(&lock_path)
+        .with_context(|| format!("opening the lock file {}", lock_path.display()))?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => bail!(
+            "control socket {} is in use: is another xvrrpd running? (it holds {})",
+            path.display(),
+            lock_path.display()
+        ),
+        Err(fs::TryLockError::Error(err)) => {
+            return Err(err).with_context(|| format!("locking {}", lock_path.display()));
+        }
+    }
     match UnixStream::connect(path) {
         Ok(_) => bail!(
             "control socket {} is in use: is another xvrrpd running?",
@@ -186,9 +221,6 @@ pub fn bind(path: &Path) -> anyhow::Result<Bound> {
             });
         }
     }
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-    }
     let listener = UnixListener::bind(path)
         .with_context(|| format!("binding the control socket {}", path.display()))?;
     let bound = Bound {
@@ -197,6 +229,7 @@ pub fn bind(path: &Path) -> anyhow::Result<Bound> {
         file: fs::symlink_metadata(path)
             .ok()
             .map(|meta| (meta.dev(), meta.ino())),
+        _lock: lock,
     };
     // Status reveals the topology and later commands change it: root only.
     fs::set_permissions(path, fs::Permissions::from_mode(0o600))
@@ -368,19 +401,46 @@ mod tests {
         // A stale socket (its daemon died without removing it) is replaced.
         drop(std::os::unix::net::UnixListener::bind(&path).expect("a socket left behind"));
         let second = bind(&path).expect("the stale socket is replaced");
-        // One that another daemon put in its place is not ours to remove.
+        // One that something else put in its place is not ours to remove.
         fs::remove_file(&path).unwrap();
-        let third = bind(&path).expect("bind");
+        let other = std::os::unix::net::UnixListener::bind(&path).expect("another socket");
         drop(second);
-        assert!(path.exists(), "the third daemon's socket stays");
-        drop(third);
-        assert!(!path.exists());
+        assert!(path.exists(), "the other socket stays");
+        drop(other);
+        fs::remove_file(&path).unwrap();
 
         // Nor is a file that is no socket.
         fs::write(&path, "not a socket").unwrap();
         let err = bind(&path).err().expect("not a socket");
         assert!(err.to_string().contains("not a socket"), "{err:#}");
         assert_eq!(fs::read_to_string(&path).unwrap(), "not a socket");
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_daemon_that_holds_the_lock_keeps_the_socket_even_before_binding_it() {
+        let dir = std::env::temp_dir().join(format!("xvrrpd-lock-{}", std::process::id()));
+        let path = dir.join("control.sock");
+        fs::create_dir_all(&dir).unwrap();
+        // A stale socket, and a daemon that has taken the lock but not yet replaced it: the
+        // moment at which probing the socket alone let a second daemon in.
+        drop(std::os::unix::net::UnixListener::bind(&path).expect("a socket left behind"));
+        let first = fs::File::create(lock_path(&path)).unwrap();
+        first.try_lock().expect("the first daemon's lock");
+        let err = bind(&path).err().expect("the lock is held");
+        assert!(
+            err.to_string().contains("is another xvrrpd running?"),
+            "{err:#}"
+        );
+        assert!(path.exists(), "the second daemon removes nothing");
+
+        drop(first);
+        let bound = bind(&path).expect("the lock is free: the stale socket is replaced");
+        drop(bound);
+        assert!(!path.exists());
+        assert!(lock_path(&path).exists(), "the lock file stays");
+        let again = bind(&path).expect("a daemon's lock goes with it");
+        drop(again);
         let _ = fs::remove_dir_all(&dir);
     }
 
