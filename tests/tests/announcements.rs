@@ -1,8 +1,8 @@
 //! Gratuitous ARP as the client's wire sees it: a burst on becoming Master and a second one
 //! `garp_delay` later, which names only the VIPs still configured when it leaves; a burst for a
 //! VIP a reload adds; `garp_refresh_repeat` messages every `garp_refresh` while Master, counted
-//! from the reload that turns it on, until one turns it off.
-//! The daemon's `gratuitous_sent` counts exactly what the wire carried. Root only.
+//! from the reload that turns it on, until one turns it off, or until the router is no
+//! longer Master. The daemon's `gratuitous_sent` counts exactly what the wire carried. Root only.
 use std::{
     net::Ipv4Addr,
     sync::atomic::{AtomicBool, Ordering},
@@ -17,22 +17,28 @@ const REMOVED: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 101);
 const ADDED: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 102);
 const ETH_P_ARP: u16 = 0x0806;
 
-/// One instance with `vips` (/24) and the `garp_*` settings in `garp`.
+/// Router r0's instance with `vips` (/24) and the `garp_*` settings in `garp`.
 fn config(vips: &[Ipv4Addr], garp: &str) -> String {
+    router_config("r0", 150, vips, garp)
+}
+
+fn router_config(router: &str, priority: u8, vips: &[Ipv4Addr], garp: &str) -> String {
     let vips: Vec<String> = vips.iter().map(|vip| format!("\"{vip}/24\"")).collect();
     format!(
-        "[global]\nrouter_id = \"r0\"\ncontrol_socket = \"@SOCKET@\"\n\n\
-         [[instance]]\nname = \"VI_1\"\ninterface = \"eth0\"\nvrid = 51\npriority = 150\n\
-         advert_interval = \"100ms\"\nvirtual_ips = [{}]\ngarp_repeat = 1\n{garp}\n",
+        "[global]\nrouter_id = \"{router}\"\ncontrol_socket = \"@SOCKET@\"\n\n\
+         [[instance]]\nname = \"VI_1\"\ninterface = \"eth0\"\nvrid = 51\n\
+         priority = {priority}\nadvert_interval = \"100ms\"\nvirtual_ips = [{}]\n\
+         garp_repeat = 1\n{garp}\n",
         vips.join(", ")
     )
 }
 
-/// A gratuitous ARP the client received: when, and for which address.
+/// A gratuitous ARP the client received: when, for which address, from which MAC.
 #[derive(Clone, Copy, Debug)]
 struct Seen {
     at: Instant,
     address: Ipv4Addr,
+    from: [u8; 6],
 }
 
 /// An ARP socket on the client's eth0, bound before the daemon starts.
@@ -70,6 +76,7 @@ fn capture(socket: Socket, stop: &AtomicBool) -> Vec<Seen> {
             seen.push(Seen {
                 at: Instant::now(),
                 address: sender,
+                from: body[8..14].try_into().expect("six bytes"),
             });
         }
     }
@@ -186,4 +193,58 @@ fn announcements_name_only_configured_vips_and_repeat_every_garp_refresh() {
     assert_eq!(count(&seen, ADDED, last), 0, "refresh off: {report}");
     // The counter matches the wire.
     assert_eq!(sent, Some(seen.len() as u64), "{report}");
+}
+
+#[test]
+fn refresh_stops_when_the_router_is_master_no_more() {
+    tests::require_root();
+    let mut lab = Lab::new("garpstop", 2);
+    let stop = AtomicBool::new(false);
+    let socket = arp_socket(&lab);
+    let refreshing = "garp_delay = \"0s\"\ngarp_refresh = \"1s\"";
+    let (seen, [preempted, end]) = std::thread::scope(|scope| {
+        let capturing = scope.spawn(|| capture(socket, &stop));
+        lab.start(0, &config(&[KEPT], refreshing));
+        assert!(
+            lab.wait_for_holder(0, &KEPT.to_string(), Duration::from_secs(5)),
+            "{}",
+            lab.logs()
+        );
+        std::thread::sleep(Duration::from_millis(2500));
+        // A router of higher priority preempts r0, which goes back to Backup.
+        lab.start(1, &router_config("r1", 200, &[KEPT], refreshing));
+        assert!(
+            lab.wait_for_holder(1, &KEPT.to_string(), Duration::from_secs(5)),
+            "{}",
+            lab.logs()
+        );
+        let preempted = Instant::now();
+        // Three of r0's refreshes would have been due.
+        std::thread::sleep(Duration::from_millis(3200));
+        stop.store(true, Ordering::Relaxed);
+        (
+            capturing.join().expect("capture thread"),
+            [preempted, Instant::now()],
+        )
+    });
+    let report = format!("{seen:?}\n{}", lab.logs());
+    let r0 = lab.routers[0].netns.mac("eth0");
+    let r1 = lab.routers[1].netns.mac("eth0");
+    let from =
+        |mac: [u8; 6]| -> Vec<Seen> { seen.iter().filter(|s| s.from == mac).copied().collect() };
+    let started = preempted - Duration::from_secs(30);
+    assert!(
+        bursts(&from(r0), KEPT, started, preempted).len() >= 3,
+        "r0's burst on becoming Master and its refreshes: {report}"
+    );
+    assert_eq!(
+        count(&from(r0), KEPT, preempted),
+        0,
+        "r0 refreshes no more once Backup: {report}"
+    );
+    // The new Master's burst on taking over, then its own refreshes.
+    assert!(
+        bursts(&from(r1), KEPT, started, end).len() >= 3,
+        "r1 refreshes: {report}"
+    );
 }
