@@ -248,3 +248,39 @@ fn refresh_stops_when_the_router_is_master_no_more() {
         "r1 refreshes: {report}"
     );
 }
+
+#[test]
+fn the_second_burst_follows_garp_delay_after_the_first_began() {
+    tests::require_root();
+    let mut lab = Lab::new("garpdelay", 1);
+    let stop = AtomicBool::new(false);
+    let socket = arp_socket(&lab);
+    // The first burst takes 800 ms: three messages 400 ms apart.
+    let spaced = "garp_repeat = 3\ngarp_interval = \"400ms\"\ngarp_delay = \"1s\"";
+    let seen = std::thread::scope(|scope| {
+        let capturing = scope.spawn(|| capture(socket, &stop));
+        let config = config(&[KEPT], "").replace("garp_repeat = 1\n", "") + spaced;
+        lab.start(0, &config);
+        assert!(
+            lab.wait_for_holder(0, &KEPT.to_string(), Duration::from_secs(5)),
+            "{}",
+            lab.logs()
+        );
+        std::thread::sleep(Duration::from_millis(3000));
+        stop.store(true, Ordering::Relaxed);
+        capturing.join().expect("capture thread")
+    });
+    let report = format!("{seen:?}\n{}", lab.logs());
+    let times: Vec<Instant> = seen
+        .iter()
+        .filter(|s| s.address == KEPT)
+        .map(|s| s.at)
+        .collect();
+    assert_eq!(times.len(), 6, "two bursts of three: {report}");
+    let second = times[3] - times[0];
+    assert!(
+        second > Duration::from_millis(900) && second < Duration::from_millis(1300),
+        "second burst {second:?} after the first began (keepalived: garp_master_delay from \
+         the transition): {report}"
+    );
+}

@@ -58,13 +58,16 @@ struct OtherInterfaces {
 }
 
 impl Announcer {
-    /// A burst for `vips` now and, with `garp_delay`, another one after it.
+    /// A burst for `vips` now and, with `garp_delay`, another one that long after the first
+    /// began: keepalived counts `garp_master_delay` from the transition, not from the end of a
+    /// burst that a long `garp_interval` stretches.
     pub async fn bursts(self, vips: Vec<config::Vip>) {
         let mut others = OtherInterfaces::default();
+        let began = Instant::now();
         self.burst(&vips, Burst::Announce, &mut others).await;
         let delay = self.configured.borrow().garp.delay;
         if !delay.is_zero() {
-            tokio::time::sleep(delay).await;
+            tokio::time::sleep_until(began + delay).await;
             self.burst(&vips, Burst::Announce, &mut others).await;
         }
     }
