@@ -521,3 +521,74 @@ fn systemd_hears_ready_watchdog_reloading_and_stopping() {
     assert!(listen(SETTLE, "STOPPING=1", &mut heard), "{heard:?}");
     assert_eq!(lab.wait_exit(0, SETTLE), Some(0), "{}", lab.logs());
 }
+
+/// The instances `status` names and their states.
+fn states(status: &serde_json::Value) -> Vec<(String, String)> {
+    let instances = status["instances"].as_array().cloned().unwrap_or_default();
+    instances
+        .iter()
+        .map(|i| {
+            (
+                i["name"].as_str().unwrap_or("?").into(),
+                i["state"].as_str().unwrap_or("?").into(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn an_instance_a_reload_cannot_start_starts_when_its_interface_comes_up() {
+    tests::require_root();
+    let mut lab = Lab::new("latecomer", 1);
+    lab.start_file(0, "r0.toml", &config("r0", 150, &[VIP], ""));
+    assert!(lab.wait_for_holder(0, VIP, SETTLE), "{}", lab.logs());
+    // VI_2 is on eth1, which does not exist yet (a VLAN or bond created after the reload).
+    let late = "\n[[instance]]\nname = \"VI_2\"\ninterface = \"eth1\"\nvrid = 52\n\
+                priority = 150\nadvert_interval = \"100ms\"\nvirtual_ips = [\"198.51.100.100/24\"]\n";
+    lab.write_config(0, "r0.toml", &config("r0", 150, &[VIP], late));
+    let out = lab.reload(0);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("instance VI_2") && stderr.contains("tried again when eth1 next comes up"),
+        "the reload says what failed and what happens next: {stderr}"
+    );
+    assert_eq!(
+        states(&lab.status(0)),
+        [("VI_1".to_string(), "master".to_string())],
+        "VI_1 carries on"
+    );
+
+    let netns = &lab.routers[0].netns;
+    netns.ip(&[
+        "link", "add", "eth1", "type", "veth", "peer", "name", "eth1p",
+    ]);
+    netns.ip(&["addr", "add", "198.51.100.1/24", "dev", "eth1"]);
+    netns.ip(&["link", "set", "eth1p", "up"]);
+    netns.ip(&["link", "set", "eth1", "up"]);
+    let deadline = Instant::now() + SETTLE;
+    let started = loop {
+        let states = states(&lab.status(0));
+        if states.contains(&("VI_2".to_string(), "master".to_string())) || Instant::now() > deadline
+        {
+            break states;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(
+        started,
+        [
+            ("VI_1".to_string(), "master".to_string()),
+            ("VI_2".to_string(), "master".to_string())
+        ],
+        "{}",
+        lab.logs()
+    );
+    let addresses = netns.ip(&["-o", "addr", "show", "dev", "eth1"]);
+    assert!(
+        String::from_utf8_lossy(&addresses.stdout).contains("198.51.100.100/24"),
+        "{}",
+        lab.logs()
+    );
+    assert!(lab.logs().contains("eth1 is back"), "{}", lab.logs());
+}

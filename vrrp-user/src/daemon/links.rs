@@ -58,16 +58,29 @@ impl Daemon {
             let id = InstanceId::of(instance);
             self.remove_instance(&id).await;
             self.unplaced.remove(&id);
-            if let Err(err) = self.start_instance(instance).await {
-                tracing::error!(
-                    instance = %instance.name,
-                    "{err:#}; tried again when {name} next comes up, or on a reload"
-                );
-                self.unplaced.insert(id, instance.clone());
+            if let Err(err) = self.start_or_wait(instance).await {
+                tracing::error!(instance = %instance.name, "{err}");
             }
         }
         if !moved.is_empty() {
             self.publish();
+        }
+    }
+
+    /// Starts `instance`; one that cannot be started now (its interface missing, down or
+    /// without an address) waits for its interface's next up, or the next reload. The error
+    /// says so.
+    pub(super) async fn start_or_wait(&mut self, instance: &InstanceConfig) -> Result<(), String> {
+        match self.start_instance(instance).await {
+            Ok(_) => Ok(()),
+            Err(err) => {
+                let id = InstanceId::of(instance);
+                self.unplaced.insert(id, instance.clone());
+                Err(format!(
+                    "instance {}: {err:#}; tried again when {} next comes up, or on a reload",
+                    instance.name, instance.interface
+                ))
+            }
         }
     }
 }

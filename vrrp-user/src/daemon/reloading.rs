@@ -116,8 +116,8 @@ impl Daemon {
                 Change::Restart(reason) => {
                     tracing::warn!(instance = %instance.name, "reload: {reason}: restarting the instance");
                     self.remove_instance(&id).await;
-                    if let Err(err) = self.start_instance(instance).await {
-                        errors.push(format!("instance {}: {err:#}", instance.name));
+                    if let Err(err) = self.start_or_wait(instance).await {
+                        errors.push(err);
                     }
                 }
                 Change::InPlace | Change::None => {
@@ -165,8 +165,8 @@ impl Daemon {
         }
         for instance in &plan.added {
             tracing::info!(instance = %instance.name, "reload: new instance");
-            if let Err(err) = self.start_instance(instance).await {
-                errors.push(format!("instance {}: {err:#}", instance.name));
+            if let Err(err) = self.start_or_wait(instance).await {
+                errors.push(err);
             }
         }
         self.publish();
