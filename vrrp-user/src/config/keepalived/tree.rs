@@ -28,13 +28,18 @@ impl Stmt {
     }
 }
 
+/// How deep blocks may nest. keepalived's deepest (a virtual_server's real_server's checker's
+/// url) are four deep; the bound keeps a garbage file from exhausting the stack of the daemon
+/// that reloads it.
+const MAX_DEPTH: usize = 32;
+
 /// The statements of the whole token stream; brace problems are reported.
 pub fn parse(tokens: Vec<Token>, report: &mut Report) -> Vec<Stmt> {
     let mut parser = Parser {
         tokens: tokens.into_iter().peekable(),
         report,
     };
-    parser.block(None)
+    parser.block(None, 0)
 }
 
 struct Parser<'a, I: Iterator<Item = Token>> {
@@ -43,8 +48,9 @@ struct Parser<'a, I: Iterator<Item = Token>> {
 }
 
 impl<I: Iterator<Item = Token>> Parser<'_, I> {
-    /// Statements up to the `}` that closes the block opened at `opened` (the end for the top).
-    fn block(&mut self, opened: Option<Loc>) -> Vec<Stmt> {
+    /// Statements up to the `}` that closes the block opened at `opened` (the end for the top),
+    /// `depth` blocks deep.
+    fn block(&mut self, opened: Option<Loc>, depth: usize) -> Vec<Stmt> {
         let mut stmts = Vec::new();
         loop {
             let Some(token) = self.tokens.next() else {
@@ -67,7 +73,7 @@ impl<I: Iterator<Item = Token>> Parser<'_, I> {
                     token.at,
                     "a block without a keyword before its {".to_owned(),
                 );
-                self.block(Some(token.at));
+                self.nested(Some(token.at), depth);
                 continue;
             }
             let mut words = vec![token];
@@ -81,12 +87,37 @@ impl<I: Iterator<Item = Token>> Parser<'_, I> {
             let opens = self.tokens.peek().is_some_and(|next| next.is("{"));
             let block = if opens {
                 let brace = self.tokens.next().map(|t| t.at);
-                Some(self.block(brace))
+                Some(self.nested(brace, depth))
             } else {
                 None
             };
             stmts.push(Stmt { words, block });
         }
+    }
+
+    /// The block opened at `opened` inside one `depth` deep; past [`MAX_DEPTH`], an error and
+    /// its tokens skipped (without recursion) up to its `}`.
+    fn nested(&mut self, opened: Option<Loc>, depth: usize) -> Vec<Stmt> {
+        if depth < MAX_DEPTH {
+            return self.block(opened, depth + 1);
+        }
+        let at = opened.expect("a nested block has an opening brace");
+        self.report
+            .error(at, format!("blocks nest more than {MAX_DEPTH} deep here"));
+        let mut open = 1usize;
+        for token in self.tokens.by_ref() {
+            if token.is("{") {
+                open += 1;
+            } else if token.is("}") {
+                open -= 1;
+                if open == 0 {
+                    return Vec::new();
+                }
+            }
+        }
+        self.report
+            .error(at, "this block is not closed: a } is missing".to_owned());
+        Vec::new()
     }
 }
 
@@ -148,5 +179,27 @@ mod tests {
         assert_eq!(errors, ["2: this } closes no block"]);
         let (_, errors) = tree("a { }\n{ b }\n");
         assert_eq!(errors, ["2: a block without a keyword before its {"]);
+    }
+
+    #[test]
+    fn blocks_nested_past_the_bound_are_an_error_not_a_stack_overflow() {
+        let deep = 100_000;
+        let text = "a {\n".repeat(deep) + &"}\n".repeat(deep) + "b\n";
+        let (stmts, errors) = tree(&text);
+        assert_eq!(
+            errors,
+            [format!(
+                "{}: blocks nest more than {MAX_DEPTH} deep here",
+                MAX_DEPTH + 1
+            )]
+        );
+        // What follows the deep block is read.
+        assert_eq!(stmts.last().map(Stmt::keyword), Some("b"));
+        let (_, errors) = tree(&"a {\n".repeat(deep));
+        assert!(
+            errors.iter().any(|e| e.contains("nest more than")),
+            "{:?}",
+            &errors[..3]
+        );
     }
 }
