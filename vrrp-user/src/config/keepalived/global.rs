@@ -457,9 +457,13 @@ fn sync_group(
         match s.keyword() {
             "group" => {
                 has_group = true;
-                for member in report.block(s) {
-                    report.flag(member);
-                    members.push((member.keyword().to_owned(), report.site(member.at())));
+                // Every word of the block names a member, one per line or several on one, as
+                // keepalived reads it.
+                for line in report.block(s) {
+                    report.no_block(line);
+                    for word in &line.words {
+                        members.push((word.text.clone(), report.site(word.at)));
+                    }
                 }
             }
             key if instance::notify_slot(&mut notify, key).is_some() => {

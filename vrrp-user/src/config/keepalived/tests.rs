@@ -616,3 +616,15 @@ fn script_user_takes_a_group() {
         ["2: script_user takes a user and a group; \"extra\" is ignored"]
     );
 }
+
+#[test]
+fn a_sync_group_s_members_may_share_a_line() {
+    let text = "vrrp_sync_group G {\n group { VI_1 VI_2 }\n}\n\
+                vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n \
+                virtual_ipaddress {\n 192.0.2.1\n }\n}\n\
+                vrrp_instance VI_2 {\n interface eth1\n virtual_router_id 2\n \
+                virtual_ipaddress {\n 198.51.100.1\n }\n}\n";
+    let (config, warnings) = read(text).unwrap();
+    assert_eq!(config.sync_groups[0].members, ["VI_1", "VI_2"]);
+    assert!(warnings.is_empty(), "{warnings:?}");
+}
