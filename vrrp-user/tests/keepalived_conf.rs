@@ -164,6 +164,10 @@ bad! {
     an_included_file_must_exist, "bad/include-missing.conf", [
         "bad/include-missing.conf:1: error: include missing.conf: bad/missing.conf does not exist",
     ];
+    an_included_directory_is_named_so, "bad/include-directory.conf", [
+        "bad/include-directory.conf:1: error: include ../good/includes/conf.d: \
+         bad/../good/includes/conf.d is a directory",
+    ];
     interface_and_vrid_are_required, "bad/missing-keys.conf", [
         "bad/missing-keys.conf:1: error: vrrp_instance VI_1 has no interface",
         "bad/missing-keys.conf:1: error: vrrp_instance VI_1 has no virtual_router_id",

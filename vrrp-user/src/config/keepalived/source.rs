@@ -140,7 +140,13 @@ impl Reader<'_> {
         let full = dir.join(pattern);
         let full_text = full.to_string_lossy().into_owned();
         let is_glob = pattern.contains(['*', '?', '[']);
-        let matches: Vec<PathBuf> = match glob::glob(&full_text) {
+        // As libc's glob, which keepalived uses: a wildcard matches no leading dot (an
+        // editor's or an operator's hidden copy stays out).
+        let options = glob::MatchOptions {
+            require_literal_leading_dot: true,
+            ..glob::MatchOptions::new()
+        };
+        let matches: Vec<PathBuf> = match glob::glob_with(&full_text, options) {
             Ok(paths) => paths
                 .filter_map(Result::ok)
                 .filter(|p| !p.is_dir())
@@ -158,6 +164,11 @@ impl Reader<'_> {
                 self.report.warn(
                     at,
                     format!("{keyword} {pattern}: no file matches (nothing included)"),
+                );
+            } else if full.is_dir() {
+                self.report.error(
+                    at,
+                    format!("{keyword} {pattern}: {full_text} is a directory"),
                 );
             } else {
                 self.report.error(
