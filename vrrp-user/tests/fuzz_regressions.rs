@@ -77,9 +77,9 @@ fn keepalived_conf_a_password_ends_at_a_nul_byte_as_in_keepalived() {
     let converted = Config::from_toml_str(&to_toml(&config), "c.toml").unwrap();
     assert_eq!(converted.config.instances[0].auth, config.instances[0].auth);
     let empty = instance_with(&format!(
-        " authentication {{\n  auth_pass \"\"\n }}\n{ONE_VIP}"
+        " authentication {{\n  auth_type PASS\n  auth_pass \"\"\n }}\n{ONE_VIP}"
     ));
-    assert_eq!(read(&empty).unwrap_err(), ["5: auth_pass is empty"]);
+    assert_eq!(read(&empty).unwrap_err(), ["6: auth_pass is empty"]);
 }
 
 #[test]

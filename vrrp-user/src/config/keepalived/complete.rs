@@ -324,10 +324,13 @@ impl Draft {
             return None;
         };
         if self.auth_type.is_none() {
+            // keepalived keeps the password but sends and expects no authentication.
             report.warn(
                 *pass_at,
-                "auth_pass without auth_type PASS; read as auth_type PASS".to_owned(),
+                "auth_pass without auth_type; ignored, as keepalived does (no authentication)"
+                    .to_owned(),
             );
+            return None;
         }
         let mut password = password.as_str();
         if let Some(nul) = password.find('\0') {

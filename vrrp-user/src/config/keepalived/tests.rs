@@ -167,6 +167,13 @@ fn authentication() {
     let (vi, warnings) = instance(&format!(" version 3\n{pass}"));
     assert_eq!(vi.auth, None);
     assert_eq!(warnings.len(), 1);
+    // Without auth_type, keepalived keeps the password but authenticates nothing.
+    let (vi, warnings) = instance(" authentication {\n  auth_pass secret\n }");
+    assert_eq!(vi.auth, None);
+    assert_eq!(
+        warnings,
+        ["5: auth_pass without auth_type; ignored, as keepalived does (no authentication)"]
+    );
     let text = "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n authentication {\n \
                 auth_type AH\n auth_pass x\n }\n virtual_ipaddress {\n 192.0.2.1\n }\n}\n";
     assert_eq!(
