@@ -251,17 +251,21 @@ impl Draft {
             return fields::default_interval(version);
         };
         let written = &token.text;
+        // keepalived reads 0.01..255 seconds and ignores anything else, keeping its default.
+        if *d < Duration::from_millis(10) || *d > Duration::from_secs(255) {
+            report.warn(
+                token.at,
+                format!(
+                    "advert_int {written} is not 0.01..255 seconds; ignored, as keepalived does \
+                     (the default, 1 second, is used)"
+                ),
+            );
+            return fields::default_interval(version);
+        }
         match version {
             Version::V2 => {
                 let micros = d.as_micros();
                 let secs = ((micros + 500_000) / 1_000_000).max(1);
-                if secs > 255 {
-                    report.warn(
-                        token.at,
-                        format!("advert_int {written} is more than VRRPv2's 255 seconds; using 255, as keepalived does"),
-                    );
-                    return AdvertInterval::V2(Seconds(255));
-                }
                 if !micros.is_multiple_of(1_000_000) {
                     report.warn(
                         token.at,

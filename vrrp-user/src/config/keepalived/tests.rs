@@ -108,9 +108,15 @@ fn advert_int_is_rounded_per_version() {
         instance(" advert_int 0.2").0.interval,
         AdvertInterval::V2(Seconds(1))
     );
+    // keepalived reads 0.01..255 s and ignores the rest: its peers keep the default.
+    let (vi, warnings) = instance(" advert_int 300");
+    assert_eq!(vi.interval, AdvertInterval::V2(Seconds(1)));
     assert_eq!(
-        instance(" advert_int 300").0.interval,
-        AdvertInterval::V2(Seconds(255))
+        warnings,
+        [
+            "4: advert_int 300 is not 0.01..255 seconds; ignored, as keepalived does (the \
+             default, 1 second, is used)"
+        ]
     );
     let (vi, warnings) = instance(" version 3\n advert_int 0.125");
     assert_eq!(vi.interval, AdvertInterval::V3(Centiseconds(13)));
@@ -126,7 +132,7 @@ fn advert_int_is_rounded_per_version() {
     assert!(warnings.is_empty());
     assert_eq!(
         instance(" version 3\n advert_int 0.001").0.interval,
-        AdvertInterval::V3(Centiseconds(1))
+        AdvertInterval::V3(Centiseconds(100))
     );
     assert_eq!(
         instance(" version 3\n advert_int 41").0.interval,
