@@ -184,7 +184,7 @@ bad! {
          least one (VRRPv3 requires one)",
     ];
     files_are_utf8, "bad/not-utf8.conf", [
-        "bad/not-utf8.conf:4: error: the file is not valid UTF-8",
+        "bad/not-utf8.conf:4: error: this line is not valid UTF-8 (outside a comment)",
     ];
     peers_are_of_the_vips_family_and_listed_once, "bad/peers.conf", [
         "bad/peers.conf:6: error: unicast peer 2001:db8::2 is IPv6, but the virtual IPs are IPv4",

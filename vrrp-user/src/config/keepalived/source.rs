@@ -60,14 +60,14 @@ struct Reader<'a> {
 impl Reader<'_> {
     fn file(&mut self, path: &Path, bytes: Vec<u8>) {
         let file = self.report.add_file(path.display().to_string());
-        let text = match String::from_utf8(bytes) {
+        let text = match decode(bytes) {
             Ok(text) => text,
-            Err(err) => {
-                let valid = &err.as_bytes()[..err.utf8_error().valid_up_to()];
-                let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+            Err(line) => {
                 let at = self.report.loc(file, line);
-                self.report
-                    .error(at, "the file is not valid UTF-8".to_owned());
+                self.report.error(
+                    at,
+                    "this line is not valid UTF-8 (outside a comment)".to_owned(),
+                );
                 return;
             }
         };
@@ -198,5 +198,69 @@ impl Reader<'_> {
                 ),
             }
         }
+    }
+}
+
+/// The file's text. keepalived reads bytes: a comment in another encoding (an accented
+/// Latin-1 word) is dropped here as the lexer would drop it; anything else that is not UTF-8
+/// is an error at its line (`Err`, counted from 1).
+fn decode(bytes: Vec<u8>) -> Result<String, usize> {
+    let bytes = match String::from_utf8(bytes) {
+        Ok(text) => return Ok(text),
+        Err(err) => err.into_bytes(),
+    };
+    let mut text = String::with_capacity(bytes.len());
+    for (index, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        let kept = match std::str::from_utf8(line) {
+            Ok(line) => line,
+            Err(_) => std::str::from_utf8(&line[..comment_start(line)]).map_err(|_| index + 1)?,
+        };
+        if index > 0 {
+            text.push('\n');
+        }
+        text.push_str(kept);
+    }
+    Ok(text)
+}
+
+/// Where a comment starts in `line` (its length if none), by the lexer's rules: `#` or `!`
+/// outside quotes, which `"` or `'` open and close, a backslash escaping inside them. The
+/// bytes that matter are ASCII, so this holds whatever the encoding of the rest.
+fn comment_start(line: &[u8]) -> usize {
+    let mut quote = None;
+    let mut escaped = false;
+    for (i, &byte) in line.iter().enumerate() {
+        match quote {
+            Some(_) if escaped => escaped = false,
+            Some(_) if byte == b'\\' => escaped = true,
+            Some(open) if byte == open => quote = None,
+            Some(_) => {}
+            None if byte == b'"' || byte == b'\'' => quote = Some(byte),
+            None if byte == b'#' || byte == b'!' => return i,
+            None => {}
+        }
+    }
+    line.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_comment_in_another_encoding_is_dropped_and_a_value_in_one_refused() {
+        let latin1 =
+            b"# Serveur principal \xe9quipe r\xe9seau\nvrrp_instance VI_1 { ! \xe9t\xe9\n}\n";
+        assert_eq!(
+            decode(latin1.to_vec()),
+            Ok("\nvrrp_instance VI_1 { \n}\n".to_owned())
+        );
+        // A quoted # is no comment: the byte after it is in a value.
+        assert_eq!(decode(b"a\nnotify \"/x#\xe9\"\n".to_vec()), Err(2));
+        assert_eq!(decode(b"auth_pass \xff\xfe\n".to_vec()), Err(1));
+        assert_eq!(
+            decode("caf\u{e9}\n".as_bytes().to_vec()),
+            Ok("caf\u{e9}\n".to_owned())
+        );
     }
 }
