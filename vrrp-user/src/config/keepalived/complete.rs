@@ -134,7 +134,22 @@ impl Draft {
                 }
             }
         }
-        for (index, (vip, vip_at)) in self.vips.iter().enumerate() {
+        let mut listed = std::collections::HashSet::new();
+        for (vip, vip_at) in &self.vips {
+            // Its place among the addresses listed, duplicates aside.
+            let index = listed.len();
+            if !listed.insert(vip.address) {
+                // keepalived's own sample configuration lists one twice; the address is on the
+                // interface once either way.
+                report.warn(
+                    *vip_at,
+                    format!(
+                        "virtual IP {} is listed twice; this entry is ignored",
+                        vip.address
+                    ),
+                );
+                continue;
+            }
             if index == MAX_VIPS_PER_INSTANCE {
                 report.warn(
                     *vip_at,

@@ -641,3 +641,19 @@ fn a_sync_group_s_members_may_share_a_line() {
     assert_eq!(config.sync_groups[0].members, ["VI_1", "VI_2"]);
     assert!(warnings.is_empty(), "{warnings:?}");
 }
+
+#[test]
+fn a_virtual_ip_listed_twice_is_added_once() {
+    // As in keepalived's own samples/keepalived.conf.vrrp.
+    let (vi, warnings) = instance(" virtual_ipaddress {\n  192.0.2.10/24\n  192.0.2.11/24\n }");
+    let addresses: Vec<String> = vi
+        .virtual_ips
+        .iter()
+        .map(|v| v.address.to_string())
+        .collect();
+    assert_eq!(addresses, ["192.0.2.10", "192.0.2.11"]);
+    assert_eq!(
+        warnings,
+        ["9: virtual IP 192.0.2.10 is listed twice; this entry is ignored"]
+    );
+}
