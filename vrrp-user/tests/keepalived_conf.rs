@@ -113,16 +113,19 @@ good! {
          router_id",
         "good/common-mistakes.conf:4: warning: unknown or unsupported keyword \
          \"vrrp_skip_check_adv_addr\" in global_defs; ignored",
-        "good/common-mistakes.conf:5: warning: unknown or unsupported keyword \"vrrp_strict\" in \
-         global_defs; ignored",
+        "good/common-mistakes.conf:5: warning: strict mode: read as keepalived reads it (no \
+         authentication, state MASTER only for priority 255, no preempt_delay); traffic to the \
+         VIPs is accepted, as with keepalived's `accept` (xvrrpd does not drop it)",
         "good/common-mistakes.conf:9: warning: state SLAVE is not MASTER or BACKUP; read as state \
          BACKUP, as keepalived does (write state BACKUP)",
         "good/common-mistakes.conf:14: warning: unicast_srcip is not a keepalived keyword \
          (keepalived ignores it): write unicast_src_ip; read as unicast_src_ip",
-        "good/common-mistakes.conf:25: warning: nopreempt does not work with state MASTER; \
-         ignored, as keepalived does (write state BACKUP on every router to use nopreempt)",
-        "good/common-mistakes.conf:31: warning: VRRPv3 has no authentication; the authentication \
-         block is ignored, as keepalived does",
+        "good/common-mistakes.conf:16: warning: strict mode: keepalived 2.2 refuses unicast peers \
+         on an interface that can multicast; xvrrpd uses them",
+        "good/common-mistakes.conf:24: warning: strict mode: state MASTER does not match priority \
+         90 (MASTER is for the address owner, 255); read as state BACKUP, as keepalived does",
+        "good/common-mistakes.conf:31: warning: strict mode has no authentication; the \
+         authentication block is ignored, as keepalived does",
         "good/common-mistakes.conf:39: warning: virtual_server skipped: xvrrpd does the VRRP part \
          of keepalived only, not LVS (keep keepalived or ipvsadm for load balancing)",
     ];
@@ -498,7 +501,8 @@ fn common_mistakes_mean_what_keepalived_makes_of_them() {
     };
     assert_eq!(vi1.unicast_source, Some("192.0.2.2".parse().unwrap()));
     assert_eq!(vi1.priority, 100);
-    assert!(vi2.preempt);
+    // vrrp_strict: state MASTER below 255 is read as BACKUP, so nopreempt holds.
+    assert!(!vi2.preempt);
     assert_eq!(vi2.auth, None);
     assert_eq!(vi2.interval, AdvertInterval::V3(Centiseconds(100)));
 }

@@ -38,15 +38,50 @@ impl Draft {
         let (virtual_ips, excluded_ips) = self.vips(name, at, report)?;
         let family = Family::of(virtual_ips[0].address);
         let version = self.version(family, defaults, report);
-        let state = self.state.map(|(state, _)| state);
+        let strict = self.strict.map_or(defaults.strict, |(on, at)| {
+            if on && !defaults.strict {
+                report.warn(at, super::global::STRICT_NOTE.to_owned());
+            }
+            on
+        });
+        let mut state = self.state.map(|(state, _)| state);
         let priority = self.priority.unwrap_or(if state == Some(State::Master) {
             OWNER_PRIORITY
         } else {
             DEFAULT_PRIORITY
         });
-        let (preempt, preempt_delay) = self.preemption(state, priority, report);
+        if strict && let Some((written, state_at)) = self.state {
+            let owner = priority == OWNER_PRIORITY;
+            if (written == State::Master) != owner {
+                let (wrote, reads) = if owner {
+                    ("BACKUP", "MASTER")
+                } else {
+                    ("MASTER", "BACKUP")
+                };
+                report.warn(
+                    state_at,
+                    format!(
+                        "strict mode: state {wrote} does not match priority {priority} (MASTER \
+                         is for the address owner, 255); read as state {reads}, as keepalived \
+                         does"
+                    ),
+                );
+                state = Some(if owner { State::Master } else { State::Backup });
+            }
+        }
+        let (preempt, preempt_delay) = self.preemption(state, priority, strict, report);
         let interval = self.interval(version, report);
         let mut unicast_peers = Vec::new();
+        if strict && let Some((_, peer_at)) = self.peers.first() {
+            // keepalived 2.2 stops on them if the interface can multicast; older ones took
+            // them, and so does xvrrpd rather than refuse a configuration that ran.
+            report.warn(
+                *peer_at,
+                "strict mode: keepalived 2.2 refuses unicast peers on an interface that can \
+                 multicast; xvrrpd uses them"
+                    .to_owned(),
+            );
+        }
         for (peer, peer_at) in &self.peers {
             match fields::peer_joins(&unicast_peers, *peer, Some(family)) {
                 Ok(()) => unicast_peers.push(*peer),
@@ -58,7 +93,7 @@ impl Draft {
         {
             report.error(source_at, message);
         }
-        let auth = self.auth(version, report);
+        let auth = self.auth(version, strict, report);
         let garp = Garp {
             repeat: self
                 .garp_repeat
@@ -217,6 +252,7 @@ impl Draft {
         &self,
         state: Option<State>,
         priority: u8,
+        strict: bool,
         report: &mut Report,
     ) -> (bool, Duration) {
         let mut preempt = self.preempt.is_none_or(|(preempt, _)| preempt);
@@ -245,6 +281,13 @@ impl Draft {
                 report.warn(
                     at,
                     "preempt_delay does not work with state MASTER; ignored, as keepalived does"
+                        .to_owned(),
+                );
+                delay = Duration::ZERO;
+            } else if strict {
+                report.warn(
+                    at,
+                    "strict mode: preempt_delay does not apply; ignored, as keepalived does"
                         .to_owned(),
                 );
                 delay = Duration::ZERO;
@@ -322,10 +365,24 @@ impl Draft {
     }
 
     /// `authentication { auth_type PASS; auth_pass ... }`: VRRPv2 only, as keepalived.
-    fn auth(&self, version: Version, report: &mut Report) -> Option<[u8; AUTH_DATA_LEN]> {
+    fn auth(
+        &self,
+        version: Version,
+        strict: bool,
+        report: &mut Report,
+    ) -> Option<[u8; AUTH_DATA_LEN]> {
         let at = self
             .auth_type
             .or(self.auth_pass.as_ref().map(|(_, at)| *at))?;
+        if strict {
+            report.warn(
+                at,
+                "strict mode has no authentication; the authentication block is ignored, as \
+                 keepalived does"
+                    .to_owned(),
+            );
+            return None;
+        }
         if version == Version::V3 {
             report.warn(
                 at,

@@ -126,6 +126,11 @@ pub fn config(stmts: &[Stmt], report: &mut Report) -> Option<Config> {
     })
 }
 
+/// What strict mode means here (`vrrp_strict`, `strict_mode`).
+pub const STRICT_NOTE: &str = "strict mode: read as keepalived reads it (no authentication, \
+    state MASTER only for priority 255, no preempt_delay); traffic to the VIPs is accepted, as \
+    with keepalived's `accept` (xvrrpd does not drop it)";
+
 fn global_defs(block: &[Stmt], global: &mut Global, defaults: &mut Defaults, report: &mut Report) {
     for stmt in block {
         let key = stmt.keyword();
@@ -141,6 +146,11 @@ fn global_defs(block: &[Stmt], global: &mut Global, defaults: &mut Defaults, rep
                     }
                     let token = report.one(stmt)?;
                     global.router_id = report.at(token, values::text(token, "router_id"))?;
+                }
+                "vrrp_strict" => {
+                    report.flag(stmt);
+                    report.warn(stmt.at(), STRICT_NOTE.to_owned());
+                    defaults.strict = true;
                 }
                 "vrrp_version" => {
                     let token = report.one(stmt)?;

@@ -23,6 +23,8 @@ use crate::{
 #[derive(Default)]
 pub struct Defaults {
     pub version: Option<Version>,
+    /// `vrrp_strict`: every instance in strict mode unless its `strict_mode` says otherwise.
+    pub strict: bool,
     pub garp_delay: Option<Duration>,
     pub garp_repeat: Option<u8>,
     pub garp_refresh: Option<Duration>,
@@ -371,6 +373,8 @@ pub struct Draft {
     /// `nopreempt` (false) or `preempt` (true), the last one written.
     pub preempt: Option<(bool, Loc)>,
     pub preempt_delay: Option<(Duration, Loc)>,
+    /// `strict_mode [on|off]`.
+    pub strict: Option<(bool, Loc)>,
     pub source: Option<(IpAddr, Loc)>,
     pub peers: Vec<(IpAddr, Loc)>,
     pub auth_type: Option<Loc>,
@@ -454,6 +458,14 @@ impl Draft {
             "nopreempt" | "preempt" => {
                 report.flag(s);
                 self.preempt = Some((key == "preempt", s.at()));
+            }
+            "strict_mode" => {
+                report.no_block(s);
+                let on = match s.args() {
+                    [] => true,
+                    [token, ..] => report.at(token, values::on_off(token, key))?,
+                };
+                self.strict = Some((on, s.at()));
             }
             "preempt_delay" => {
                 let token = report.one(s)?;

@@ -440,7 +440,9 @@ fn unknown_keywords_are_warnings_and_lvs_is_skipped_once() {
     assert_eq!(
         warnings,
         [
-            "2: unknown or unsupported keyword \"vrrp_strict\" in global_defs; ignored",
+            "2: strict mode: read as keepalived reads it (no authentication, state MASTER only \
+             for priority 255, no preempt_delay); traffic to the VIPs is accepted, as with \
+             keepalived's `accept` (xvrrpd does not drop it)",
             "3: lvs_id is the old name of router_id; read as router_id",
             "4: smtp_server: xvrrpd sends no mail; ignored (notify scripts can)",
             "6: virtual_server skipped: xvrrpd does the VRRP part of keepalived only, not LVS \
@@ -655,5 +657,52 @@ fn a_virtual_ip_listed_twice_is_added_once() {
     assert_eq!(
         warnings,
         ["9: virtual IP 192.0.2.10 is listed twice; this entry is ignored"]
+    );
+}
+
+#[test]
+fn strict_mode_is_read_as_keepalived_reads_it() {
+    // The stock configuration of some distributions: vrrp_strict with PASS authentication.
+    let body = " state MASTER\n priority 150\n nopreempt\n preempt_delay 10\n \
+                authentication {\n  auth_type PASS\n  auth_pass 1111\n }";
+    let text = |global: &str, own: &str| {
+        format!(
+            "global_defs {{\n{global}}}\nvrrp_instance VI_1 {{\n interface eth0\n \
+             virtual_router_id 51\n{own}{body}\n virtual_ipaddress {{\n  192.0.2.10/24\n }}\n}}\n"
+        )
+    };
+    let (config, warnings) = read(&text(" vrrp_strict\n", "")).unwrap();
+    let vi = &config.instances[0];
+    // MASTER is for the owner: read as BACKUP, so nopreempt holds; no delay, no password.
+    assert_eq!(vi.auth, None);
+    assert!(!vi.preempt);
+    assert_eq!(vi.preempt_delay, Duration::ZERO);
+    assert_eq!(vi.priority, 150);
+    assert_eq!(
+        warnings[1..],
+        [
+            "7: strict mode: state MASTER does not match priority 150 (MASTER is for the \
+             address owner, 255); read as state BACKUP, as keepalived does",
+            "10: strict mode: preempt_delay does not apply; ignored, as keepalived does",
+            "12: strict mode has no authentication; the authentication block is ignored, as \
+             keepalived does",
+        ]
+    );
+    // An instance's strict_mode off undoes vrrp_strict; on, it does it alone.
+    let (config, _) = read(&text(" vrrp_strict\n", " strict_mode off\n")).unwrap();
+    assert_eq!(config.instances[0].auth, Some(*b"1111\0\0\0\0"));
+    assert!(config.instances[0].preempt, "state MASTER clears nopreempt");
+    let (config, _) = read(&text("", " strict_mode\n")).unwrap();
+    assert_eq!(config.instances[0].auth, None);
+    // Unicast peers, which keepalived 2.2 refuses in strict mode, are used.
+    let peers = text(" vrrp_strict\n", " unicast_peer {\n  192.0.2.2\n }\n");
+    let (config, warnings) = read(&peers).unwrap();
+    assert_eq!(config.instances[0].unicast_peers.len(), 1);
+    assert!(
+        warnings.contains(
+            &"8: strict mode: keepalived 2.2 refuses unicast peers on an interface that can \
+          multicast; xvrrpd uses them"
+                .to_owned()
+        )
     );
 }

@@ -235,6 +235,17 @@ pub fn vip_line(words: &[Token], ignored: &mut Vec<String>) -> Result<Vip, Strin
 }
 
 /// A command from its words: each split as keepalived splits script strings.
+/// keepalived's true/false words (`check_true_false`).
+pub fn on_off(token: &Token, key: &str) -> Result<bool, String> {
+    match token.text.to_ascii_lowercase().as_str() {
+        "on" | "true" | "yes" => Ok(true),
+        "off" | "false" | "no" => Ok(false),
+        other => Err(format!(
+            "{key} takes on/off, true/false or yes/no, got {other:?}"
+        )),
+    }
+}
+
 pub fn command(words: &[Token], key: &str) -> Result<Command, String> {
     let mut argv = Vec::new();
     for word in words {
