@@ -38,6 +38,10 @@ enum Command {
         /// has no such setting; default /run/xvrrpd.sock).
         #[arg(long, value_name = "PATH")]
         socket: Option<PathBuf>,
+        /// keepalived.conf's config id, which `@ID` lines are kept for (keepalived's -i);
+        /// default: the host name up to its first dot.
+        #[arg(long, value_name = "ID")]
+        config_id: Option<String>,
     },
     /// Validate FILE (native .toml, or keepalived.conf with what it includes): print every
     /// warning as `FILE:LINE: warning: ...`, then OK and exit 0, or every error as
@@ -45,12 +49,20 @@ enum Command {
     Check {
         #[arg(short, long, value_name = "FILE")]
         config: PathBuf,
+        /// keepalived.conf's config id, which `@ID` lines are kept for (keepalived's -i);
+        /// default: the host name up to its first dot.
+        #[arg(long, value_name = "ID")]
+        config_id: Option<String>,
     },
     /// Print FILE (typically a keepalived.conf) as the equivalent native TOML configuration on
     /// stdout; warnings and errors go to stderr as with `check`.
     Convert {
         #[arg(short, long, value_name = "FILE")]
         config: PathBuf,
+        /// keepalived.conf's config id, which `@ID` lines are kept for (keepalived's -i);
+        /// default: the host name up to its first dot.
+        #[arg(long, value_name = "ID")]
+        config_id: Option<String>,
     },
     /// Ask the running daemon for its state.
     Status {
@@ -81,14 +93,22 @@ enum LogFormat {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Run { config_id, .. }
+    | Command::Check { config_id, .. }
+    | Command::Convert { config_id, .. } = &cli.command
+        && let Some(id) = config_id
+    {
+        vrrp_user::config::set_config_id(id.clone());
+    }
     let result = match cli.command {
         Command::Run {
             config,
             log_format,
             socket,
+            ..
         } => run(config, log_format, socket),
-        Command::Check { config } => check(config),
-        Command::Convert { config } => convert(config),
+        Command::Check { config, .. } => check(config),
+        Command::Convert { config, .. } => convert(config),
         Command::Status { socket, json } => status(socket, json),
         Command::Reload { socket } => reload(socket),
         Command::CheckXdp => check_xdp(),

@@ -105,3 +105,42 @@ fn run_names_a_missing_interface() {
         stderr(&out)
     );
 }
+
+#[test]
+fn config_id_picks_the_conditional_lines_of_a_keepalived_conf() {
+    let file = format!(
+        "{}/tests/data/keepalived-conf/good/conditional/keepalived.conf",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    for (id, priority, source, peer) in [
+        ("lb1", 150, "192.0.2.1", "192.0.2.2"),
+        ("lb2", 100, "192.0.2.2", "192.0.2.1"),
+    ] {
+        let out = xvrrpd(&["convert", "--config-id", id, "-c", &file]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(stderr(&out), "", "no warnings");
+        let toml = String::from_utf8_lossy(&out.stdout);
+        assert!(toml.contains(&format!("router_id = \"{id}\"")), "{toml}");
+        for vrid in ["51", "52"] {
+            assert!(toml.contains(&format!("vrid = {vrid}\n")), "{toml}");
+        }
+        assert_eq!(
+            toml.matches(&format!("priority = {priority}\n")).count(),
+            2,
+            "{toml}"
+        );
+        assert_eq!(
+            toml.matches(&format!("unicast_source = \"{source}\""))
+                .count(),
+            2,
+            "{toml}"
+        );
+        assert_eq!(
+            toml.matches(&format!("unicast_peers = [\"{peer}\"]"))
+                .count(),
+            2,
+            "{toml}"
+        );
+        assert!(toml.contains("\"198.51.100.2/24\""), "{toml}");
+    }
+}

@@ -45,6 +45,7 @@ pub use health::{
     MAX_TRACK_FILE_WEIGHT, MAX_WEIGHT, Notify, NotifyScript, ScriptSecurity, ScriptUser, SyncGroup,
     TrackFile, TrackInterface, TrackScript,
 };
+pub use keepalived::set_config_id;
 
 /// `global.control_socket` when not configured.
 pub const DEFAULT_CONTROL_SOCKET: &str = "/run/xvrrpd.sock";

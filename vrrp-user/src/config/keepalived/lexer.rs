@@ -33,18 +33,27 @@ impl Token {
 }
 
 /// The words of one file, line by line; `Err((line, message))` for an unterminated quote.
+#[cfg(test)]
 pub fn lex(text: &str, file: usize) -> Result<Vec<Vec<Token>>, (usize, String)> {
-    let mut lines = Vec::new();
-    for (index, line) in text.lines().enumerate() {
-        let number = index + 1;
+    let lines: Vec<(usize, &str)> = text.lines().enumerate().map(|(i, l)| (i + 1, l)).collect();
+    lex_lines(lines, file)
+}
+
+/// The words of `lines`, each given with its line number in `file`.
+pub fn lex_lines<'a>(
+    lines: impl IntoIterator<Item = (usize, &'a str)>,
+    file: usize,
+) -> Result<Vec<Vec<Token>>, (usize, String)> {
+    let mut words = Vec::new();
+    for (number, line) in lines {
         let at = Loc {
             seq: 0,
             file,
             line: number,
         };
-        lines.push(lex_line(line, at).map_err(|message| (number, message))?);
+        words.push(lex_line(line, at).map_err(|message| (number, message))?);
     }
-    Ok(lines)
+    Ok(words)
 }
 
 fn lex_line(line: &str, at: Loc) -> Result<Vec<Token>, String> {

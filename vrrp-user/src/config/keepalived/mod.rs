@@ -11,6 +11,7 @@ mod complete;
 mod global;
 mod instance;
 mod lexer;
+mod preprocess;
 mod source;
 #[cfg(test)]
 mod tests;
@@ -21,6 +22,7 @@ use std::path::Path;
 
 use super::{Config, ConfigError, Diagnostic, crossref::Site};
 use lexer::Loc;
+pub use preprocess::set_config_id;
 
 /// What reading a file found: the warnings, and the configuration or the errors.
 pub(super) struct Outcome {

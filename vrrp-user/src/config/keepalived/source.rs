@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use super::{
     Report,
-    lexer::{Loc, Token, lex},
+    lexer::{Loc, Token, lex_lines},
+    preprocess::{Preprocessor, config_id},
 };
 use crate::config::ConfigError;
 
@@ -29,6 +30,7 @@ pub fn read(path: &Path, report: &mut Report) -> Result<Vec<Token>, ConfigError>
         tokens: Vec::new(),
         stack: Vec::new(),
         from_disk: true,
+        preprocessor: Preprocessor::new(config_id()),
     };
     reader.file(path, text);
     Ok(reader.tokens)
@@ -38,11 +40,17 @@ pub fn read(path: &Path, report: &mut Report) -> Result<Vec<Token>, ConfigError>
 /// and whoever hands one in (the fuzzer, a test) must not make the reader open files: an
 /// include is an error.
 pub fn read_text(text: &str, name: &str, report: &mut Report) -> Vec<Token> {
+    read_text_as(text, name, config_id(), report)
+}
+
+/// [`read_text`] on the router whose config id is `config_id`.
+pub fn read_text_as(text: &str, name: &str, config_id: String, report: &mut Report) -> Vec<Token> {
     let mut reader = Reader {
         report,
         tokens: Vec::new(),
         stack: Vec::new(),
         from_disk: false,
+        preprocessor: Preprocessor::new(config_id),
     };
     reader.file(Path::new(name), text.as_bytes().to_vec());
     reader.tokens
@@ -55,6 +63,8 @@ struct Reader<'a> {
     stack: Vec<PathBuf>,
     /// Whether includes are read; false for a text in memory.
     from_disk: bool,
+    /// Conditional lines and parameters, across the files.
+    preprocessor: Preprocessor,
 }
 
 impl Reader<'_> {
@@ -71,7 +81,12 @@ impl Reader<'_> {
                 return;
             }
         };
-        let lines = match lex(&text, file) {
+        let dir = path.parent().unwrap_or(Path::new("")).to_owned();
+        let lines = self
+            .preprocessor
+            .lines(&text, &dir)
+            .and_then(|lines| lex_lines(lines.iter().map(|(n, l)| (*n, l.as_str())), file));
+        let lines = match lines {
             Ok(lines) => lines,
             Err((line, message)) => {
                 let at = self.report.loc(file, line);
@@ -85,7 +100,6 @@ impl Reader<'_> {
             path.to_owned()
         };
         self.stack.push(canonical);
-        let dir = path.parent().unwrap_or(Path::new("")).to_owned();
         for line in lines {
             if let Some(first) = line.first()
                 && INCLUDE_KEYWORDS.iter().any(|k| first.is(k))

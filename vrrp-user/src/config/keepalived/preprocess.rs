@@ -1,0 +1,312 @@
+//! keepalived's "advanced configuration" (keepalived.conf(5)), applied to each line before its
+//! words are read, so that one file can serve both routers of a pair:
+//!
+//! - a line starting with `@ID` is kept only on the router whose config id is ID, one starting
+//!   with `@^ID` only on the others; the config id is the host name up to its first dot unless
+//!   `--config-id` names another (keepalived's `-i`);
+//! - `$NAME=VALUE` defines a parameter (a value ending in `\` goes on over the next lines), and
+//!   `$NAME` followed by white space, or `${NAME}` anywhere, is replaced by its value, again
+//!   until nothing defined is left; an undefined one stays as written, so a `$` in a script is
+//!   untouched. `${_INSTANCE}` is the config id and `${_PWD}` the directory of the file.
+//!
+//! Replacements are done when used, not when defined, and their lines go through the same
+//! steps again (a value may hold `@ID` lines and definitions). Every line a replacement makes
+//! is reported at the line that used the parameter. `~SEQ` lines are an error (not supported).
+use std::{collections::HashMap, path::Path, sync::OnceLock};
+
+/// How many times one line may be replaced into: more is a parameter that contains itself.
+const MAX_ROUNDS: usize = 64;
+/// How much text the replacements in one file may make, against a runaway definition.
+const MAX_MADE: usize = 1 << 20;
+
+static CONFIG_ID: OnceLock<String> = OnceLock::new();
+
+/// Sets the config id for the rest of the process (`--config-id`); `false` if it was already
+/// set.
+pub fn set_config_id(id: String) -> bool {
+    CONFIG_ID.set(id).is_ok()
+}
+
+/// `--config-id`, else the host name up to its first dot, as keepalived's default.
+pub fn config_id() -> String {
+    CONFIG_ID.get().cloned().unwrap_or_else(|| {
+        let host = crate::config::hostname();
+        host.split('.').next().unwrap_or_default().to_owned()
+    })
+}
+
+/// The parameters defined so far: they hold across included files, as in keepalived.
+pub struct Preprocessor {
+    config_id: String,
+    parameters: HashMap<String, String>,
+    /// Bytes the replacements made in the current file.
+    made: usize,
+}
+
+/// A line to read: its text and the line of the file it comes from.
+pub type Line = (usize, String);
+
+impl Preprocessor {
+    pub fn new(config_id: String) -> Self {
+        Preprocessor {
+            config_id,
+            parameters: HashMap::new(),
+            made: 0,
+        }
+    }
+
+    /// The lines of a file's `text` (read from `dir`) after conditions, definitions and
+    /// replacements; `Err((line, message))` for a replacement that does not end.
+    pub fn lines(&mut self, text: &str, dir: &Path) -> Result<Vec<Line>, (usize, String)> {
+        self.made = 0;
+        self.parameters
+            .insert("_PWD".to_owned(), dir.to_string_lossy().into_owned());
+        self.parameters
+            .insert("_INSTANCE".to_owned(), self.config_id.clone());
+        let mut out = Vec::new();
+        let mut physical = text.lines().enumerate().map(|(i, line)| (i + 1, line));
+        while let Some((number, line)) = physical.next() {
+            let Some(line) = self.condition(line) else {
+                continue;
+            };
+            if let Some((name, first)) = definition(line) {
+                let mut value = first.trim_end().to_owned();
+                // Continued over the next lines while each ends in a backslash.
+                while let Some(stripped) = value.strip_suffix('\\') {
+                    value = stripped.trim_end().to_owned();
+                    let Some((_, next)) = physical.next() else {
+                        break;
+                    };
+                    if !value.is_empty() {
+                        value.push('\n');
+                    }
+                    value.push_str(next.trim_end());
+                }
+                self.parameters.insert(name.to_owned(), value);
+                continue;
+            }
+            self.expand(number, line, 0, &mut out)?;
+        }
+        Ok(out)
+    }
+
+    /// Keeps a line whose `@ID` / `@^ID` condition holds, without it; any other line as is.
+    fn condition<'a>(&self, line: &'a str) -> Option<&'a str> {
+        let Some(rest) = line.trim_start().strip_prefix('@') else {
+            return Some(line);
+        };
+        let (negated, rest) = match rest.strip_prefix('^') {
+            Some(rest) => (true, rest),
+            None => (false, rest),
+        };
+        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let matches = rest[..end] == self.config_id;
+        (matches != negated).then_some(&rest[end..])
+    }
+
+    /// Replaces the parameters in `line` and reads what that makes as lines again.
+    fn expand(
+        &mut self,
+        number: usize,
+        line: &str,
+        round: usize,
+        out: &mut Vec<Line>,
+    ) -> Result<(), (usize, String)> {
+        if line.trim_start().starts_with("~SEQ") {
+            return Err((
+                number,
+                "~SEQ sequence lines are not supported: write out the lines they stand for"
+                    .to_owned(),
+            ));
+        }
+        let replaced = self.replace(line);
+        if replaced == line {
+            out.push((number, line.to_owned()));
+            return Ok(());
+        }
+        self.made = self.made.saturating_add(replaced.len());
+        if round >= MAX_ROUNDS || self.made > MAX_MADE {
+            return Err((
+                number,
+                "parameter replacement does not end (a parameter that contains itself?)".to_owned(),
+            ));
+        }
+        for made in replaced.lines() {
+            let Some(made) = self.condition(made) else {
+                continue;
+            };
+            if let Some((name, value)) = definition(made) {
+                self.parameters
+                    .insert(name.to_owned(), value.trim_end().to_owned());
+                continue;
+            }
+            self.expand(number, made, round + 1, out)?;
+        }
+        Ok(())
+    }
+
+    /// One pass of replacements over `line`: `${NAME}` anywhere, `$NAME` before white space or
+    /// the end; undefined names stay.
+    fn replace(&self, line: &str) -> String {
+        let mut out = String::with_capacity(line.len());
+        let mut rest = line;
+        while let Some(at) = rest.find('$') {
+            out.push_str(&rest[..at]);
+            let after = &rest[at + 1..];
+            let (name, len) = if let Some(braced) = after.strip_prefix('{') {
+                match braced.find('}') {
+                    Some(end) => (&braced[..end], end + 2),
+                    None => ("", 0),
+                }
+            } else {
+                let end = after
+                    .find(|c: char| !is_name_char(c))
+                    .unwrap_or(after.len());
+                let followed = after[end..].chars().next().is_none_or(char::is_whitespace);
+                if followed {
+                    (&after[..end], end)
+                } else {
+                    ("", 0)
+                }
+            };
+            match self.parameters.get(name).filter(|_| is_name(name)) {
+                Some(value) => {
+                    out.push_str(value);
+                    rest = &after[len..];
+                }
+                None => {
+                    out.push('$');
+                    rest = after;
+                }
+            }
+        }
+        out.push_str(rest);
+        out
+    }
+}
+
+/// `$NAME=VALUE` (only white space before the `$`, none before the `=`): the name and the
+/// value as written.
+fn definition(line: &str) -> Option<(&str, &str)> {
+    let rest = line.trim_start().strip_prefix('$')?;
+    let (name, value) = rest.split_once('=')?;
+    is_name(name).then_some((name, value))
+}
+
+fn is_name(name: &str) -> bool {
+    name.chars().next().is_some_and(|c| !c.is_ascii_digit()) && name.chars().all(is_name_char)
+}
+
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(id: &str, text: &str) -> Vec<(usize, String)> {
+        Preprocessor::new(id.to_owned())
+            .lines(text, Path::new("/etc/keepalived"))
+            .unwrap()
+    }
+
+    fn texts(id: &str, text: &str) -> Vec<String> {
+        lines(id, text).into_iter().map(|(_, line)| line).collect()
+    }
+
+    #[test]
+    fn conditional_lines_follow_the_config_id() {
+        // keepalived.conf(5)'s example.
+        let text = "@main   router_id main_router\n@backup router_id backup_router\n\
+                    unicast_peer {\n  @^main    1.2.3.4\n  @^backup  1.2.3.5\n}\n";
+        assert_eq!(
+            texts("main", text),
+            [
+                "   router_id main_router",
+                "unicast_peer {",
+                "  1.2.3.5",
+                "}"
+            ]
+        );
+        assert_eq!(
+            texts("other", text),
+            ["unicast_peer {", "    1.2.3.4", "  1.2.3.5", "}"]
+        );
+    }
+
+    #[test]
+    fn parameters_are_replaced_when_used_and_again_in_what_they_make() {
+        // keepalived.conf(5)'s examples.
+        let text = "$ADDRESS_BASE=10.2.${ADDRESS_BASE_SUB}\n$ADDRESS_BASE_SUB=0\n\
+                    ${ADDRESS_BASE}.100/32\n$ADDRESS_BASE_SUB=10\n${ADDRESS_BASE}.100/32\n";
+        assert_eq!(
+            lines("main", text),
+            [
+                (3, "10.2.0.100/32".to_owned()),
+                (5, "10.2.10.100/32".to_owned())
+            ]
+        );
+        let text = "@main $PRIORITY=240\n@backup $PRIORITY=200\npriority $PRIORITY\n\
+                    $IF_MAIN=@main\n$IF_MAIN priority 241\n";
+        assert_eq!(texts("main", text), ["priority 240", " priority 241"]);
+        assert_eq!(texts("backup", text), ["priority 200"]);
+        // Undefined, or not followed by white space: left as written.
+        let text = "notify \"/bin/echo $HOME ${UNSET}\"\n$A=1\nx $Ab $A\n";
+        assert_eq!(
+            texts("main", text),
+            ["notify \"/bin/echo $HOME ${UNSET}\"", "x $Ab 1"]
+        );
+        assert_eq!(
+            texts("lb1", "id ${_INSTANCE} ${_PWD}\n"),
+            ["id lb1 /etc/keepalived"]
+        );
+    }
+
+    #[test]
+    fn a_multiline_definition_makes_lines_at_the_line_that_uses_it() {
+        let text = "$INSTANCE= \\\nvrrp_instance VI_${NUM} { \\\n  @high priority 130 \\\n  \
+                    @low priority 120 \\\n}\n\n$NUM=0\n$INSTANCE\n$NUM=1\n$INSTANCE\n";
+        assert_eq!(
+            lines("high", text),
+            [
+                (6, String::new()),
+                (8, "vrrp_instance VI_0 {".to_owned()),
+                (8, " priority 130".to_owned()),
+                (8, "}".to_owned()),
+                (10, "vrrp_instance VI_1 {".to_owned()),
+                (10, " priority 130".to_owned()),
+                (10, "}".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_parameter_that_contains_itself_is_an_error() {
+        let err = Preprocessor::new("x".to_owned())
+            .lines("$A=a ${A}\n\n${A}\n", Path::new("."))
+            .unwrap_err();
+        assert_eq!(err.0, 3);
+        assert!(err.1.contains("does not end"), "{err:?}");
+        // Each one doubling the next: stopped long before memory runs out.
+        let doubling: String = (0..40)
+            .map(|i| format!("$P{i}=${{P{}}} ${{P{}}}\n", i + 1, i + 1))
+            .collect();
+        let err = Preprocessor::new("x".to_owned())
+            .lines(&format!("{doubling}$P40=x\n${{P0}}\n"), Path::new("."))
+            .unwrap_err();
+        assert_eq!(err.0, 42);
+    }
+
+    #[test]
+    fn a_sequence_line_is_refused_clearly() {
+        let err = Preprocessor::new("x".to_owned())
+            .lines("a\n~SEQ(N, 1, 3) b ${N}\n", Path::new("."))
+            .unwrap_err();
+        assert_eq!(err.0, 2);
+        assert!(
+            err.1.starts_with("~SEQ sequence lines are not supported"),
+            "{err:?}"
+        );
+    }
+}
