@@ -81,6 +81,7 @@ pub fn config(stmts: &[Stmt], report: &mut Report) -> Option<Config> {
         .iter()
         .map(|(s, _)| (s.name.clone(), s.weight))
         .collect();
+    warn_scripts_tracked_before_defined(stmts, report);
     let mut instances: Vec<Built> = Vec::new();
     for stmt in &instance_stmts {
         match instance::instance(stmt, &defaults, &files, report) {
@@ -273,6 +274,42 @@ pub fn interval(token: &super::lexer::Token, key: &str) -> Result<Duration, Stri
         ));
     }
     Ok(d)
+}
+
+/// keepalived looks a tracked script up as it reads the `track_script` line: one whose
+/// `vrrp_script` comes later in the file is not found, and keepalived tracks nothing. xvrrpd
+/// tracks it; the warning says that the two differ.
+fn warn_scripts_tracked_before_defined(stmts: &[Stmt], report: &mut Report) {
+    let defined: HashMap<&str, Loc> = stmts
+        .iter()
+        .filter(|stmt| stmt.keyword() == "vrrp_script")
+        .filter_map(|stmt| Some((stmt.args().first()?.text.as_str(), stmt.at())))
+        .collect();
+    let tracking = stmts
+        .iter()
+        .filter(|stmt| matches!(stmt.keyword(), "vrrp_instance" | "vrrp_sync_group"))
+        .flat_map(|stmt| stmt.block.iter().flatten())
+        .filter(|s| s.keyword() == "track_script")
+        .flat_map(|s| s.block.iter().flatten());
+    let mut warnings = Vec::new();
+    for line in tracking {
+        if let Some(at) = defined.get(line.keyword())
+            && at.seq > line.at().seq
+        {
+            warnings.push((
+                line.at(),
+                format!(
+                    "track_script {0}: vrrp_script {0} comes later in the file, so keepalived \
+                     does not find it and tracks nothing; xvrrpd tracks it (define scripts \
+                     first to keep both the same)",
+                    line.keyword()
+                ),
+            ));
+        }
+    }
+    for (at, message) in warnings {
+        report.warn(at, message);
+    }
 }
 
 /// The name of a `vrrp_script`, `vrrp_track_file`, `vrrp_instance` or `vrrp_sync_group` block,

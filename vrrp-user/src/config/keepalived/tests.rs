@@ -706,3 +706,24 @@ fn strict_mode_is_read_as_keepalived_reads_it() {
         )
     );
 }
+
+#[test]
+fn a_script_tracked_before_its_definition_is_tracked_with_a_warning() {
+    let text = "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n \
+                track_script {\n  chk\n }\n virtual_ipaddress {\n 192.0.2.1\n }\n}\n\
+                vrrp_script chk {\n script /bin/true\n}\n";
+    let (config, warnings) = read(text).unwrap();
+    assert_eq!(config.instances[0].track_scripts[0].script, "chk");
+    assert_eq!(
+        warnings,
+        [
+            "5: track_script chk: vrrp_script chk comes later in the file, so keepalived does \
+             not find it and tracks nothing; xvrrpd tracks it (define scripts first to keep both \
+             the same)"
+        ]
+    );
+    // Defined first: no warning.
+    let first = "vrrp_script chk {\n script /bin/true\n}\n".to_owned()
+        + &text[..text.find("vrrp_script").unwrap()];
+    assert!(read(&first).unwrap().1.is_empty());
+}
