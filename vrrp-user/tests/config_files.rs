@@ -402,11 +402,11 @@ bad! {
         "bad_sync_group_weight.toml:22: sync group \"G\": member \"VI_1\" tracks script \"chk\" \
          with weight 5, and member \"VI_2\" does not; a weighted tracker of sync group members \
          must be on every member with the same weight, else have weight 0 (a failure puts the \
-         whole group in Fault)\n\
+         whole group in Fault), or the group needs tracking_weight = true\n\
          bad_sync_group_weight.toml:22: sync group \"G\": member \"VI_2\" tracks script \"chk\" \
          with weight 10, and member \"VI_1\" does not; a weighted tracker of sync group members \
          must be on every member with the same weight, else have weight 0 (a failure puts the \
-         whole group in Fault)";
+         whole group in Fault), or the group needs tracking_weight = true";
     track_interface_entries, "bad_track_interfaces.toml",
         "bad_track_interfaces.toml:6: weight must be -253..253, got -300\n\
          bad_track_interfaces.toml:6: unknown key \"name\" in a track_interfaces entry \
@@ -724,4 +724,26 @@ proptest! {
         );
         check_any(&text);
     }
+}
+
+#[test]
+fn a_sync_group_with_tracking_weight_lets_members_weigh_their_own_trackers() {
+    let path = format!(
+        "{}/tests/data/config/bad_sync_group_weight.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(path).unwrap() + "tracking_weight = true\n";
+    let config = Config::from_toml_str(&text, "weights.toml")
+        .unwrap_or_else(|e| panic!("{e}"))
+        .config;
+    assert!(config.sync_groups[0].tracking_weight);
+    assert_eq!(config.instances[1].track_scripts[0].weight, Some(10));
+    let converted = Config::from_toml_str(&vrrp_user::config::to_toml(&config), "c.toml")
+        .unwrap_or_else(|e| panic!("{e}"))
+        .config;
+    assert!(converted.sync_groups[0].tracking_weight);
+    assert_eq!(
+        converted.instances[1].track_scripts,
+        config.instances[1].track_scripts
+    );
 }

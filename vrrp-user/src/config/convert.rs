@@ -274,5 +274,8 @@ fn sync_group(out: &mut String, group: &SyncGroup) {
     let _ = writeln!(out, "\n[[sync_group]]");
     let _ = writeln!(out, "name = {}", quote(&group.name));
     let _ = writeln!(out, "members = {}", strings(&group.members));
+    if group.tracking_weight {
+        let _ = writeln!(out, "tracking_weight = true");
+    }
     notify(out, &group.notify);
 }

@@ -130,6 +130,9 @@ pub struct SyncGroup {
     /// Instance names, at least one; every name exists and is in no other group.
     pub members: Vec<String>,
     pub notify: Notify,
+    /// Members may have weighted trackers of their own (keepalived's
+    /// `sync_group_tracking_weight`); otherwise a weighted tracker is on every member.
+    pub tracking_weight: bool,
     pub line: usize,
 }
 

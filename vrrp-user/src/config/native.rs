@@ -94,6 +94,7 @@ pub(super) struct RawScript {
 pub(super) struct RawSyncGroup {
     pub name: Option<Spanned<Raw>>,
     pub members: Option<Spanned<Raw>>,
+    pub tracking_weight: Option<Spanned<Raw>>,
     pub notify_master: Option<Spanned<Raw>>,
     pub notify_backup: Option<Spanned<Raw>>,
     pub notify_fault: Option<Spanned<Raw>>,

@@ -500,6 +500,7 @@ fn sync_group(
     let mut notify = Notify::default();
     let mut trackers = instance::Trackers::default();
     let mut has_group = false;
+    let mut tracking_weight = false;
     for s in report.named_block(stmt) {
         match s.keyword() {
             "group" => {
@@ -512,6 +513,10 @@ fn sync_group(
                         members.push((word.text.clone(), report.site(word.at)));
                     }
                 }
+            }
+            "sync_group_tracking_weight" => {
+                report.flag(s);
+                tracking_weight = true;
             }
             key if instance::notify_slot(&mut notify, key).is_some() => {
                 let _ = instance::notify(s, &mut notify, report);
@@ -534,7 +539,13 @@ fn sync_group(
     }
     for (member, _) in &members {
         if let Some(built) = instances.iter_mut().find(|b| b.config.name == *member) {
-            built.join_group(&name.text, &trackers, script_weights, report);
+            built.join_group(
+                &name.text,
+                &trackers,
+                script_weights,
+                tracking_weight,
+                report,
+            );
         }
     }
     let (members, sites): (Vec<String>, Vec<Site>) = members.into_iter().unzip();
@@ -543,6 +554,7 @@ fn sync_group(
             name: name.text.clone(),
             members,
             notify,
+            tracking_weight,
             line: stmt.at().line,
         },
         GroupSites {

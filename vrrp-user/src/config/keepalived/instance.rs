@@ -230,15 +230,30 @@ pub struct Built {
 }
 
 impl Built {
-    /// The instance is a member of sync group `group` with these `trackers`. Its own weighted
-    /// trackers go as keepalived's `vrrp_complete_instance` has them go: a weighted script is
-    /// dropped; a weighted interface is kept with weight 0 (its link going down still faults
-    /// the group); a file keeps weight 0 if its weight was the default 1, else it is dropped.
-    /// The group's trackers are added.
+    /// The instance is a member of sync group `group` with these `trackers`. Unless the group
+    /// has `tracking_weight`, its own weighted trackers go as keepalived's
+    /// `vrrp_complete_instance` has them go: a weighted script is dropped; a weighted interface
+    /// is kept with weight 0 (its link going down still faults the group); a file keeps weight
+    /// 0 if its weight was the default 1, else it is dropped. The group's trackers are added.
     pub fn join_group(
         &mut self,
         group: &str,
         trackers: &Trackers,
+        script_weights: &HashMap<String, i32>,
+        tracking_weight: bool,
+        report: &mut Report,
+    ) {
+        if !tracking_weight {
+            self.unweight_trackers(group, script_weights, report);
+        }
+        self.add_group_trackers(trackers, report);
+    }
+
+    /// A member's own weighted trackers, as keepalived treats them without
+    /// `sync_group_tracking_weight`.
+    fn unweight_trackers(
+        &mut self,
+        group: &str,
         script_weights: &HashMap<String, i32>,
         report: &mut Report,
     ) {
@@ -296,6 +311,10 @@ impl Built {
                 }
             }
         });
+    }
+
+    /// The group's trackers, on every member that does not track the same already.
+    fn add_group_trackers(&mut self, trackers: &Trackers, report: &mut Report) {
         for entry in &trackers.scripts {
             if !self
                 .trackers

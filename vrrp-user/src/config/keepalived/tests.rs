@@ -727,3 +727,27 @@ fn a_script_tracked_before_its_definition_is_tracked_with_a_warning() {
         + &text[..text.find("vrrp_script").unwrap()];
     assert!(read(&first).unwrap().1.is_empty());
 }
+
+#[test]
+fn sync_group_tracking_weight_keeps_the_members_weights() {
+    let text = "vrrp_script a {\n script /a\n weight 5\n}\n\
+                vrrp_sync_group G {\n group {\n  VI_1\n }\n sync_group_tracking_weight\n}\n\
+                vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n \
+                virtual_ipaddress {\n 192.0.2.1\n }\n track_script {\n  a\n }\n \
+                track_interface {\n  eth1 weight -20\n }\n}\n";
+    let (config, warnings) = read(text).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert!(config.sync_groups[0].tracking_weight);
+    let instance = &config.instances[0];
+    assert_eq!(instance.track_scripts[0].script, "a");
+    assert_eq!(instance.track_interfaces[0].weight, -20);
+    let toml = to_toml(&config);
+    let back = Config::from_toml_str(&toml, "converted.toml")
+        .unwrap_or_else(|e| panic!("{toml}\n{e}"))
+        .config;
+    assert!(back.sync_groups[0].tracking_weight, "{toml}");
+    assert_eq!(
+        back.instances[0].track_interfaces,
+        instance.track_interfaces
+    );
+}

@@ -350,6 +350,9 @@ impl Checker<'_> {
             }
         }
         let notify = self.notify(&r.notifies());
+        let tracking_weight = self.value(&r.tracking_weight, |v| {
+            fields::boolean(v, "tracking_weight")
+        });
         let name_span: Range<usize> = r.name.as_ref().map_or(header.clone(), Spanned::span);
         members.ok()?;
         if failed {
@@ -360,6 +363,7 @@ impl Checker<'_> {
                 name: name.ok()?,
                 members: names,
                 notify: notify.ok()?,
+                tracking_weight: tracking_weight.ok()?.unwrap_or(false),
                 line: self.line(&header),
             },
             GroupSites {
@@ -377,6 +381,7 @@ type Member<'a> = (&'a str, &'a crossref::Site, Vec<(String, i32)>);
 /// keepalived's sync group trackers are, so that the members' priorities move together;
 /// otherwise it must have weight 0 (its failure puts the whole group in Fault). keepalived
 /// ignores a weighted tracker that only some members have; the native format refuses it.
+/// A group with `tracking_weight` (keepalived's `sync_group_tracking_weight`) allows it.
 pub(super) fn group_trackers(parts: &crossref::Parts<'_>) -> Vec<Diagnostic> {
     let scripts: HashMap<&str, &CheckScript> = parts
         .scripts
@@ -384,7 +389,7 @@ pub(super) fn group_trackers(parts: &crossref::Parts<'_>) -> Vec<Diagnostic> {
         .map(|(script, _)| (script.name.as_str(), script))
         .collect();
     let mut errors = Vec::new();
-    for (group, sites) in parts.groups {
+    for (group, sites) in parts.groups.iter().filter(|(g, _)| !g.tracking_weight) {
         let members: Vec<Member<'_>> = (group.members.iter())
             .zip(&sites.members)
             .filter_map(|(member, site)| {
@@ -408,7 +413,7 @@ pub(super) fn group_trackers(parts: &crossref::Parts<'_>) -> Vec<Diagnostic> {
                     "sync group {:?}: member {member:?} tracks {what} with weight {weight}, and \
                      member {other:?} does not; a weighted tracker of sync group members must be \
                      on every member with the same weight, else have weight 0 (a failure puts \
-                     the whole group in Fault)",
+                     the whole group in Fault), or the group needs tracking_weight = true",
                     group.name
                 )));
             }

@@ -201,6 +201,7 @@ mod tests {
             name: "G1".into(),
             members: vec!["VI_1".into(), "VI_2".into()],
             notify: Notify::default(),
+            tracking_weight: false,
             line: 1,
         };
         let notifier = Notifier::with(
