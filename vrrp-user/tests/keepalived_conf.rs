@@ -84,6 +84,11 @@ macro_rules! bad {
 const MAIL: &str = "xvrrpd sends no mail; ignored (notify scripts can)";
 
 good! {
+    a_plain_include_of_a_missing_file_is_a_warning, "good/include-missing.conf", 1, [
+        "good/include-missing.conf:2: warning: include optional-scripts.conf: \
+         good/optional-scripts.conf does not exist; nothing included, as keepalived does \
+         (includea would make this an error)",
+    ];
     haproxy_master, "good/haproxy-master.conf", 1, [
         format!("good/haproxy-master.conf:5: warning: notification_email: {MAIL}"),
         format!("good/haproxy-master.conf:8: warning: notification_email_from: {MAIL}"),
@@ -165,10 +170,11 @@ bad! {
          \"VI_1\" at line 1",
     ];
     an_included_file_must_exist, "bad/include-missing.conf", [
-        "bad/include-missing.conf:1: error: include missing.conf: bad/missing.conf does not exist",
+        "bad/include-missing.conf:1: error: includea missing.conf: bad/missing.conf does not \
+         exist",
     ];
     an_included_directory_is_named_so, "bad/include-directory.conf", [
-        "bad/include-directory.conf:1: error: include ../good/includes/conf.d: \
+        "bad/include-directory.conf:1: error: includea ../good/includes/conf.d: \
          bad/../good/includes/conf.d is a directory",
     ];
     interface_and_vrid_are_required, "bad/missing-keys.conf", [
@@ -285,7 +291,7 @@ fn convert_prints_toml_that_loads_back_to_the_same_config() {
         .into_iter()
         .filter(|f| f.starts_with("good/"))
         .collect();
-    assert_eq!(good.len(), 7);
+    assert_eq!(good.len(), 8);
     for file in good {
         let out = xvrrpd(&["convert", "-c", &file]);
         assert_eq!(out.status.code(), Some(0), "{file}");

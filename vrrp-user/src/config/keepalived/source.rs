@@ -174,21 +174,30 @@ impl Reader<'_> {
             }
         };
         if matches.is_empty() {
-            if is_glob {
+            let why = match (is_glob, full.is_dir()) {
+                (true, _) => {
+                    self.report.warn(
+                        at,
+                        format!("{keyword} {pattern}: no file matches (nothing included)"),
+                    );
+                    return;
+                }
+                (false, true) => "is a directory",
+                (false, false) => "does not exist",
+            };
+            // keepalived's plain include logs a file it cannot open and goes on; the checking
+            // variants (includea, includer, ...) fail.
+            if keyword == "include" {
                 self.report.warn(
                     at,
-                    format!("{keyword} {pattern}: no file matches (nothing included)"),
-                );
-            } else if full.is_dir() {
-                self.report.error(
-                    at,
-                    format!("{keyword} {pattern}: {full_text} is a directory"),
+                    format!(
+                        "{keyword} {pattern}: {full_text} {why}; nothing included, as keepalived \
+                         does (includea would make this an error)"
+                    ),
                 );
             } else {
-                self.report.error(
-                    at,
-                    format!("{keyword} {pattern}: {full_text} does not exist"),
-                );
+                self.report
+                    .error(at, format!("{keyword} {pattern}: {full_text} {why}"));
             }
             return;
         }
