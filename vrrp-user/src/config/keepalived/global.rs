@@ -89,9 +89,19 @@ pub fn config(stmts: &[Stmt], report: &mut Report) -> Option<Config> {
             None => failed.extend(stmt.args().first().map(|name| name.text.clone())),
         }
     }
+    let mut members = Members {
+        defined: instance_stmts
+            .iter()
+            .filter_map(|stmt| Some(stmt.args().first()?.text.clone()))
+            .collect(),
+        grouped: HashMap::new(),
+    };
     let groups: Vec<(SyncGroup, GroupSites)> = group_stmts
         .iter()
-        .filter_map(|stmt| sync_group(stmt, &mut instances, &script_weights, &files, report))
+        .filter_map(|stmt| {
+            let context = (&script_weights, &files);
+            sync_group(stmt, &mut instances, &mut members, context, report)
+        })
         .collect();
     if instance_stmts.is_empty() {
         let at = stmts.first().map_or(
@@ -488,11 +498,17 @@ fn track_file(stmt: &Stmt, report: &mut Report) -> Option<TrackFileDef> {
 /// `vrrp_sync_group NAME { group { ... } notify* track_* }`: the group; its trackers are added
 /// to each member, and weighted trackers of the members themselves are dropped (keepalived
 /// ignores them).
+/// The instances sync groups may name, and the group each one joined first.
+struct Members {
+    defined: std::collections::HashSet<String>,
+    grouped: HashMap<String, String>,
+}
+
 fn sync_group(
     stmt: &Stmt,
     instances: &mut [Built],
-    script_weights: &HashMap<String, i32>,
-    files: &TrackFiles,
+    known: &mut Members,
+    (script_weights, files): (&HashMap<String, i32>, &TrackFiles),
     report: &mut Report,
 ) -> Option<(SyncGroup, GroupSites)> {
     let name = block_name(stmt, "vrrp_sync_group", report)?;
@@ -500,6 +516,7 @@ fn sync_group(
     let mut notify = Notify::default();
     let mut trackers = instance::Trackers::default();
     let mut has_group = false;
+    let mut left_out = false;
     let mut tracking_weight = false;
     for s in report.named_block(stmt) {
         match s.keyword() {
@@ -510,7 +527,28 @@ fn sync_group(
                 for line in report.block(s) {
                     report.no_block(line);
                     for word in &line.words {
-                        members.push((word.text.clone(), report.site(word.at)));
+                        // keepalived leaves out, with a log line, a member it does not know
+                        // or that an earlier group has.
+                        let member = &word.text;
+                        let skip = if !known.defined.contains(member) {
+                            Some(format!("instance {member} is not defined"))
+                        } else {
+                            (known.grouped.get(member))
+                                .map(|first| format!("instance {member} is in sync group {first}"))
+                        };
+                        if let Some(why) = skip {
+                            left_out = true;
+                            report.warn(
+                                word.at,
+                                format!(
+                                    "vrrp_sync_group {}: {why}; left out, as keepalived does",
+                                    name.text
+                                ),
+                            );
+                            continue;
+                        }
+                        known.grouped.insert(member.clone(), name.text.clone());
+                        members.push((member.clone(), report.site(word.at)));
                     }
                 }
             }
@@ -526,6 +564,13 @@ fn sync_group(
             }
             _ => report.unknown(s, "vrrp_sync_group"),
         }
+    }
+    if left_out && members.is_empty() {
+        report.warn(
+            stmt.at(),
+            format!("vrrp_sync_group {} has no member left; ignored", name.text),
+        );
+        return None;
     }
     if !has_group || members.is_empty() {
         report.error(
