@@ -55,16 +55,21 @@ impl Preprocessor {
         }
     }
 
-    /// The lines of a file's `text` (read from `dir`) after conditions, definitions and
-    /// replacements; `Err((line, message))` for a replacement that does not end.
-    pub fn lines(&mut self, text: &str, dir: &Path) -> Result<Vec<Line>, (usize, String)> {
+    /// `lines` of a file (each with its number; the file is in `dir`) after conditions,
+    /// definitions and replacements; `Err((line, message))` for a replacement that does not
+    /// end.
+    pub fn lines<'a>(
+        &mut self,
+        lines: impl IntoIterator<Item = (usize, &'a str)>,
+        dir: &Path,
+    ) -> Result<Vec<Line>, (usize, String)> {
         self.made = 0;
         self.parameters
             .insert("_PWD".to_owned(), dir.to_string_lossy().into_owned());
         self.parameters
             .insert("_INSTANCE".to_owned(), self.config_id.clone());
         let mut out = Vec::new();
-        let mut physical = text.lines().enumerate().map(|(i, line)| (i + 1, line));
+        let mut physical = lines.into_iter();
         while let Some((number, line)) = physical.next() {
             let Some(line) = self.condition(line) else {
                 continue;
@@ -205,9 +210,13 @@ fn is_name_char(c: char) -> bool {
 mod tests {
     use super::*;
 
+    fn numbered(text: &str) -> Vec<(usize, &str)> {
+        text.lines().enumerate().map(|(i, l)| (i + 1, l)).collect()
+    }
+
     fn lines(id: &str, text: &str) -> Vec<(usize, String)> {
         Preprocessor::new(id.to_owned())
-            .lines(text, Path::new("/etc/keepalived"))
+            .lines(numbered(text), Path::new("/etc/keepalived"))
             .unwrap()
     }
 
@@ -284,7 +293,7 @@ mod tests {
     #[test]
     fn a_parameter_that_contains_itself_is_an_error() {
         let err = Preprocessor::new("x".to_owned())
-            .lines("$A=a ${A}\n\n${A}\n", Path::new("."))
+            .lines(numbered("$A=a ${A}\n\n${A}\n"), Path::new("."))
             .unwrap_err();
         assert_eq!(err.0, 3);
         assert!(err.1.contains("does not end"), "{err:?}");
@@ -293,7 +302,10 @@ mod tests {
             .map(|i| format!("$P{i}=${{P{}}} ${{P{}}}\n", i + 1, i + 1))
             .collect();
         let err = Preprocessor::new("x".to_owned())
-            .lines(&format!("{doubling}$P40=x\n${{P0}}\n"), Path::new("."))
+            .lines(
+                numbered(&format!("{doubling}$P40=x\n${{P0}}\n")),
+                Path::new("."),
+            )
             .unwrap_err();
         assert_eq!(err.0, 42);
     }
@@ -301,7 +313,7 @@ mod tests {
     #[test]
     fn a_sequence_line_is_refused_clearly() {
         let err = Preprocessor::new("x".to_owned())
-            .lines("a\n~SEQ(N, 1, 3) b ${N}\n", Path::new("."))
+            .lines(numbered("a\n~SEQ(N, 1, 3) b ${N}\n"), Path::new("."))
             .unwrap_err();
         assert_eq!(err.0, 2);
         assert!(

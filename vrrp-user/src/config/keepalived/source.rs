@@ -82,38 +82,61 @@ impl Reader<'_> {
             }
         };
         let dir = path.parent().unwrap_or(Path::new("")).to_owned();
-        let lines = self
-            .preprocessor
-            .lines(&text, &dir)
-            .and_then(|lines| lex_lines(lines.iter().map(|(n, l)| (*n, l.as_str())), file));
-        let lines = match lines {
-            Ok(lines) => lines,
-            Err((line, message)) => {
-                let at = self.report.loc(file, line);
-                self.report.error(at, message);
-                return;
-            }
-        };
         let canonical = if self.from_disk {
             std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned())
         } else {
             path.to_owned()
         };
         self.stack.push(canonical);
-        for line in lines {
-            if let Some(first) = line.first()
-                && INCLUDE_KEYWORDS.iter().any(|k| first.is(k))
-            {
-                let at = self.report.loc(file, first.at.line);
-                self.include(&line, &dir, at);
-                continue;
+        let numbered: Vec<(usize, &str)> =
+            text.lines().enumerate().map(|(i, l)| (i + 1, l)).collect();
+        // Includes are found on the lines as written (keepalived finds them before conditions
+        // and parameters) and read where they stand: a file of definitions included first
+        // serves the lines after it.
+        for chunk in numbered.split_inclusive(|(_, line)| is_include(line)) {
+            let (body, include) = match chunk.split_last() {
+                Some((last, body)) if is_include(last.1) => (body, Some(*last)),
+                _ => (chunk, None),
+            };
+            if !self.words(body, file, &dir) {
+                break;
             }
-            for mut token in line {
-                token.at = self.report.loc(file, token.at.line);
-                self.tokens.push(token);
+            if let Some((number, line)) = include {
+                let words = lex_lines([(number, line)], file);
+                let at = self.report.loc(file, number);
+                match words {
+                    Ok(mut words) => self.include(&words.pop().unwrap_or_default(), &dir, at),
+                    Err((_, message)) => {
+                        self.report.error(at, message);
+                        break;
+                    }
+                }
             }
         }
         self.stack.pop();
+    }
+
+    /// Reads the words of `lines` of `file` (in `dir`); `false` after an error that ends the
+    /// file's reading.
+    fn words(&mut self, lines: &[(usize, &str)], file: usize, dir: &Path) -> bool {
+        let words = self
+            .preprocessor
+            .lines(lines.iter().copied(), dir)
+            .and_then(|lines| lex_lines(lines.iter().map(|(n, l)| (*n, l.as_str())), file));
+        match words {
+            Ok(lines) => {
+                for mut token in lines.into_iter().flatten() {
+                    token.at = self.report.loc(file, token.at.line);
+                    self.tokens.push(token);
+                }
+                true
+            }
+            Err((line, message)) => {
+                let at = self.report.loc(file, line);
+                self.report.error(at, message);
+                false
+            }
+        }
     }
 
     fn include(&mut self, line: &[Token], dir: &Path, at: Loc) {
@@ -222,6 +245,13 @@ impl Reader<'_> {
             }
         }
     }
+}
+
+/// Whether `line`, as written, is an include (its first word one of [`INCLUDE_KEYWORDS`]).
+fn is_include(line: &str) -> bool {
+    line.split_whitespace()
+        .next()
+        .is_some_and(|word| INCLUDE_KEYWORDS.contains(&word))
 }
 
 /// The file's text. keepalived reads bytes: a comment in another encoding (an accented
