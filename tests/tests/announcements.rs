@@ -83,6 +83,29 @@ fn capture(socket: Socket, stop: &AtomicBool) -> Vec<Seen> {
     seen
 }
 
+/// Runs `scenario` on `lab` while the client's wire is captured; what it saw, and what the
+/// scenario returned.
+fn captured<T>(lab: &mut Lab, scenario: impl FnOnce(&mut Lab) -> T) -> (Vec<Seen>, T) {
+    let stop = AtomicBool::new(false);
+    let socket = arp_socket(lab);
+    std::thread::scope(|scope| {
+        let capturing = scope.spawn(|| capture(socket, &stop));
+        let result = scenario(lab);
+        stop.store(true, Ordering::Relaxed);
+        (capturing.join().expect("capture thread"), result)
+    })
+}
+
+/// Starts router `index` with `config` and waits until it holds [`KEPT`].
+fn start_master(lab: &mut Lab, index: usize, config: &str) {
+    lab.start(index, config);
+    assert!(
+        lab.wait_for_holder(index, &KEPT.to_string(), Duration::from_secs(5)),
+        "{}",
+        lab.logs()
+    );
+}
+
 fn count(seen: &[Seen], address: Ipv4Addr, after: Instant) -> usize {
     seen.iter()
         .filter(|s| s.address == address && s.at > after)
@@ -113,17 +136,9 @@ fn bursts(seen: &[Seen], address: Ipv4Addr, from: Instant, to: Instant) -> Vec<(
 fn announcements_name_only_configured_vips_and_repeat_every_garp_refresh() {
     tests::require_root();
     let mut lab = Lab::new("garp", 1);
-    let stop = AtomicBool::new(false);
-    let socket = arp_socket(&lab);
-    let (seen, marks, sent) = std::thread::scope(|scope| {
-        let capturing = scope.spawn(|| capture(socket, &stop));
+    let (seen, (marks, sent)) = captured(&mut lab, |lab| {
         let delayed = "garp_delay = \"2s\"";
-        lab.start(0, &config(&[KEPT, REMOVED], delayed));
-        assert!(
-            lab.wait_for_holder(0, &KEPT.to_string(), Duration::from_secs(5)),
-            "{}",
-            lab.logs()
-        );
+        start_master(lab, 0, &config(&[KEPT, REMOVED], delayed));
         // Within garp_delay of becoming Master: the second burst is still to come.
         lab.reload_with(0, "r0.toml", &config(&[KEPT], delayed));
         let removed = Instant::now();
@@ -138,9 +153,7 @@ fn announcements_name_only_configured_vips_and_repeat_every_garp_refresh() {
         let refresh_off = Instant::now();
         std::thread::sleep(Duration::from_millis(1500));
         let sent = lab.status(0)["instances"][0]["counters"]["gratuitous_sent"].as_u64();
-        stop.store(true, Ordering::Relaxed);
-        let seen = capturing.join().expect("capture thread");
-        (seen, [removed, refresh_on, refresh_off], sent)
+        ([removed, refresh_on, refresh_off], sent)
     });
     let [removed, refresh_on, refresh_off] = marks;
     let logs = lab.logs();
@@ -148,7 +161,7 @@ fn announcements_name_only_configured_vips_and_repeat_every_garp_refresh() {
 
     // Becoming Master: one message per VIP, then the second burst for the VIP still there.
     assert!(
-        count(&seen, REMOVED, removed - Duration::from_secs(10)) >= 1,
+        seen.iter().any(|s| s.address == REMOVED && s.at < removed),
         "{report}"
     );
     assert_eq!(count(&seen, REMOVED, removed), 0, "{report}");
@@ -199,40 +212,23 @@ fn announcements_name_only_configured_vips_and_repeat_every_garp_refresh() {
 fn refresh_stops_when_the_router_is_master_no_more() {
     tests::require_root();
     let mut lab = Lab::new("garpstop", 2);
-    let stop = AtomicBool::new(false);
-    let socket = arp_socket(&lab);
     let refreshing = "garp_delay = \"0s\"\ngarp_refresh = \"1s\"";
-    let (seen, [preempted, end]) = std::thread::scope(|scope| {
-        let capturing = scope.spawn(|| capture(socket, &stop));
-        lab.start(0, &config(&[KEPT], refreshing));
-        assert!(
-            lab.wait_for_holder(0, &KEPT.to_string(), Duration::from_secs(5)),
-            "{}",
-            lab.logs()
-        );
+    let (seen, [started, preempted, end]) = captured(&mut lab, |lab| {
+        let started = Instant::now();
+        start_master(lab, 0, &config(&[KEPT], refreshing));
         std::thread::sleep(Duration::from_millis(2500));
         // A router of higher priority preempts r0, which goes back to Backup.
-        lab.start(1, &router_config("r1", 200, &[KEPT], refreshing));
-        assert!(
-            lab.wait_for_holder(1, &KEPT.to_string(), Duration::from_secs(5)),
-            "{}",
-            lab.logs()
-        );
+        start_master(lab, 1, &router_config("r1", 200, &[KEPT], refreshing));
         let preempted = Instant::now();
         // Three of r0's refreshes would have been due.
         std::thread::sleep(Duration::from_millis(3200));
-        stop.store(true, Ordering::Relaxed);
-        (
-            capturing.join().expect("capture thread"),
-            [preempted, Instant::now()],
-        )
+        [started, preempted, Instant::now()]
     });
     let report = format!("{seen:?}\n{}", lab.logs());
     let r0 = lab.routers[0].netns.mac("eth0");
     let r1 = lab.routers[1].netns.mac("eth0");
     let from =
         |mac: [u8; 6]| -> Vec<Seen> { seen.iter().filter(|s| s.from == mac).copied().collect() };
-    let started = preempted - Duration::from_secs(30);
     assert!(
         bursts(&from(r0), KEPT, started, preempted).len() >= 3,
         "r0's burst on becoming Master and its refreshes: {report}"
@@ -253,22 +249,12 @@ fn refresh_stops_when_the_router_is_master_no_more() {
 fn the_second_burst_follows_garp_delay_after_the_first_began() {
     tests::require_root();
     let mut lab = Lab::new("garpdelay", 1);
-    let stop = AtomicBool::new(false);
-    let socket = arp_socket(&lab);
     // The first burst takes 800 ms: three messages 400 ms apart.
     let spaced = "garp_repeat = 3\ngarp_interval = \"400ms\"\ngarp_delay = \"1s\"";
-    let seen = std::thread::scope(|scope| {
-        let capturing = scope.spawn(|| capture(socket, &stop));
-        let config = config(&[KEPT], "").replace("garp_repeat = 1\n", "") + spaced;
-        lab.start(0, &config);
-        assert!(
-            lab.wait_for_holder(0, &KEPT.to_string(), Duration::from_secs(5)),
-            "{}",
-            lab.logs()
-        );
+    let config = config(&[KEPT], "").replace("garp_repeat = 1\n", "") + spaced;
+    let (seen, ()) = captured(&mut lab, |lab| {
+        start_master(lab, 0, &config);
         std::thread::sleep(Duration::from_millis(3000));
-        stop.store(true, Ordering::Relaxed);
-        capturing.join().expect("capture thread")
     });
     let report = format!("{seen:?}\n{}", lab.logs());
     let times: Vec<Instant> = seen

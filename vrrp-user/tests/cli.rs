@@ -112,9 +112,9 @@ fn config_id_picks_the_conditional_lines_of_a_keepalived_conf() {
         "{}/tests/data/keepalived-conf/good/conditional/keepalived.conf",
         env!("CARGO_MANIFEST_DIR")
     );
-    for (id, priority, source, peer) in [
-        ("lb1", 150, "192.0.2.1", "192.0.2.2"),
-        ("lb2", 100, "192.0.2.2", "192.0.2.1"),
+    for (id, priority, source, peer, vip) in [
+        ("lb1", 150, "192.0.2.1", "192.0.2.2", "192.0.2.100"),
+        ("lb2", 100, "192.0.2.2", "192.0.2.1", "192.0.2.200"),
     ] {
         let out = xvrrpd(&["convert", "--config-id", id, "-c", &file]);
         assert!(out.status.success(), "{}", stderr(&out));
@@ -142,5 +142,6 @@ fn config_id_picks_the_conditional_lines_of_a_keepalived_conf() {
             "{toml}"
         );
         assert!(toml.contains("\"198.51.100.2/24\""), "{toml}");
+        assert_eq!(toml.matches(&format!("\"{vip}/24\"")).count(), 2, "{toml}");
     }
 }

@@ -94,7 +94,7 @@ good! {
     a_plain_include_of_a_missing_file_is_a_warning, "good/include-missing.conf", 1, [
         "good/include-missing.conf:2: warning: include optional-scripts.conf: \
          good/optional-scripts.conf does not exist; nothing included, as keepalived does \
-         (includea would make this an error)",
+         (includea checks for this)",
     ];
     haproxy_master, "good/haproxy-master.conf", 1, [
         format!("good/haproxy-master.conf:5: warning: notification_email: {MAIL}"),
@@ -117,8 +117,8 @@ good! {
     includes_with_globs, "good/includes/keepalived.conf", 2, [
         "good/includes/conf.d/20-private.conf:5: warning: unknown or unsupported keyword \
          \"vrrp_unknown_option\" in vrrp_instance; ignored",
-        "good/includes/keepalived.conf:8: warning: include optional.d/*.conf: no file matches \
-         (nothing included)",
+        "good/includes/keepalived.conf:8: warning: include optional.d/*.conf: no file matches; \
+         nothing included, as keepalived does (includea checks for this)",
     ];
     common_mistakes_are_accepted_with_the_right_form, "good/common-mistakes.conf", 2, [
         "good/common-mistakes.conf:3: warning: lvs_id is the old name of router_id; read as \

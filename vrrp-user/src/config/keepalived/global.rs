@@ -495,15 +495,15 @@ fn track_file(stmt: &Stmt, report: &mut Report) -> Option<TrackFileDef> {
     Some(TrackFileDef { path, weight })
 }
 
-/// `vrrp_sync_group NAME { group { ... } notify* track_* }`: the group; its trackers are added
-/// to each member, and weighted trackers of the members themselves are dropped (keepalived
-/// ignores them).
 /// The instances sync groups may name, and the group each one joined first.
 struct Members {
     defined: std::collections::HashSet<String>,
     grouped: HashMap<String, String>,
 }
 
+/// `vrrp_sync_group NAME { group { ... } notify* track_* }`: the group; its trackers are added
+/// to each member, and weighted trackers of the members themselves are dropped (keepalived
+/// ignores them) unless the group has `sync_group_tracking_weight`.
 fn sync_group(
     stmt: &Stmt,
     instances: &mut [Built],
@@ -530,11 +530,17 @@ fn sync_group(
                         // keepalived leaves out, with a log line, a member it does not know
                         // or that an earlier group has.
                         let member = &word.text;
-                        let skip = if !known.defined.contains(member) {
-                            Some(format!("instance {member} is not defined"))
-                        } else {
-                            (known.grouped.get(member))
-                                .map(|first| format!("instance {member} is in sync group {first}"))
+                        let skip = match known.grouped.get(member) {
+                            _ if !known.defined.contains(member) => {
+                                Some(format!("instance {member} is not defined"))
+                            }
+                            Some(first) if *first == name.text => {
+                                Some(format!("instance {member} is listed twice"))
+                            }
+                            Some(first) => {
+                                Some(format!("instance {member} is in sync group {first}"))
+                            }
+                            None => None,
                         };
                         if let Some(why) = skip {
                             left_out = true;

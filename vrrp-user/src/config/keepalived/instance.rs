@@ -481,10 +481,14 @@ impl Draft {
             "strict_mode" => {
                 report.no_block(s);
                 let on = match s.args() {
-                    [] => true,
-                    [token, ..] => report.at(token, values::on_off(token, key))?,
+                    [] => Ok(true),
+                    [token, ..] => values::on_off(token, key),
                 };
-                self.strict = Some((on, s.at()));
+                match on {
+                    Ok(on) => self.strict = Some((on, s.at())),
+                    // keepalived logs an invalid one and goes on without it.
+                    Err(message) => report.warn(s.at(), format!("{message}; ignored")),
+                }
             }
             "preempt_delay" => {
                 let token = report.one(s)?;

@@ -114,6 +114,26 @@ fn lex_line(line: &str, at: Loc) -> Result<Vec<Token>, String> {
     Ok(tokens)
 }
 
+/// Where a comment starts in `line` (its length if none), by [`lex_line`]'s rules: `#` or `!`
+/// outside quotes, which `"` or `'` open and close, a backslash escaping inside them. The
+/// bytes that matter are ASCII, so this holds whatever the encoding of the rest.
+pub fn comment_start(line: &[u8]) -> usize {
+    let mut quote = None;
+    let mut escaped = false;
+    for (i, &byte) in line.iter().enumerate() {
+        match quote {
+            Some(_) if escaped => escaped = false,
+            Some(_) if byte == b'\\' => escaped = true,
+            Some(open) if byte == open => quote = None,
+            Some(_) => {}
+            None if byte == b'"' || byte == b'\'' => quote = Some(byte),
+            None if byte == b'#' || byte == b'!' => return i,
+            None => {}
+        }
+    }
+    line.len()
+}
+
 /// The common one-letter escapes; any other character stands for itself (`\"`, `\\`).
 fn escaped_char(c: char) -> char {
     match c {

@@ -4,19 +4,23 @@
 //! - a line starting with `@ID` is kept only on the router whose config id is ID, one starting
 //!   with `@^ID` only on the others; the config id is the host name up to its first dot unless
 //!   `--config-id` names another (keepalived's `-i`);
-//! - `$NAME=VALUE` defines a parameter (a value ending in `\` goes on over the next lines), and
-//!   `$NAME` followed by white space, or `${NAME}` anywhere, is replaced by its value, again
-//!   until nothing defined is left; an undefined one stays as written, so a `$` in a script is
-//!   untouched. `${_INSTANCE}` is the config id and `${_PWD}` the directory of the file.
+//! - `$NAME=VALUE` defines a parameter (a value ending in `\` goes on over the next lines;
+//!   comments and the blanks around it are not part of it), and `$NAME` followed by white
+//!   space, `,`, `)` or the end of the line, or `${NAME}` anywhere, is replaced by its value,
+//!   again until nothing defined is left; an undefined one stays as written, so a `$` in a
+//!   script is untouched. `${_INSTANCE}` is the config id and `${_PWD}` the absolute directory
+//!   of the file.
 //!
 //! Replacements are done when used, not when defined, and their lines go through the same
 //! steps again (a value may hold `@ID` lines and definitions). Every line a replacement makes
 //! is reported at the line that used the parameter. `~SEQ` lines are an error (not supported).
 use std::{collections::HashMap, path::Path, sync::OnceLock};
 
+use super::lexer::comment_start;
+
 /// How many times one line may be replaced into: more is a parameter that contains itself.
 const MAX_ROUNDS: usize = 64;
-/// How much text the replacements in one file may make, against a runaway definition.
+/// How much text the replacements of one configuration may make, against a runaway one.
 const MAX_MADE: usize = 1 << 20;
 
 static CONFIG_ID: OnceLock<String> = OnceLock::new();
@@ -39,60 +43,62 @@ pub fn config_id() -> String {
 pub struct Preprocessor {
     config_id: String,
     parameters: HashMap<String, String>,
-    /// Bytes the replacements made in the current file.
-    made: usize,
+    /// What the replacements may still make, in bytes.
+    budget: usize,
 }
 
-/// A line to read: its text and the line of the file it comes from.
+/// A line to read: the line of the file it comes from, and its text.
 pub type Line = (usize, String);
+
+/// Why preprocessing stopped: the line, and what went wrong there.
+pub type Stop = (usize, String);
 
 impl Preprocessor {
     pub fn new(config_id: String) -> Self {
         Preprocessor {
             config_id,
             parameters: HashMap::new(),
-            made: 0,
+            budget: MAX_MADE,
         }
     }
 
-    /// `lines` of a file (each with its number; the file is in `dir`) after conditions,
-    /// definitions and replacements; `Err((line, message))` for a replacement that does not
-    /// end.
-    pub fn lines<'a>(
+    /// The file read from now on is in `dir` (`${_PWD}`); again when reading comes back to a
+    /// file after one it includes.
+    pub fn enter(&mut self, dir: &Path) {
+        let dir = dir.to_string_lossy().into_owned();
+        self.parameters.insert("_PWD".to_owned(), dir);
+        (self.parameters).insert("_INSTANCE".to_owned(), self.config_id.clone());
+    }
+
+    /// What the next line of `physical` (lines with their numbers) makes: none for a failed
+    /// condition or a definition (which takes the lines that continue it too), several for a
+    /// parameter that holds several; `None` at the end.
+    pub fn next<'a>(
         &mut self,
-        lines: impl IntoIterator<Item = (usize, &'a str)>,
-        dir: &Path,
-    ) -> Result<Vec<Line>, (usize, String)> {
-        self.made = 0;
-        self.parameters
-            .insert("_PWD".to_owned(), dir.to_string_lossy().into_owned());
-        self.parameters
-            .insert("_INSTANCE".to_owned(), self.config_id.clone());
-        let mut out = Vec::new();
-        let mut physical = lines.into_iter();
-        while let Some((number, line)) = physical.next() {
-            let Some(line) = self.condition(line) else {
-                continue;
-            };
-            if let Some((name, first)) = definition(line) {
-                let mut value = first.trim_end().to_owned();
-                // Continued over the next lines while each ends in a backslash.
-                while let Some(stripped) = value.strip_suffix('\\') {
-                    value = stripped.trim_end().to_owned();
-                    let Some((_, next)) = physical.next() else {
-                        break;
-                    };
-                    if !value.is_empty() {
-                        value.push('\n');
-                    }
-                    value.push_str(next.trim_end());
+        physical: &mut impl Iterator<Item = (usize, &'a str)>,
+    ) -> Option<Result<Vec<Line>, Stop>> {
+        let (number, line) = physical.next()?;
+        let Some(line) = self.condition(uncommented(line)) else {
+            return Some(Ok(Vec::new()));
+        };
+        if let Some((name, first)) = definition(line) {
+            let mut value = first.trim().to_owned();
+            // Continued over the next lines while each ends in a backslash.
+            while let Some(stripped) = value.strip_suffix('\\') {
+                value = stripped.trim_end().to_owned();
+                let Some((_, next)) = physical.next() else {
+                    break;
+                };
+                if !value.is_empty() {
+                    value.push('\n');
                 }
-                self.parameters.insert(name.to_owned(), value);
-                continue;
+                value.push_str(uncommented(next).trim_end());
             }
-            self.expand(number, line, 0, &mut out)?;
+            self.parameters.insert(name.to_owned(), value);
+            return Some(Ok(Vec::new()));
         }
-        Ok(out)
+        let mut out = Vec::new();
+        Some(self.expand(number, line, 0, &mut out).map(|()| out))
     }
 
     /// Keeps a line whose `@ID` / `@^ID` condition holds, without it; any other line as is.
@@ -116,7 +122,7 @@ impl Preprocessor {
         line: &str,
         round: usize,
         out: &mut Vec<Line>,
-    ) -> Result<(), (usize, String)> {
+    ) -> Result<(), Stop> {
         if line.trim_start().starts_with("~SEQ") {
             return Err((
                 number,
@@ -124,25 +130,31 @@ impl Preprocessor {
                     .to_owned(),
             ));
         }
-        let replaced = self.replace(line);
+        let Some(replaced) = self.replace(line) else {
+            return Err((
+                number,
+                format!(
+                    "parameter replacement makes more than {} KiB of text; stopped",
+                    MAX_MADE >> 10
+                ),
+            ));
+        };
         if replaced == line {
             out.push((number, line.to_owned()));
             return Ok(());
         }
-        self.made = self.made.saturating_add(replaced.len());
-        if round >= MAX_ROUNDS || self.made > MAX_MADE {
+        if round >= MAX_ROUNDS {
             return Err((
                 number,
                 "parameter replacement does not end (a parameter that contains itself?)".to_owned(),
             ));
         }
         for made in replaced.lines() {
-            let Some(made) = self.condition(made) else {
+            let Some(made) = self.condition(uncommented(made)) else {
                 continue;
             };
             if let Some((name, value)) = definition(made) {
-                self.parameters
-                    .insert(name.to_owned(), value.trim_end().to_owned());
+                (self.parameters).insert(name.to_owned(), value.trim().to_owned());
                 continue;
             }
             self.expand(number, made, round + 1, out)?;
@@ -150,9 +162,9 @@ impl Preprocessor {
         Ok(())
     }
 
-    /// One pass of replacements over `line`: `${NAME}` anywhere, `$NAME` before white space or
-    /// the end; undefined names stay.
-    fn replace(&self, line: &str) -> String {
+    /// One pass of replacements over `line`: `${NAME}` anywhere, `$NAME` before white space,
+    /// `,`, `)` or the end; undefined names stay. `None` once the budget is spent.
+    fn replace(&mut self, line: &str) -> Option<String> {
         let mut out = String::with_capacity(line.len());
         let mut rest = line;
         while let Some(at) = rest.find('$') {
@@ -167,7 +179,10 @@ impl Preprocessor {
                 let end = after
                     .find(|c: char| !is_name_char(c))
                     .unwrap_or(after.len());
-                let followed = after[end..].chars().next().is_none_or(char::is_whitespace);
+                let followed = after[end..]
+                    .chars()
+                    .next()
+                    .is_none_or(|c| c.is_whitespace() || c == ',' || c == ')');
                 if followed {
                     (&after[..end], end)
                 } else {
@@ -176,6 +191,7 @@ impl Preprocessor {
             };
             match self.parameters.get(name).filter(|_| is_name(name)) {
                 Some(value) => {
+                    self.budget = self.budget.checked_sub(value.len())?;
                     out.push_str(value);
                     rest = &after[len..];
                 }
@@ -186,8 +202,14 @@ impl Preprocessor {
             }
         }
         out.push_str(rest);
-        out
+        Some(out)
     }
+}
+
+/// `line` without its comment (keepalived drops it before reading a definition, and again in
+/// what a replacement makes).
+fn uncommented(line: &str) -> &str {
+    &line[..comment_start(line.as_bytes())]
 }
 
 /// `$NAME=VALUE` (only white space before the `$`, none before the `=`): the name and the
@@ -214,10 +236,20 @@ mod tests {
         text.lines().enumerate().map(|(i, l)| (i + 1, l)).collect()
     }
 
+    /// Every line `text` makes on the router `id`, or where it stopped.
+    fn run(id: &str, text: &str) -> Result<Vec<Line>, Stop> {
+        let mut pre = Preprocessor::new(id.to_owned());
+        pre.enter(Path::new("/etc/keepalived"));
+        let mut physical = numbered(text).into_iter();
+        let mut out = Vec::new();
+        while let Some(made) = pre.next(&mut physical) {
+            out.extend(made?);
+        }
+        Ok(out)
+    }
+
     fn lines(id: &str, text: &str) -> Vec<(usize, String)> {
-        Preprocessor::new(id.to_owned())
-            .lines(numbered(text), Path::new("/etc/keepalived"))
-            .unwrap()
+        run(id, text).unwrap()
     }
 
     fn texts(id: &str, text: &str) -> Vec<String> {
@@ -273,6 +305,21 @@ mod tests {
     }
 
     #[test]
+    fn comments_and_blanks_around_a_value_are_not_part_of_it() {
+        let text = "$VIP=192.0.2.1/24 # service VIP\n$A= 5\nvirtual_ipaddress { $VIP }\n\
+                    198.51.100.${A}/24\n$L=x \\  # continued\ny\n($L)\n";
+        assert_eq!(
+            texts("main", text),
+            [
+                "virtual_ipaddress { 192.0.2.1/24 }",
+                "198.51.100.5/24",
+                "(x",
+                "y)"
+            ]
+        );
+    }
+
+    #[test]
     fn a_multiline_definition_makes_lines_at_the_line_that_uses_it() {
         let text = "$INSTANCE= \\\nvrrp_instance VI_${NUM} { \\\n  @high priority 130 \\\n  \
                     @low priority 120 \\\n}\n\n$NUM=0\n$INSTANCE\n$NUM=1\n$INSTANCE\n";
@@ -292,29 +339,29 @@ mod tests {
 
     #[test]
     fn a_parameter_that_contains_itself_is_an_error() {
-        let err = Preprocessor::new("x".to_owned())
-            .lines(numbered("$A=a ${A}\n\n${A}\n"), Path::new("."))
-            .unwrap_err();
+        let err = run("x", "$A=a ${A}\n\n${A}\n").unwrap_err();
         assert_eq!(err.0, 3);
         assert!(err.1.contains("does not end"), "{err:?}");
         // Each one doubling the next: stopped long before memory runs out.
         let doubling: String = (0..40)
             .map(|i| format!("$P{i}=${{P{}}} ${{P{}}}\n", i + 1, i + 1))
             .collect();
-        let err = Preprocessor::new("x".to_owned())
-            .lines(
-                numbered(&format!("{doubling}$P40=x\n${{P0}}\n")),
-                Path::new("."),
-            )
-            .unwrap_err();
+        let err = run("x", &format!("{doubling}$P40=x\n${{P0}}\n")).unwrap_err();
         assert_eq!(err.0, 42);
+        assert!(err.1.contains("more than 1024 KiB"), "{err:?}");
+        // Wide rather than deep: many uses of one long value on one line.
+        let wide = format!("$A={}\n{}\n", "a".repeat(100_000), "${A} ".repeat(500));
+        assert!(
+            run("x", &wide)
+                .unwrap_err()
+                .1
+                .contains("more than 1024 KiB")
+        );
     }
 
     #[test]
     fn a_sequence_line_is_refused_clearly() {
-        let err = Preprocessor::new("x".to_owned())
-            .lines(numbered("a\n~SEQ(N, 1, 3) b ${N}\n"), Path::new("."))
-            .unwrap_err();
+        let err = run("x", "a\n~SEQ(N, 1, 3) b ${N}\n").unwrap_err();
         assert_eq!(err.0, 2);
         assert!(
             err.1.starts_with("~SEQ sequence lines are not supported"),

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::{
     Report,
-    lexer::{Loc, Token, lex_lines},
+    lexer::{Loc, Token, comment_start, lex_lines},
     preprocess::{Preprocessor, config_id},
 };
 use crate::config::ConfigError;
@@ -87,60 +87,61 @@ impl Reader<'_> {
         } else {
             path.to_owned()
         };
+        // `${_PWD}` is absolute, as keepalived's working directory in the file's.
+        let pwd = match self.from_disk {
+            true => canonical.parent().unwrap_or(&dir).to_owned(),
+            false => dir.clone(),
+        };
         self.stack.push(canonical);
-        let numbered: Vec<(usize, &str)> =
-            text.lines().enumerate().map(|(i, l)| (i + 1, l)).collect();
-        // Includes are found on the lines as written (keepalived finds them before conditions
-        // and parameters) and read where they stand: a file of definitions included first
-        // serves the lines after it.
-        for chunk in numbered.split_inclusive(|(_, line)| is_include(line)) {
-            let (body, include) = match chunk.split_last() {
-                Some((last, body)) if is_include(last.1) => (body, Some(*last)),
-                _ => (chunk, None),
-            };
-            if !self.words(body, file, &dir) {
-                break;
-            }
-            if let Some((number, line)) = include {
-                let words = lex_lines([(number, line)], file);
-                let at = self.report.loc(file, number);
-                match words {
-                    Ok(mut words) => self.include(&words.pop().unwrap_or_default(), &dir, at),
-                    Err((_, message)) => {
-                        self.report.error(at, message);
-                        break;
-                    }
+        self.preprocessor.enter(&pwd);
+        // A line that cannot be read makes the file's words a guess: none are kept.
+        let first_token = self.tokens.len();
+        let mut physical = text.lines().enumerate().map(|(i, l)| (i + 1, l));
+        // Line by line, includes where they stand (found after conditions and parameters, as
+        // keepalived finds them): a file of definitions included first serves what follows.
+        'file: while let Some(made) = self.preprocessor.next(&mut physical) {
+            let lines = match made {
+                Ok(lines) => lines,
+                Err((line, message)) => {
+                    let at = self.report.loc(file, line);
+                    self.report.error(at, message);
+                    self.tokens.truncate(first_token);
+                    break;
                 }
+            };
+            for (number, line) in lines {
+                let mut words = match lex_lines([(number, line.as_str())], file) {
+                    Ok(mut words) => words.pop().unwrap_or_default(),
+                    Err((_, message)) => {
+                        let at = self.report.loc(file, number);
+                        self.report.error(at, message);
+                        self.tokens.truncate(first_token);
+                        break 'file;
+                    }
+                };
+                if words
+                    .first()
+                    .is_some_and(|first| INCLUDE_KEYWORDS.iter().any(|k| first.is(k)))
+                {
+                    let at = self.report.loc(file, number);
+                    self.include(&words, &dir, at);
+                    self.preprocessor.enter(&pwd);
+                    continue;
+                }
+                for token in &mut words {
+                    token.at = self.report.loc(file, token.at.line);
+                }
+                self.tokens.append(&mut words);
             }
         }
         self.stack.pop();
     }
 
-    /// Reads the words of `lines` of `file` (in `dir`); `false` after an error that ends the
-    /// file's reading.
-    fn words(&mut self, lines: &[(usize, &str)], file: usize, dir: &Path) -> bool {
-        let words = self
-            .preprocessor
-            .lines(lines.iter().copied(), dir)
-            .and_then(|lines| lex_lines(lines.iter().map(|(n, l)| (*n, l.as_str())), file));
-        match words {
-            Ok(lines) => {
-                for mut token in lines.into_iter().flatten() {
-                    token.at = self.report.loc(file, token.at.line);
-                    self.tokens.push(token);
-                }
-                true
-            }
-            Err((line, message)) => {
-                let at = self.report.loc(file, line);
-                self.report.error(at, message);
-                false
-            }
-        }
-    }
-
     fn include(&mut self, line: &[Token], dir: &Path, at: Loc) {
-        let keyword = &line[0].text;
+        let Some(keyword) = line.first().map(|word| word.text.as_str()) else {
+            return;
+        };
+        let checks = Checks::of(keyword);
         let pattern = match line {
             [_, pattern] => &pattern.text,
             [_] => {
@@ -197,31 +198,13 @@ impl Reader<'_> {
             }
         };
         if matches.is_empty() {
-            let why = match (is_glob, full.is_dir()) {
-                (true, _) => {
-                    self.report.warn(
-                        at,
-                        format!("{keyword} {pattern}: no file matches (nothing included)"),
-                    );
-                    return;
-                }
-                (false, true) => "is a directory",
-                (false, false) => "does not exist",
+            let (why, fails) = match (is_glob, full.is_dir()) {
+                (true, _) => ("no file matches".to_owned(), checks.wildcard_match),
+                (false, true) => (format!("{full_text} is a directory"), checks.file_exists),
+                (false, false) => (format!("{full_text} does not exist"), checks.file_exists),
             };
-            // keepalived's plain include logs a file it cannot open and goes on; the checking
-            // variants (includea, includer, ...) fail.
-            if keyword == "include" {
-                self.report.warn(
-                    at,
-                    format!(
-                        "{keyword} {pattern}: {full_text} {why}; nothing included, as keepalived \
-                         does (includea would make this an error)"
-                    ),
-                );
-            } else {
-                self.report
-                    .error(at, format!("{keyword} {pattern}: {full_text} {why}"));
-            }
+            let message = format!("{keyword} {pattern}: {why}");
+            self.check(at, fails, message);
             return;
         }
         for path in matches {
@@ -238,20 +221,48 @@ impl Reader<'_> {
             }
             match std::fs::read(&path) {
                 Ok(bytes) => self.file(&path, bytes),
-                Err(err) => self.report.error(
-                    at,
-                    format!("{keyword} {pattern}: {}: {err}", path.display()),
-                ),
+                Err(err) => {
+                    let message = format!("{keyword} {pattern}: {}: {err}", path.display());
+                    self.check(at, checks.readable, message);
+                }
             }
+        }
+    }
+
+    /// An include that did not read a file: an error if its variant checks for that, else a
+    /// warning (keepalived logs it and goes on).
+    fn check(&mut self, at: Loc, fails: bool, message: String) {
+        if fails {
+            self.report.error(at, message);
+        } else {
+            let note = "nothing included, as keepalived does (includea checks for this)";
+            self.report.warn(at, format!("{message}; {note}"));
         }
     }
 }
 
-/// Whether `line`, as written, is an include (its first word one of [`INCLUDE_KEYWORDS`]).
-fn is_include(line: &str) -> bool {
-    line.split_whitespace()
-        .next()
-        .is_some_and(|word| INCLUDE_KEYWORDS.contains(&word))
+/// What an include variant makes an error of (keepalived's `include_check`): nothing for the
+/// plain `include`, every check for `includea`. Brace expressions are not expanded, so
+/// `includeb` checks as `includew`.
+#[derive(Clone, Copy)]
+struct Checks {
+    /// A matched file that cannot be read (`includer`).
+    readable: bool,
+    /// A name without wildcards that names no file (`includem`).
+    file_exists: bool,
+    /// A wildcard that matches nothing (`includew`, `includeb`).
+    wildcard_match: bool,
+}
+
+impl Checks {
+    fn of(keyword: &str) -> Checks {
+        let all = keyword == "includea";
+        Checks {
+            readable: all || keyword == "includer",
+            file_exists: all || keyword == "includem",
+            wildcard_match: all || keyword == "includew" || keyword == "includeb",
+        }
+    }
 }
 
 /// The file's text. keepalived reads bytes: a comment in another encoding (an accented
@@ -274,26 +285,6 @@ fn decode(bytes: Vec<u8>) -> Result<String, usize> {
         text.push_str(kept);
     }
     Ok(text)
-}
-
-/// Where a comment starts in `line` (its length if none), by the lexer's rules: `#` or `!`
-/// outside quotes, which `"` or `'` open and close, a backslash escaping inside them. The
-/// bytes that matter are ASCII, so this holds whatever the encoding of the rest.
-fn comment_start(line: &[u8]) -> usize {
-    let mut quote = None;
-    let mut escaped = false;
-    for (i, &byte) in line.iter().enumerate() {
-        match quote {
-            Some(_) if escaped => escaped = false,
-            Some(_) if byte == b'\\' => escaped = true,
-            Some(open) if byte == open => quote = None,
-            Some(_) => {}
-            None if byte == b'"' || byte == b'\'' => quote = Some(byte),
-            None if byte == b'#' || byte == b'!' => return i,
-            None => {}
-        }
-    }
-    line.len()
 }
 
 #[cfg(test)]

@@ -642,6 +642,13 @@ fn a_sync_group_s_members_may_share_a_line() {
     let (config, warnings) = read(text).unwrap();
     assert_eq!(config.sync_groups[0].members, ["VI_1", "VI_2"]);
     assert!(warnings.is_empty(), "{warnings:?}");
+    let twice = text.replace("{ VI_1 VI_2 }", "{ VI_1 VI_2 VI_1 }");
+    let (config, warnings) = read(&twice).unwrap();
+    assert_eq!(config.sync_groups[0].members, ["VI_1", "VI_2"]);
+    assert_eq!(
+        warnings,
+        ["2: vrrp_sync_group G: instance VI_1 is listed twice; left out, as keepalived does"]
+    );
 }
 
 #[test]
@@ -694,6 +701,13 @@ fn strict_mode_is_read_as_keepalived_reads_it() {
     assert!(config.instances[0].preempt, "state MASTER clears nopreempt");
     let (config, _) = read(&text("", " strict_mode\n")).unwrap();
     assert_eq!(config.instances[0].auth, None);
+    // keepalived logs a value it does not know (its words are lower case) and goes on.
+    let (config, warnings) = read(&text("", " strict_mode On\n")).unwrap();
+    assert!(config.instances[0].auth.is_some());
+    assert_eq!(
+        warnings[0],
+        "6: strict_mode takes on/off, true/false or yes/no, got \"On\"; ignored"
+    );
     // Unicast peers, which keepalived 2.2 refuses in strict mode, are used.
     let peers = text(" vrrp_strict\n", " unicast_peer {\n  192.0.2.2\n }\n");
     let (config, warnings) = read(&peers).unwrap();

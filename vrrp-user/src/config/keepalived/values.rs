@@ -234,10 +234,9 @@ pub fn vip_line(words: &[Token], ignored: &mut Vec<String>) -> Result<Vip, Strin
     Ok(vip)
 }
 
-/// A command from its words: each split as keepalived splits script strings.
-/// keepalived's true/false words (`check_true_false`).
+/// keepalived's true/false words (`check_true_false`, lower case only).
 pub fn on_off(token: &Token, key: &str) -> Result<bool, String> {
-    match token.text.to_ascii_lowercase().as_str() {
+    match token.text.as_str() {
         "on" | "true" | "yes" => Ok(true),
         "off" | "false" | "no" => Ok(false),
         other => Err(format!(
@@ -246,6 +245,7 @@ pub fn on_off(token: &Token, key: &str) -> Result<bool, String> {
     }
 }
 
+/// A command from its words: each split as keepalived splits script strings.
 pub fn command(words: &[Token], key: &str) -> Result<Command, String> {
     let mut argv = Vec::new();
     for word in words {
