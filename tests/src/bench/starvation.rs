@@ -39,6 +39,10 @@ pub fn starvation(settings: Settings, report: &mut Report) {
         for implementation in Implementation::BOTH {
             let (takeovers, vip_seen, detail) = measure(implementation, load, duration);
             let name = implementation.name();
+            let setting = match (implementation, xdp_setting()) {
+                (Implementation::Xvrrpd, xdp) if xdp != "auto" => format!("; xdp = {xdp}"),
+                _ => String::new(),
+            };
             report.add(
                 "starvation",
                 load.case(),
@@ -47,7 +51,8 @@ pub fn starvation(settings: Settings, report: &mut Report) {
                 "count",
                 takeovers.into_iter().collect(),
                 format!(
-                    "{}s at 10 ms adverts; VIP seen on the backup in {vip_seen} polls; {detail}",
+                    "{}s at 10 ms adverts; VIP seen on the backup in {vip_seen} polls; \
+                     {detail}{setting}",
                     duration.as_secs()
                 ),
             );
@@ -69,6 +74,18 @@ pub fn starvation(settings: Settings, report: &mut Report) {
     }
 }
 
+/// xvrrpd's `xdp` setting for the pair: `XVRRPD_BENCH_XDP` (`off` runs the raw-socket data
+/// plane), else auto.
+fn xdp_setting() -> &'static str {
+    match std::env::var("XVRRPD_BENCH_XDP").as_deref() {
+        Err(_) | Ok("auto") => "auto",
+        Ok("native") => "native",
+        Ok("skb") => "skb",
+        Ok("off") => "off",
+        Ok(other) => panic!("XVRRPD_BENCH_XDP: auto, native, skb or off, not {other:?}"),
+    }
+}
+
 /// Takeovers by the backup (`None` if its daemon stopped answering), polls that saw the VIP on
 /// it, and what the load was.
 fn measure(
@@ -82,7 +99,10 @@ fn measure(
         if load == Load::Cpu { "c" } else { "f" }
     );
     let mut lab = Lab::new(&tag, 2);
-    let group = Group::single(3, Duration::from_millis(10));
+    let group = Group {
+        xdp: xdp_setting(),
+        ..Group::single(3, Duration::from_millis(10))
+    };
     peers::master_and_backup(&mut lab, implementation, &group);
     let before = peers::became_master(&lab, 1, implementation);
     let done = AtomicBool::new(false);
