@@ -251,24 +251,43 @@ fn measure(mode: &mut Mode, requests: u64) {
     let xdp_before = xdp_arp_replies(lab);
 
     let flood = |target: &str| {
-        let received = rx_packets(lab);
-        let machine = kernel_cpu_seconds();
-        let deferred = softirq_threads_runtime();
-        let master_cpu = threads_cpu_seconds(&mode.master_threads);
-        let lab_cpu = threads_cpu_seconds(&mode.lab_threads);
-        let packet = trafgen::arp_requests(sender, target);
-        let finished =
-            trafgen::start(&lab.client, "eth0", &packet, requests, None, FLOOD_LIMIT).finish();
-        // Let the last replies arrive.
-        std::thread::sleep(Duration::from_millis(100));
-        Flood {
-            master: threads_cpu_seconds(&mode.master_threads) - master_cpu,
-            cpu: (finished.cpu + softirq_threads_runtime().saturating_sub(deferred)).as_secs_f64()
-                + threads_cpu_seconds(&mode.lab_threads)
-                - lab_cpu,
-            machine: kernel_cpu_seconds() - machine,
-            received: rx_packets(lab) - received,
-            elapsed: finished.elapsed.as_secs_f64(),
+        let attempt = || {
+            let received = rx_packets(lab);
+            let machine = kernel_cpu_seconds();
+            let deferred = softirq_threads_runtime();
+            let master_cpu = threads_cpu_seconds(&mode.master_threads);
+            let lab_cpu = threads_cpu_seconds(&mode.lab_threads);
+            let packet = trafgen::arp_requests(sender, target);
+            let flood = trafgen::start(&lab.client, "eth0", &packet, requests, None, FLOOD_LIMIT);
+            let finished = flood.try_finish()?;
+            // Let the last replies arrive.
+            std::thread::sleep(Duration::from_millis(100));
+            Ok::<_, String>(Flood {
+                master: threads_cpu_seconds(&mode.master_threads) - master_cpu,
+                cpu: (finished.cpu + softirq_threads_runtime().saturating_sub(deferred))
+                    .as_secs_f64()
+                    + threads_cpu_seconds(&mode.lab_threads)
+                    - lab_cpu,
+                machine: kernel_cpu_seconds() - machine,
+                received: rx_packets(lab) - received,
+                elapsed: finished.elapsed.as_secs_f64(),
+            })
+        };
+        // trafgen gives up when its ring cannot be flushed at once (EAGAIN: the veth's ring
+        // is full), now and then: that flood is not measured, and sent again.
+        let mut tries = 0;
+        loop {
+            match attempt() {
+                Ok(flood) => break flood,
+                Err(failure) if tries < 2 && failure.contains("temporarily unavailable") => {
+                    tries += 1;
+                    eprintln!(
+                        "bench: arp-flood ({}): the flood goes again after: {failure}",
+                        mode.name
+                    );
+                }
+                Err(failure) => panic!("{failure}"),
+            }
         }
     };
     let unanswered = flood(NOBODY);

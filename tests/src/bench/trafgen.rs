@@ -122,7 +122,13 @@ impl Flood {
 
     /// Waits for the flood to end: its count sent, or stopped at its limit (a bounded flood
     /// too). Panics if trafgen failed, with what it said.
-    pub fn finish(mut self) -> Finished {
+    pub fn finish(self) -> Finished {
+        self.try_finish()
+            .unwrap_or_else(|failure| panic!("{failure}"))
+    }
+
+    /// [`Flood::finish`], with trafgen's failure as an error.
+    pub fn try_finish(mut self) -> Result<Finished, String> {
         let (status, usage) = loop {
             if super::STOP.load(std::sync::atomic::Ordering::SeqCst)
                 || self.started.elapsed() > self.limit
@@ -146,14 +152,14 @@ impl Flood {
                 use std::io::Read as _;
                 let _ = stderr.read_to_string(&mut text);
             }
-            panic!("trafgen failed (wait status {status}): {text}");
+            return Err(format!("trafgen failed (wait status {status}): {text}"));
         }
         let seconds =
             |time: libc::timeval| Duration::new(time.tv_sec as u64, time.tv_usec as u32 * 1000);
-        Finished {
+        Ok(Finished {
             elapsed,
             cpu: seconds(usage.ru_utime) + seconds(usage.ru_stime),
-        }
+        })
     }
 }
 
