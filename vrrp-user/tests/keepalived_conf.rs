@@ -529,3 +529,73 @@ fn the_captured_keepalived_configs_load_without_warnings() {
     }
     assert_eq!(count, 7);
 }
+
+/// Writes `files` (name, text) into a fresh directory and checks its `keepalived.conf`.
+fn check_files(tag: &str, files: &[(&str, &str)]) -> vrrp_user::config::Checked {
+    let dir = std::env::temp_dir().join(format!("xvrrpd-kc-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    let checked = Config::check(dir.join("keepalived.conf"));
+    let _ = std::fs::remove_dir_all(&dir);
+    checked
+}
+
+#[test]
+fn an_include_a_parameter_makes_is_read_where_it_stands() {
+    // keepalived reads a parameter's lines one at a time: each include sees the N set before it.
+    let instance = "vrrp_instance VI_${N} {\n interface eth0\n virtual_router_id 5${N}\n \
+                    virtual_ipaddress {\n  192.0.2.${N}/24\n }\n}\n";
+    let main = "$T=$N=1 \\\ninclude inst.conf \\\n$N=2 \\\ninclude inst.conf\n$T\n\
+                vrrp_script chk {\n script \"${_PWD}/chk.sh\"\n}\n";
+    let checked = check_files(
+        "param-include",
+        &[("keepalived.conf", main), ("inst.conf", instance)],
+    );
+    let config = checked.result.unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<&str> = config.instances.iter().map(|i| i.name.as_str()).collect();
+    assert_eq!(names, ["VI_1", "VI_2"]);
+    // ${_PWD}: the main file's directory again after the includes, absolute.
+    let program = &config.scripts[0].command[0];
+    let expected = std::env::temp_dir().canonicalize().unwrap().join(format!(
+        "xvrrpd-kc-param-include-{}/chk.sh",
+        std::process::id()
+    ));
+    assert_eq!(Path::new(program), expected);
+}
+
+#[test]
+fn include_variants_fail_on_what_they_check_for() {
+    let instance = "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n \
+                    virtual_ipaddress {\n  192.0.2.1/24\n }\n}\n";
+    for (line, fails) in [
+        ("include missing.conf", false),
+        ("includer missing.conf", false),
+        ("includem missing.conf", true),
+        ("includea missing.conf", true),
+        ("include none.d/*.conf", false),
+        ("includem none.d/*.conf", false),
+        ("includew none.d/*.conf", true),
+        ("includea none.d/*.conf", true),
+    ] {
+        let main = format!("{line}\n{instance}");
+        let checked = check_files("variants", &[("keepalived.conf", &main)]);
+        assert_eq!(
+            checked.result.is_err(),
+            fails,
+            "{line}: {:?}",
+            checked.result.err()
+        );
+        if !fails {
+            assert!(
+                checked.warnings[0]
+                    .message
+                    .contains("nothing included, as keepalived does"),
+                "{line}: {:?}",
+                checked.warnings
+            );
+        }
+    }
+}

@@ -281,6 +281,8 @@ fn measure(mode: &mut Mode, requests: u64) {
                 Ok(flood) => break flood,
                 Err(failure) if tries < 2 && failure.contains("temporarily unavailable") => {
                     tries += 1;
+                    // What the master still had queued from it is not the next flood's.
+                    std::thread::sleep(Duration::from_millis(500));
                     eprintln!(
                         "bench: arp-flood ({}): the flood goes again after: {failure}",
                         mode.name

@@ -8,20 +8,28 @@
 //!   comments and the blanks around it are not part of it), and `$NAME` followed by white
 //!   space, `,`, `)` or the end of the line, or `${NAME}` anywhere, is replaced by its value,
 //!   again until nothing defined is left; an undefined one stays as written, so a `$` in a
-//!   script is untouched. `${_INSTANCE}` is the config id and `${_PWD}` the absolute directory
-//!   of the file.
+//!   script is untouched. `${_INSTANCE}` is the config id and `${_PWD}` the directory the
+//!   file is named in, made absolute (unless the configuration defines either itself).
 //!
-//! Replacements are done when used, not when defined, and their lines go through the same
-//! steps again (a value may hold `@ID` lines and definitions). Every line a replacement makes
-//! is reported at the line that used the parameter. `~SEQ` lines are an error (not supported).
-use std::{collections::HashMap, path::Path, sync::OnceLock};
+//! Replacements are done when used, not when defined, and their lines are read again one at
+//! a time, in order, through the same steps (a value may hold `@ID` lines, definitions and
+//! includes, each read before the lines after it). Every line a replacement makes is reported
+//! at the line that used the parameter. A line may make at most 1 MiB of text, the whole
+//! configuration 64 MiB. `~SEQ` lines are an error (not supported).
+use std::{
+    collections::{HashMap, VecDeque},
+    path::Path,
+    sync::OnceLock,
+};
 
 use super::lexer::comment_start;
 
 /// How many times one line may be replaced into: more is a parameter that contains itself.
 const MAX_ROUNDS: usize = 64;
-/// How much text the replacements of one configuration may make, against a runaway one.
-const MAX_MADE: usize = 1 << 20;
+/// How much text the replacements of one line of a file may make (keepalived bounds a line),
+/// and of the whole configuration, against a runaway parameter.
+const MAX_MADE_PER_LINE: usize = 1 << 20;
+const MAX_MADE: usize = 64 << 20;
 
 static CONFIG_ID: OnceLock<String> = OnceLock::new();
 
@@ -42,13 +50,21 @@ pub fn config_id() -> String {
 /// The parameters defined so far: they hold across included files, as in keepalived.
 pub struct Preprocessor {
     config_id: String,
+    /// `${_PWD}` unless a parameter of that name is defined.
+    pwd: String,
     parameters: HashMap<String, String>,
-    /// What the replacements may still make, in bytes.
+    /// Lines a replacement made, still to be read before the file's next.
+    pending: Pending,
+    /// What the replacements may still make, for the current line of the file and in all.
+    line_budget: usize,
     budget: usize,
 }
 
 /// A line to read: the line of the file it comes from, and its text.
 pub type Line = (usize, String);
+
+/// Lines a replacement made in a file, with their round, still to be read.
+pub type Pending = VecDeque<(usize, String, usize)>;
 
 /// Why preprocessing stopped: the line, and what went wrong there.
 pub type Stop = (usize, String);
@@ -57,7 +73,10 @@ impl Preprocessor {
     pub fn new(config_id: String) -> Self {
         Preprocessor {
             config_id,
+            pwd: String::new(),
             parameters: HashMap::new(),
+            pending: VecDeque::new(),
+            line_budget: MAX_MADE_PER_LINE,
             budget: MAX_MADE,
         }
     }
@@ -65,26 +84,54 @@ impl Preprocessor {
     /// The file read from now on is in `dir` (`${_PWD}`); again when reading comes back to a
     /// file after one it includes.
     pub fn enter(&mut self, dir: &Path) {
-        let dir = dir.to_string_lossy().into_owned();
-        self.parameters.insert("_PWD".to_owned(), dir);
-        (self.parameters).insert("_INSTANCE".to_owned(), self.config_id.clone());
+        self.pwd = dir.to_string_lossy().into_owned();
     }
 
-    /// What the next line of `physical` (lines with their numbers) makes: none for a failed
-    /// condition or a definition (which takes the lines that continue it too), several for a
-    /// parameter that holds several; `None` at the end.
+    /// Sets aside the lines still pending in the file being read, while one it includes is
+    /// read; [`Preprocessor::resume`] gives them back.
+    pub fn suspend(&mut self) -> Pending {
+        std::mem::take(&mut self.pending)
+    }
+
+    pub fn resume(&mut self, pending: Pending) {
+        self.pending = pending;
+    }
+
+    /// The next line to read: made by a replacement, else from `physical` (lines with their
+    /// numbers). `Ok(None)` for a line that makes nothing (a failed condition, a definition,
+    /// which takes the lines that continue it too); `None` at the end. One line at a time, in
+    /// order, as keepalived reads them: an include among the lines a parameter makes is read
+    /// before the lines after it are.
     pub fn next<'a>(
         &mut self,
         physical: &mut impl Iterator<Item = (usize, &'a str)>,
-    ) -> Option<Result<Vec<Line>, Stop>> {
+    ) -> Option<Result<Option<Line>, Stop>> {
+        if let Some((number, line, round)) = self.pending.pop_front() {
+            return Some(self.read(number, &line, round, physical));
+        }
         let (number, line) = physical.next()?;
+        self.line_budget = MAX_MADE_PER_LINE;
+        Some(self.read(number, line, 0, physical))
+    }
+
+    /// One line, its comment gone: its condition, a definition, or its replacements (whose
+    /// lines are read next).
+    fn read<'a>(
+        &mut self,
+        number: usize,
+        line: &str,
+        round: usize,
+        physical: &mut impl Iterator<Item = (usize, &'a str)>,
+    ) -> Result<Option<Line>, Stop> {
         let Some(line) = self.condition(uncommented(line)) else {
-            return Some(Ok(Vec::new()));
+            return Ok(None);
         };
         if let Some((name, first)) = definition(line) {
             let mut value = first.trim().to_owned();
-            // Continued over the next lines while each ends in a backslash.
-            while let Some(stripped) = value.strip_suffix('\\') {
+            // Continued over the next lines of the file while each ends in a backslash.
+            while round == 0
+                && let Some(stripped) = value.strip_suffix('\\')
+            {
                 value = stripped.trim_end().to_owned();
                 let Some((_, next)) = physical.next() else {
                     break;
@@ -95,10 +142,29 @@ impl Preprocessor {
                 value.push_str(uncommented(next).trim_end());
             }
             self.parameters.insert(name.to_owned(), value);
-            return Some(Ok(Vec::new()));
+            return Ok(None);
         }
-        let mut out = Vec::new();
-        Some(self.expand(number, line, 0, &mut out).map(|()| out))
+        if line.trim_start().starts_with("~SEQ") {
+            return Err((
+                number,
+                "~SEQ sequence lines are not supported: write out the lines they stand for"
+                    .to_owned(),
+            ));
+        }
+        let replaced = self.replace(line).map_err(|why| (number, why))?;
+        if replaced == line {
+            return Ok(Some((number, replaced)));
+        }
+        if round >= MAX_ROUNDS {
+            return Err((
+                number,
+                "parameter replacement does not end (a parameter that contains itself?)".to_owned(),
+            ));
+        }
+        for (i, made) in replaced.lines().enumerate() {
+            self.pending.insert(i, (number, made.to_owned(), round + 1));
+        }
+        Ok(None)
     }
 
     /// Keeps a line whose `@ID` / `@^ID` condition holds, without it; any other line as is.
@@ -115,56 +181,19 @@ impl Preprocessor {
         (matches != negated).then_some(&rest[end..])
     }
 
-    /// Replaces the parameters in `line` and reads what that makes as lines again.
-    fn expand(
-        &mut self,
-        number: usize,
-        line: &str,
-        round: usize,
-        out: &mut Vec<Line>,
-    ) -> Result<(), Stop> {
-        if line.trim_start().starts_with("~SEQ") {
-            return Err((
-                number,
-                "~SEQ sequence lines are not supported: write out the lines they stand for"
-                    .to_owned(),
-            ));
+    /// A parameter's value: one defined, else `_PWD` or `_INSTANCE`.
+    fn value(&self, name: &str) -> Option<&str> {
+        match self.parameters.get(name) {
+            Some(value) => Some(value),
+            None if name == "_PWD" => Some(&self.pwd),
+            None if name == "_INSTANCE" => Some(&self.config_id),
+            None => None,
         }
-        let Some(replaced) = self.replace(line) else {
-            return Err((
-                number,
-                format!(
-                    "parameter replacement makes more than {} KiB of text; stopped",
-                    MAX_MADE >> 10
-                ),
-            ));
-        };
-        if replaced == line {
-            out.push((number, line.to_owned()));
-            return Ok(());
-        }
-        if round >= MAX_ROUNDS {
-            return Err((
-                number,
-                "parameter replacement does not end (a parameter that contains itself?)".to_owned(),
-            ));
-        }
-        for made in replaced.lines() {
-            let Some(made) = self.condition(uncommented(made)) else {
-                continue;
-            };
-            if let Some((name, value)) = definition(made) {
-                (self.parameters).insert(name.to_owned(), value.trim().to_owned());
-                continue;
-            }
-            self.expand(number, made, round + 1, out)?;
-        }
-        Ok(())
     }
 
     /// One pass of replacements over `line`: `${NAME}` anywhere, `$NAME` before white space,
-    /// `,`, `)` or the end; undefined names stay. `None` once the budget is spent.
-    fn replace(&mut self, line: &str) -> Option<String> {
+    /// `,`, `)` or the end; undefined names stay. An error once a budget is spent.
+    fn replace(&mut self, line: &str) -> Result<String, String> {
         let mut out = String::with_capacity(line.len());
         let mut rest = line;
         while let Some(at) = rest.find('$') {
@@ -189,20 +218,30 @@ impl Preprocessor {
                     ("", 0)
                 }
             };
-            match self.parameters.get(name).filter(|_| is_name(name)) {
-                Some(value) => {
-                    self.budget = self.budget.checked_sub(value.len())?;
-                    out.push_str(value);
-                    rest = &after[len..];
-                }
-                None => {
-                    out.push('$');
-                    rest = after;
-                }
-            }
+            let Some(value) = self.value(name).filter(|_| is_name(name)) else {
+                out.push('$');
+                rest = after;
+                continue;
+            };
+            let (Some(line_left), Some(left)) = (
+                self.line_budget.checked_sub(value.len()),
+                self.budget.checked_sub(value.len()),
+            ) else {
+                let (what, limit) = match self.line_budget < value.len() {
+                    true => ("this line", MAX_MADE_PER_LINE),
+                    false => ("the configuration", MAX_MADE),
+                };
+                return Err(format!(
+                    "parameter replacement makes more than {} KiB of text for {what}; stopped",
+                    limit >> 10
+                ));
+            };
+            out.push_str(value);
+            (self.line_budget, self.budget) = (line_left, left);
+            rest = &after[len..];
         }
         out.push_str(rest);
-        Some(out)
+        Ok(out)
     }
 }
 
@@ -307,14 +346,15 @@ mod tests {
     #[test]
     fn comments_and_blanks_around_a_value_are_not_part_of_it() {
         let text = "$VIP=192.0.2.1/24 # service VIP\n$A= 5\nvirtual_ipaddress { $VIP }\n\
-                    198.51.100.${A}/24\n$L=x \\  # continued\ny\n($L)\n";
+                    198.51.100.${A}/24\n$L=x \\  # continued\ny \\ # and on\nz\n($L)\n";
         assert_eq!(
             texts("main", text),
             [
                 "virtual_ipaddress { 192.0.2.1/24 }",
                 "198.51.100.5/24",
                 "(x",
-                "y)"
+                "y",
+                "z)"
             ]
         );
     }
@@ -348,7 +388,10 @@ mod tests {
             .collect();
         let err = run("x", &format!("{doubling}$P40=x\n${{P0}}\n")).unwrap_err();
         assert_eq!(err.0, 42);
-        assert!(err.1.contains("more than 1024 KiB"), "{err:?}");
+        assert!(
+            err.1.contains("more than 1024 KiB of text for this line"),
+            "{err:?}"
+        );
         // Wide rather than deep: many uses of one long value on one line.
         let wide = format!("$A={}\n{}\n", "a".repeat(100_000), "${A} ".repeat(500));
         assert!(

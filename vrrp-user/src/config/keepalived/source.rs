@@ -87,21 +87,29 @@ impl Reader<'_> {
         } else {
             path.to_owned()
         };
-        // `${_PWD}` is absolute, as keepalived's working directory in the file's.
+        // `${_PWD}` is keepalived's working directory once in the file's: absolute, and the
+        // directory the file is named in (a symbolic link's, not its target's).
         let pwd = match self.from_disk {
-            true => canonical.parent().unwrap_or(&dir).to_owned(),
+            true => std::fs::canonicalize(if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                &dir
+            })
+            .unwrap_or_else(|_| dir.clone()),
             false => dir.clone(),
         };
         self.stack.push(canonical);
+        let including = self.preprocessor.suspend();
         self.preprocessor.enter(&pwd);
         // A line that cannot be read makes the file's words a guess: none are kept.
         let first_token = self.tokens.len();
         let mut physical = text.lines().enumerate().map(|(i, l)| (i + 1, l));
         // Line by line, includes where they stand (found after conditions and parameters, as
         // keepalived finds them): a file of definitions included first serves what follows.
-        'file: while let Some(made) = self.preprocessor.next(&mut physical) {
-            let lines = match made {
-                Ok(lines) => lines,
+        while let Some(made) = self.preprocessor.next(&mut physical) {
+            let (number, line) = match made {
+                Ok(Some(line)) => line,
+                Ok(None) => continue,
                 Err((line, message)) => {
                     let at = self.report.loc(file, line);
                     self.report.error(at, message);
@@ -109,31 +117,30 @@ impl Reader<'_> {
                     break;
                 }
             };
-            for (number, line) in lines {
-                let mut words = match lex_lines([(number, line.as_str())], file) {
-                    Ok(mut words) => words.pop().unwrap_or_default(),
-                    Err((_, message)) => {
-                        let at = self.report.loc(file, number);
-                        self.report.error(at, message);
-                        self.tokens.truncate(first_token);
-                        break 'file;
-                    }
-                };
-                if words
-                    .first()
-                    .is_some_and(|first| INCLUDE_KEYWORDS.iter().any(|k| first.is(k)))
-                {
+            let mut words = match lex_lines([(number, line.as_str())], file) {
+                Ok(mut words) => words.pop().unwrap_or_default(),
+                Err((_, message)) => {
                     let at = self.report.loc(file, number);
-                    self.include(&words, &dir, at);
-                    self.preprocessor.enter(&pwd);
-                    continue;
+                    self.report.error(at, message);
+                    self.tokens.truncate(first_token);
+                    break;
                 }
-                for token in &mut words {
-                    token.at = self.report.loc(file, token.at.line);
-                }
-                self.tokens.append(&mut words);
+            };
+            if words
+                .first()
+                .is_some_and(|first| INCLUDE_KEYWORDS.iter().any(|k| first.is(k)))
+            {
+                let at = self.report.loc(file, number);
+                self.include(&words, &dir, at);
+                self.preprocessor.enter(&pwd);
+                continue;
             }
+            for token in &mut words {
+                token.at = self.report.loc(file, token.at.line);
+            }
+            self.tokens.append(&mut words);
         }
+        self.preprocessor.resume(including);
         self.stack.pop();
     }
 
