@@ -15,7 +15,7 @@
 //! a time, in order, through the same steps (a value may hold `@ID` lines, definitions and
 //! includes, each read before the lines after it). Every line a replacement makes is reported
 //! at the line that used the parameter. A line may make at most 1 MiB of text, the whole
-//! configuration 64 MiB. `~SEQ` lines are an error (not supported).
+//! configuration 4 MiB. `~SEQ` lines are an error (not supported).
 use std::{
     collections::{HashMap, VecDeque},
     path::Path,
@@ -29,7 +29,7 @@ const MAX_ROUNDS: usize = 64;
 /// How much text the replacements of one line of a file may make (keepalived bounds a line),
 /// and of the whole configuration, against a runaway parameter.
 const MAX_MADE_PER_LINE: usize = 1 << 20;
-const MAX_MADE: usize = 64 << 20;
+const MAX_MADE: usize = 4 << 20;
 
 static CONFIG_ID: OnceLock<String> = OnceLock::new();
 
