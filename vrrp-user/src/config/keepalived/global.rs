@@ -301,12 +301,11 @@ fn warn_scripts_tracked_before_defined(stmts: &[Stmt], report: &mut Report) {
         .flat_map(|stmt| stmt.block.iter().flatten())
         .filter(|s| s.keyword() == "track_script")
         .flat_map(|s| s.block.iter().flatten());
-    let mut warnings = Vec::new();
     for line in tracking {
         if let Some(at) = defined.get(line.keyword())
             && at.seq > line.at().seq
         {
-            warnings.push((
+            report.warn(
                 line.at(),
                 format!(
                     "track_script {0}: vrrp_script {0} comes later in the file, so keepalived \
@@ -314,11 +313,8 @@ fn warn_scripts_tracked_before_defined(stmts: &[Stmt], report: &mut Report) {
                      first to keep both the same)",
                     line.keyword()
                 ),
-            ));
+            );
         }
-    }
-    for (at, message) in warnings {
-        report.warn(at, message);
     }
 }
 
