@@ -68,6 +68,12 @@ pub enum Input {
         group: Arc<str>,
         cause: String,
     },
+    /// A reload replaced the instance's sync group, or left it out of any: it joins the group
+    /// of `link` (taking its orders at `inbox`, its own), keeping its state.
+    Regroup {
+        link: Option<MemberLink>,
+        inbox: mpsc::Sender<Input>,
+    },
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -274,6 +280,7 @@ impl Instance {
                         self.apply(force.event()).await;
                         self.syncing = false;
                     }
+                    Some(Input::Regroup { link, inbox }) => self.regroup(link, inbox).await,
                     Some(Input::Shutdown(done)) => {
                         self.shared.unwatch_master_down(self.placement.key);
                         self.apply(Event::Shutdown).await;
@@ -337,6 +344,35 @@ impl Instance {
             tracing::info!(instance = %self.config.name, "fault cleared");
             self.apply(Event::FaultCleared).await;
         }
+    }
+
+    /// Leaves the old group (a hold in Fault ends with it) and tells the new one, if any,
+    /// where the instance stands, as a member that starts in that state would: the group
+    /// settles from its members' states, and no member resigns to join it. The instance joins
+    /// itself, after leaving: no order of the new group can reach it before.
+    async fn regroup(&mut self, link: Option<MemberLink>, inbox: mpsc::Sender<Input>) {
+        self.sync = None;
+        self.router.set_sync_member(false);
+        self.apply(Event::SyncFaultCleared).await;
+        let Some(link) = link else {
+            tracing::info!(instance = %self.config.name, "no longer in a sync group");
+            return;
+        };
+        self.router.set_sync_member(true);
+        link.attach(inbox);
+        let state = self.router.state();
+        link.report(Report::Transition {
+            from: State::Initialize,
+            to: state,
+            forced: false,
+        });
+        if self.fault_reported {
+            link.report(Report::OwnFault(true));
+        }
+        // A wish to take over is not carried over: it is asked again when the Master_Down_Timer
+        // next fires, once every member has joined and can hold it back.
+        tracing::info!(instance = %self.config.name, "joined a new sync group as {state}");
+        self.sync = Some(link);
     }
 
     async fn on_advert(&mut self, event: &AdvertEvent) {

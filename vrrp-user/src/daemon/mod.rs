@@ -430,8 +430,9 @@ impl Daemon {
         )?;
         let (inbox, inbox_rx) = mpsc::channel(256);
         if let Some(group) = group {
-            runtime.join_group(group.link(&instance.name));
-            group.attach(&instance.name, inbox.clone());
+            let link = group.link(&instance.name);
+            link.attach(inbox.clone());
+            runtime.join_group(link);
         }
         let (ready_tx, ready) = oneshot::channel();
         let task = tokio::spawn(runtime.run(inbox_rx, placed.link_up, ready_tx, tracking.updates));

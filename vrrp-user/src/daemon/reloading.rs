@@ -2,10 +2,12 @@
 //! adding instances as [`super::reload::plan`] says, and replacing changed sync groups.
 //!
 //! Sync groups: a group whose membership changed (or that appeared or went away) gets a new
-//! coordinator, and its old and new members restart (they resign and start again, as on a
-//! change the other routers would see), so that no member ever follows a stale group. A group
-//! whose notify settings alone changed keeps its coordinator and members and takes the new
-//! scripts for its next transition.
+//! coordinator. Its old and new members keep running in the state they are in: each leaves
+//! the old group (a Fault the old group held it in ends) and joins the new one, if any, which
+//! settles from their states as from members that start in them. A reload that adds a Master
+//! instance to a Master group, or takes one out, moves no VIP. A group whose notify settings
+//! alone changed keeps its coordinator and members and takes the new scripts for its next
+//! transition.
 use std::{
     collections::{BTreeMap, BTreeSet},
     net::IpAddr,
@@ -103,15 +105,16 @@ impl Daemon {
         for (gives_up, instance, change) in kept {
             let id = InstanceId::of(instance);
             let old_name = self.instances.get(&id).map(|r| r.config.name.clone());
-            let change = match change {
-                Change::Restart(_) => change,
-                _ if regrouped.contains(&instance.name)
-                    || old_name.is_some_and(|name| regrouped.contains(&name)) =>
-                {
-                    &Change::Restart("its sync group changed")
-                }
-                _ => change,
+            let grouped = |name: &String| {
+                regrouped.contains(name)
+                    || (self.groups.values()).any(|g| g.config().members.contains(name))
             };
+            // A renamed member reports under its new name.
+            let regroup = regrouped.contains(&instance.name)
+                || old_name.as_ref().is_some_and(|old| {
+                    regrouped.contains(old)
+                        || (*old != instance.name && (grouped(old) || grouped(&instance.name)))
+                });
             match change {
                 Change::Restart(reason) => {
                     tracing::warn!(instance = %instance.name, "reload: {reason}: restarting the instance");
@@ -130,6 +133,9 @@ impl Daemon {
                                 != tracking_inputs(&self.config, instance)
                         });
                     if *change == Change::None && same_bound && !retrack && !notifiers_stale {
+                        if regroup {
+                            self.regroup_instance(&id, instance).await;
+                        }
                         continue;
                     }
                     let tracking = match retrack {
@@ -160,6 +166,9 @@ impl Daemon {
                         Ok(_) => {}
                         Err(err) => errors.push(format!("instance {}: {err:#}", instance.name)),
                     }
+                    if regroup {
+                        self.regroup_instance(&id, instance).await;
+                    }
                 }
             }
         }
@@ -184,8 +193,9 @@ impl Daemon {
     }
 
     /// Replaces the coordinators of the sync groups whose membership changed and starts the new
-    /// groups; returns the names of the instances that must restart to follow them. A kept
-    /// group gets a new notifier if its own settings changed or `notifiers_stale`.
+    /// groups; returns the names of the instances that must move to them (or out of any
+    /// group). A kept group gets a new notifier if its own settings changed or
+    /// `notifiers_stale`.
     async fn reload_groups(&mut self, notifiers_stale: bool) -> BTreeSet<String> {
         let mut regrouped = BTreeSet::new();
         let mut old = std::mem::take(&mut self.groups);
@@ -201,8 +211,8 @@ impl Daemon {
                 }
                 running => {
                     if let Some(running) = running {
-                        tracing::warn!(
-                            "reload: sync group {}: new members; restarting its instances",
+                        tracing::info!(
+                            "reload: sync group {}: new members; they join it as they are",
                             group.name
                         );
                         regrouped.extend(running.config().members.iter().cloned());
@@ -222,6 +232,25 @@ impl Daemon {
             running.stop(false).await;
         }
         regrouped
+    }
+
+    /// Moves a kept instance into the group that now names it, or out of any, as it is.
+    async fn regroup_instance(&self, id: &InstanceId, instance: &InstanceConfig) {
+        let Some(running) = self.instances.get(id) else {
+            return;
+        };
+        let link = (self.groups.values())
+            .find(|group| group.config().members.contains(&instance.name))
+            .map(|group| group.link(&instance.name));
+        let inbox = running.inbox.clone();
+        if running
+            .inbox
+            .send(Input::Regroup { link, inbox })
+            .await
+            .is_err()
+        {
+            tracing::warn!(instance = %instance.name, "reload: the instance has stopped; not regrouped");
+        }
     }
 
     async fn reconfigure_instance(

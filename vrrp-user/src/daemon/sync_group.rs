@@ -26,7 +26,7 @@
 //!   as on Startup and the group is Backup once the first member is. No member can want Master
 //!   meanwhile, so a faulted member never leaves the others waiting in Backup;
 //! - a member that enters Backup from Initialize or Fault while the group is Master (a member
-//!   restarted by a reload) is made Master too.
+//!   restarted by a reload, or one that joins the group as a reload made it) is made Master too.
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::fsm::{Event, State};

@@ -50,6 +50,15 @@ impl std::fmt::Debug for Message {
 }
 
 impl MemberLink {
+    /// The member's task (re)started and takes its orders at `inbox`: as far as the group
+    /// knows, it is initializing, and its fault (if any) is gone.
+    pub fn attach(&self, inbox: mpsc::Sender<Input>) {
+        let _ = self.tx.send(Message::Attach {
+            member: self.member.clone(),
+            inbox,
+        });
+    }
+
     /// Never waits: the group task never waits on a member either, so neither can block the
     /// other.
     pub fn report(&self, report: Report) {
@@ -90,14 +99,6 @@ impl GroupHandle {
             member: member.to_owned(),
             tx: self.tx.clone(),
         }
-    }
-
-    /// `member`'s task (re)started and takes its orders at `inbox`.
-    pub fn attach(&self, member: &str, inbox: mpsc::Sender<Input>) {
-        let _ = self.tx.send(Message::Attach {
-            member: member.to_owned(),
-            inbox,
-        });
     }
 
     pub fn replace_notifier(&mut self, config: &SyncGroup, notifier: Notifier) {
@@ -240,9 +241,9 @@ mod tests {
         let handle = group();
         let (tx1, rx1) = mpsc::channel(8);
         let (tx2, rx2) = mpsc::channel(8);
-        handle.attach("VI_1", tx1);
-        handle.attach("VI_2", tx2);
         let links = [handle.link("VI_1"), handle.link("VI_2")];
+        links[0].attach(tx1);
+        links[1].attach(tx2);
         for link in &links {
             link.report(Report::Transition {
                 from: State::Initialize,

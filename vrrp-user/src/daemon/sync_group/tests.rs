@@ -305,3 +305,57 @@ fn a_move_or_a_restart_forgets_a_members_wish() {
     assert_eq!(wants(&mut g, "VI_2"), Outcome::default());
     assert_eq!(wants(&mut g, "VI_1"), Outcome::default());
 }
+
+/// A reload that forms a group of running instances: each attaches and reports the state it is
+/// in as if it had just entered it (see `Instance::regroup`).
+#[test]
+fn members_joining_as_they_are_settle_the_group_without_a_resignation() {
+    let mut g = group();
+    for m in ["VI_1", "VI_2", "VI_3"] {
+        assert_eq!(g.attached(m), Outcome::default());
+    }
+    // Two Masters and a Backup: the group is Master, and only the Backup moves.
+    assert_eq!(
+        g.report("VI_1", own(State::Initialize, State::Master)),
+        Outcome {
+            forced: force(&["VI_2", "VI_3"], Force::ToMaster),
+            entered: Some(State::Master)
+        }
+    );
+    assert_eq!(
+        g.report("VI_2", own(State::Initialize, State::Master)),
+        Outcome::default()
+    );
+    assert_eq!(
+        g.report("VI_3", own(State::Initialize, State::Backup)),
+        Outcome {
+            forced: force(&["VI_3"], Force::ToMaster),
+            entered: None
+        }
+    );
+    assert_eq!(g.state(), State::Master);
+
+    // Members that are all Backup make a Backup group that lets nobody go alone.
+    let mut g = group();
+    for m in ["VI_1", "VI_2", "VI_3"] {
+        g.attached(m);
+        g.report(m, own(State::Initialize, State::Backup));
+    }
+    assert_eq!(g.state(), State::Backup);
+    assert_eq!(wants(&mut g, "VI_1"), Outcome::default());
+
+    // A member in a fault of its own holds the new group in Fault.
+    let mut g = group();
+    for m in ["VI_1", "VI_2", "VI_3"] {
+        g.attached(m);
+    }
+    g.report("VI_1", own(State::Initialize, State::Master));
+    g.report("VI_2", own(State::Initialize, State::Fault));
+    assert_eq!(
+        g.report("VI_2", Report::OwnFault(true)),
+        Outcome {
+            forced: force(&["VI_1", "VI_2", "VI_3"], Force::Fault),
+            entered: Some(State::Fault)
+        }
+    );
+}
