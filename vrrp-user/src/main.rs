@@ -45,7 +45,9 @@ enum Command {
     },
     /// Validate FILE (native .toml, or keepalived.conf with what it includes): print every
     /// warning as `FILE:LINE: warning: ...`, then OK and exit 0, or every error as
-    /// `FILE:LINE: error: ...` and exit 1.
+    /// `FILE:LINE: error: ...` and exit 1. A valid file's scripts are then looked at on this
+    /// host: a missing or non-executable program, an unknown user or group, or an unsafe
+    /// script is a `FILE: warning: ...`.
     Check {
         #[arg(short, long, value_name = "FILE")]
         config: PathBuf,
@@ -182,6 +184,9 @@ fn checked(path: &PathBuf) -> anyhow::Result<Config> {
 
 fn check(path: PathBuf) -> anyhow::Result<()> {
     let config = checked(&path)?;
+    for problem in vrrp_user::track::preflight::script_problems(&config) {
+        eprintln!("{}: warning: {problem}", path.display());
+    }
     println!(
         "{}: OK ({} instance{})",
         path.display(),

@@ -145,3 +145,42 @@ fn config_id_picks_the_conditional_lines_of_a_keepalived_conf() {
         assert_eq!(toml.matches(&format!("\"{vip}/24\"")).count(), 2, "{toml}");
     }
 }
+
+#[test]
+fn check_warns_of_scripts_that_cannot_run_on_this_host() {
+    let dir = std::env::temp_dir().join(format!("xv-cli-scripts-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let conf = dir.join("keepalived.conf");
+    std::fs::write(
+        &conf,
+        r#"vrrp_script chk_haproxy {
+    script "/nonexistent/chk_haproxy --quick"
+}
+vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 51
+    priority 100
+    virtual_ipaddress {
+        192.0.2.100/24
+    }
+    track_script {
+        chk_haproxy
+    }
+    notify_master "/nonexistent/chk_haproxy master"
+    notify_backup true
+}
+"#,
+    )
+    .expect("write the configuration");
+    let conf = conf.to_str().expect("a UTF-8 path").to_owned();
+    let out = xvrrpd(&["check", "-c", &conf]);
+    std::fs::remove_dir_all(&dir).expect("remove the temp dir");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "{conf}: warning: /nonexistent/chk_haproxy: not found: every run fails (used by \
+             vrrp_script chk_haproxy, instance VI_1 notify_master)\n"
+        )
+    );
+}

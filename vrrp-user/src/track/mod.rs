@@ -16,6 +16,7 @@
 mod counter;
 pub mod exec;
 pub mod file;
+pub mod preflight;
 mod runner;
 pub mod security;
 mod tracker;

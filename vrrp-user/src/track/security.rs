@@ -104,7 +104,7 @@ pub(crate) fn vet_with_trusted_owner(
 
 /// The program's path as exec will find it: as written when it has a slash (made absolute),
 /// else the first executable regular file of that name on PATH.
-fn locate(program: &str) -> Option<PathBuf> {
+pub(super) fn locate(program: &str) -> Option<PathBuf> {
     if program.is_empty() {
         return None;
     }
