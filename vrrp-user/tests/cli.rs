@@ -174,7 +174,10 @@ vrrp_instance VI_1 {
     .expect("write the configuration");
     let conf = conf.to_str().expect("a UTF-8 path").to_owned();
     let out = xvrrpd(&["check", "-c", &conf]);
+    let file_only = xvrrpd(&["check", "--file-only", "-c", &conf]);
     std::fs::remove_dir_all(&dir).expect("remove the temp dir");
+    assert!(file_only.status.success(), "{}", stderr(&file_only));
+    assert_eq!(stderr(&file_only), "");
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
         stderr(&out),

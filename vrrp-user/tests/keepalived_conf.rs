@@ -30,7 +30,8 @@ fn xvrrpd(args: &[&str]) -> Output {
 
 /// `xvrrpd check -c FILE`: its exit code, stdout and stderr.
 fn check(file: &str) -> (Option<i32>, String, String) {
-    let out = xvrrpd(&["check", "-c", file]);
+    // The fixtures' scripts are not on this host: that is the file's business alone.
+    let out = xvrrpd(&["check", "--file-only", "-c", file]);
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -117,8 +118,9 @@ good! {
     includes_with_globs, "good/includes/keepalived.conf", 2, [
         "good/includes/conf.d/20-private.conf:5: warning: unknown or unsupported keyword \
          \"vrrp_unknown_option\" in vrrp_instance; ignored",
-        "good/includes/keepalived.conf:8: warning: include optional.d/*.conf: no file matches; \
-         nothing included, as keepalived does (includea checks for this)",
+        "good/includes/keepalived.conf:8: warning: include optional.d/*.conf: \
+         good/includes/optional.d does not exist; nothing included, as keepalived does \
+         (includea checks for this)",
     ];
     common_mistakes_are_accepted_with_the_right_form, "good/common-mistakes.conf", 2, [
         "good/common-mistakes.conf:3: warning: lvs_id is the old name of router_id; read as \
@@ -311,7 +313,7 @@ fn convert_prints_toml_that_loads_back_to_the_same_config() {
             "{file}:\n{toml}"
         );
         let checked = Command::new(env!("CARGO_BIN_EXE_xvrrpd"))
-            .args(["check", "-c"])
+            .args(["check", "--file-only", "-c"])
             .arg(&converted)
             .output()
             .unwrap();
@@ -536,7 +538,9 @@ fn check_files(tag: &str, files: &[(&str, &str)]) -> vrrp_user::config::Checked 
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     for (name, text) in files {
-        std::fs::write(dir.join(name), text).unwrap();
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
     }
     let checked = Config::check(dir.join("keepalived.conf"));
     let _ = std::fs::remove_dir_all(&dir);
@@ -570,18 +574,36 @@ fn an_include_a_parameter_makes_is_read_where_it_stands() {
 fn include_variants_fail_on_what_they_check_for() {
     let instance = "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n \
                     virtual_ipaddress {\n  192.0.2.1/24\n }\n}\n";
+    // As keepalived 2.2's open_and_check_glob: a wildcard in a directory that does not exist
+    // is a missing name (includem), one in an empty directory a wildcard without a match
+    // (includew); braces make a missing name includeb's business.
     for (line, fails) in [
         ("include missing.conf", false),
         ("includer missing.conf", false),
         ("includem missing.conf", true),
         ("includea missing.conf", true),
         ("include none.d/*.conf", false),
-        ("includem none.d/*.conf", false),
-        ("includew none.d/*.conf", true),
+        ("includem none.d/*.conf", true),
+        ("includew none.d/*.conf", false),
         ("includea none.d/*.conf", true),
+        ("includem empty.d/*.conf", false),
+        ("includew empty.d/*.conf", true),
+        ("includea empty.d/*.conf", true),
+        ("includem {gone,missing}.conf", false),
+        ("includeb {gone,missing}.conf", true),
+        ("includew {gone,missing}.conf", false),
+        ("include {inst,missing}.conf", false),
+        ("includeb {inst,missing}.conf", true),
+        ("includer empty.d", true),
+        ("include empty.d", false),
     ] {
         let main = format!("{line}\n{instance}");
-        let checked = check_files("variants", &[("keepalived.conf", &main)]);
+        let files = [
+            ("keepalived.conf", main.as_str()),
+            ("empty.d/README", ""),
+            ("inst.conf", "! nothing\n"),
+        ];
+        let checked = check_files("variants", &files);
         assert_eq!(
             checked.result.is_err(),
             fails,
@@ -592,10 +614,38 @@ fn include_variants_fail_on_what_they_check_for() {
             assert!(
                 checked.warnings[0]
                     .message
-                    .contains("nothing included, as keepalived does"),
+                    .contains("nothing included, as keepalived does")
+                    || checked.warnings[0]
+                        .message
+                        .contains("; the rest is included"),
                 "{line}: {:?}",
                 checked.warnings
             );
         }
     }
+}
+
+#[test]
+fn an_include_line_takes_brace_alternatives_in_order_and_spaces_in_names() {
+    let instance = |n: u8| {
+        format!(
+            "vrrp_instance VI_{n} {{\n interface eth0\n virtual_router_id {n}\n \
+             virtual_ipaddress {{\n  192.0.2.{n}/24\n }}\n}}\n"
+        )
+    };
+    let main = "include {b,a}.conf\ninclude with space.conf\n";
+    let (a, b, c) = (instance(1), instance(2), instance(3));
+    let checked = check_files(
+        "braces",
+        &[
+            ("keepalived.conf", main),
+            ("a.conf", &a),
+            ("b.conf", &b),
+            ("with space.conf", &c),
+        ],
+    );
+    let config = checked.result.unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<&str> = config.instances.iter().map(|i| i.name.as_str()).collect();
+    assert_eq!(names, ["VI_2", "VI_1", "VI_3"]);
+    assert!(checked.warnings.is_empty(), "{:?}", checked.warnings);
 }

@@ -9,6 +9,7 @@
 //! `state MASTER`) is corrected the same way with a warning.
 mod complete;
 mod global;
+mod include;
 mod instance;
 mod lexer;
 mod preprocess;

@@ -1,11 +1,12 @@
 //! The words of a keepalived.conf and of every file it includes, in reading order. `include
 //! PATTERN` (and keepalived's variants `includer`, `includem`, `includew`, `includeb`,
-//! `includea`) may stand anywhere a line may; PATTERN is a glob, relative to the directory of
-//! the file that includes it, and the matches are read in name order.
+//! `includea`) may stand anywhere a line may; PATTERN, the rest of the line, is a glob with
+//! brace alternatives, relative to the directory of the file that includes it ([`include`]).
 use std::path::{Path, PathBuf};
 
 use super::{
     Report,
+    include::{self, Checks},
     lexer::{Loc, Token, comment_start, lex_lines},
     preprocess::{Preprocessor, config_id},
 };
@@ -131,7 +132,7 @@ impl Reader<'_> {
                 .is_some_and(|first| INCLUDE_KEYWORDS.iter().any(|k| first.is(k)))
             {
                 let at = self.report.loc(file, number);
-                self.include(&words, &dir, at);
+                self.include(&line, &dir, at);
                 self.preprocessor.enter(&pwd);
                 continue;
             }
@@ -144,30 +145,19 @@ impl Reader<'_> {
         self.stack.pop();
     }
 
-    fn include(&mut self, line: &[Token], dir: &Path, at: Loc) {
-        let Some(keyword) = line.first().map(|word| word.text.as_str()) else {
-            return;
-        };
+    /// `line`, an include: its keyword, then the rest of the line is the pattern (spaces and
+    /// braces included, as keepalived takes it).
+    fn include(&mut self, line: &str, dir: &Path, at: Loc) {
+        let line = line.trim();
+        let (keyword, pattern) = line
+            .split_once([' ', '\t'])
+            .map_or((line, ""), |(keyword, rest)| (keyword, rest.trim()));
         let checks = Checks::of(keyword);
-        let pattern = match line {
-            [_, pattern] => &pattern.text,
-            [_] => {
-                self.report
-                    .error(at, format!("{keyword} needs a file name or pattern"));
-                return;
-            }
-            [_, pattern, ..] => {
-                self.report.warn(
-                    at,
-                    format!(
-                        "{keyword} takes one pattern; what follows {:?} is ignored",
-                        pattern.text
-                    ),
-                );
-                &pattern.text
-            }
-            [] => return,
-        };
+        if pattern.is_empty() {
+            self.report
+                .error(at, format!("{keyword} needs a file name or pattern"));
+            return;
+        }
         if !self.from_disk {
             self.report.error(
                 at,
@@ -182,39 +172,39 @@ impl Reader<'_> {
             );
             return;
         }
-        let full = dir.join(pattern);
-        let full_text = full.to_string_lossy().into_owned();
-        let is_glob = pattern.contains(['*', '?', '[']);
-        // As libc's glob, which keepalived uses: a wildcard matches no leading dot (an
-        // editor's or an operator's hidden copy stays out).
-        let options = glob::MatchOptions {
-            require_literal_leading_dot: true,
-            ..glob::MatchOptions::new()
-        };
-        let matches: Vec<PathBuf> = match glob::glob_with(&full_text, options) {
-            Ok(paths) => paths
-                .filter_map(Result::ok)
-                .filter(|p| !p.is_dir())
-                .collect(),
+        let found = match include::find(dir, pattern) {
+            Ok(found) => found,
             Err(err) => {
-                self.report.error(
-                    at,
-                    format!("{keyword} {pattern}: not a valid pattern: {err}"),
-                );
+                self.report.error(at, format!("{keyword} {pattern}: {err}"));
                 return;
             }
         };
-        if matches.is_empty() {
-            let (why, fails) = match (is_glob, full.is_dir()) {
-                (true, _) => ("no file matches".to_owned(), checks.wildcard_match),
-                (false, true) => (format!("{full_text} is a directory"), checks.file_exists),
-                (false, false) => (format!("{full_text} does not exist"), checks.file_exists),
-            };
-            let message = format!("{keyword} {pattern}: {why}");
-            self.check(at, fails, message);
+        let missing = found.missing.join(", ");
+        if found.nothing() {
+            if !found.missing.is_empty() {
+                let message = format!("{keyword} {pattern}: {missing} does not exist");
+                self.check(at, checks.missing_fails(found.braces), message);
+            } else if found.unmatched {
+                let message = format!("{keyword} {pattern}: no file matches");
+                self.check(at, checks.wildcard_match, message);
+            }
             return;
         }
-        for path in matches {
+        if !found.missing.is_empty() {
+            let message = format!("{keyword} {pattern}: {missing} does not exist");
+            if checks.every_alternative {
+                // keepalived reads none of the alternatives then.
+                self.report.error(at, message);
+                return;
+            }
+            self.report
+                .warn(at, format!("{message}; the rest is included"));
+        }
+        for (path, why) in found.skipped {
+            let message = format!("{keyword} {pattern}: {} {why}", path.display());
+            self.check(at, checks.readable, message);
+        }
+        for path in found.files {
             let canonical = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
             if self.stack.contains(&canonical) {
                 self.report.error(
@@ -244,30 +234,6 @@ impl Reader<'_> {
         } else {
             let note = "nothing included, as keepalived does (includea checks for this)";
             self.report.warn(at, format!("{message}; {note}"));
-        }
-    }
-}
-
-/// What an include variant makes an error of (keepalived's `include_check`): nothing for the
-/// plain `include`, every check for `includea`. Brace expressions are not expanded, so
-/// `includeb` checks as `includew`.
-#[derive(Clone, Copy)]
-struct Checks {
-    /// A matched file that cannot be read (`includer`).
-    readable: bool,
-    /// A name without wildcards that names no file (`includem`).
-    file_exists: bool,
-    /// A wildcard that matches nothing (`includew`, `includeb`).
-    wildcard_match: bool,
-}
-
-impl Checks {
-    fn of(keyword: &str) -> Checks {
-        let all = keyword == "includea";
-        Checks {
-            readable: all || keyword == "includer",
-            file_exists: all || keyword == "includem",
-            wildcard_match: all || keyword == "includew" || keyword == "includeb",
         }
     }
 }
