@@ -346,31 +346,23 @@ impl Instance {
         }
     }
 
-    /// Leaves the old group (a hold in Fault ends with it) and tells the new one, if any,
-    /// where the instance stands, as a member that starts in that state would: the group
-    /// settles from its members' states, and no member resigns to join it. The instance joins
-    /// itself, after leaving: no order of the new group can reach it before.
+    /// Moves to the group of `link` as the instance is (see [`Coordinator::joined`]), or out
+    /// of any group: then a Fault the old group held it in ends. A wish to take over is not
+    /// carried over: it is asked again when the Master_Down_Timer next fires, once every
+    /// member has joined and can hold it back.
+    ///
+    /// [`Coordinator::joined`]: super::sync_group::Coordinator::joined
     async fn regroup(&mut self, link: Option<MemberLink>, inbox: mpsc::Sender<Input>) {
         self.sync = None;
-        self.router.set_sync_member(false);
-        self.apply(Event::SyncFaultCleared).await;
         let Some(link) = link else {
+            self.router.set_sync_member(false);
             tracing::info!(instance = %self.config.name, "no longer in a sync group");
+            self.apply(Event::SyncFaultCleared).await;
             return;
         };
         self.router.set_sync_member(true);
-        link.attach(inbox);
         let state = self.router.state();
-        link.report(Report::Transition {
-            from: State::Initialize,
-            to: state,
-            forced: false,
-        });
-        if self.fault_reported {
-            link.report(Report::OwnFault(true));
-        }
-        // A wish to take over is not carried over: it is asked again when the Master_Down_Timer
-        // next fires, once every member has joined and can hold it back.
+        link.join(inbox, state, self.fault_reported);
         tracing::info!(instance = %self.config.name, "joined a new sync group as {state}");
         self.sync = Some(link);
     }

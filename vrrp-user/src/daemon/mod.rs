@@ -16,7 +16,7 @@ mod sync_group;
 mod systemd;
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::{BTreeMap, BTreeSet, HashMap},
     future::Future,
     net::IpAddr,
     path::PathBuf,
@@ -226,7 +226,7 @@ pub async fn run(
         unplaced: BTreeMap::new(),
     };
     for group in &config.sync_groups {
-        let handle = daemon.spawn_group(group);
+        let handle = daemon.spawn_group(group, &BTreeSet::new());
         daemon.groups.insert(group.name.clone(), handle);
     }
     // At start-up, an instance that cannot be placed (missing interface, no address) is a
@@ -485,15 +485,16 @@ impl Daemon {
         )
     }
 
-    /// Starts the coordinator of `group`.
-    fn spawn_group(&self, group: &SyncGroup) -> GroupHandle {
+    /// Starts the coordinator of `group`, held in Fault by the members in `own_faults` (see
+    /// [`GroupHandle::spawn`]).
+    fn spawn_group(&self, group: &SyncGroup, own_faults: &BTreeSet<String>) -> GroupHandle {
         if group.members.len() < 2 {
             tracing::warn!(
                 "sync group {} has only one instance; this is probably not what you want",
                 group.name
             );
         }
-        GroupHandle::spawn(group, self.group_notifier(group))
+        GroupHandle::spawn(group, self.group_notifier(group), own_faults)
     }
 
     fn group_notifier(&self, group: &SyncGroup) -> Notifier {

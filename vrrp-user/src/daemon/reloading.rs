@@ -1,13 +1,15 @@
 //! Carrying out a reload: re-reading the file, then removing, restarting, reconfiguring and
 //! adding instances as [`super::reload::plan`] says, and replacing changed sync groups.
 //!
-//! Sync groups: a group whose membership changed (or that appeared or went away) gets a new
-//! coordinator. Its old and new members keep running in the state they are in: each leaves
-//! the old group (a Fault the old group held it in ends) and joins the new one, if any, which
-//! settles from their states as from members that start in them. A reload that adds a Master
-//! instance to a Master group, or takes one out, moves no VIP. A group whose notify settings
-//! alone changed keeps its coordinator and members and takes the new scripts for its next
-//! transition.
+//! Sync groups: a group whose members changed (or that appeared or went away) gets a new
+//! coordinator. Its old and new members keep running in the state they are in and join the
+//! new group, if any, at once, which settles from their states as from members that entered
+//! them ([`super::sync_group::Coordinator::joined`]). A member's own fault carries over: the
+//! new group starts in Fault and those held with it stay held; one held only by an old group
+//! starts again. A member that leaves every group is let out of a Fault its group held it in.
+//! A reload that adds a Master instance to a Master group, or takes one out, moves no VIP. A
+//! group whose notify settings alone changed keeps its coordinator and members and takes the
+//! new scripts for its next transition.
 use std::{
     collections::{BTreeMap, BTreeSet},
     net::IpAddr,
@@ -83,6 +85,17 @@ impl Daemon {
         let notifiers_stale =
             fifo_changed || old_config.global.script_security != self.config.global.script_security;
         let regrouped = self.reload_groups(notifiers_stale).await;
+        // At once: the old groups are gone, and a member's fault must reach the new one. A
+        // renamed member joins under its new name; a restarted one joins as it starts.
+        for (instance, change) in &plan.kept {
+            let id = InstanceId::of(instance);
+            let old_name = self.instances.get(&id).map(|r| r.config.name.clone());
+            let moved = regrouped.contains(&instance.name)
+                || old_name.is_some_and(|name| regrouped.contains(&name));
+            if moved && !matches!(change, Change::Restart(_)) {
+                self.regroup_instance(&id, instance).await;
+            }
+        }
 
         // Removals first, then the kept instances that give up addresses, each waited for: a
         // VIP moving to another instance is released before it is added again (the kernel
@@ -104,17 +117,6 @@ impl Daemon {
         kept.sort_by_key(|(gives_up, ..)| !gives_up);
         for (gives_up, instance, change) in kept {
             let id = InstanceId::of(instance);
-            let old_name = self.instances.get(&id).map(|r| r.config.name.clone());
-            let grouped = |name: &String| {
-                regrouped.contains(name)
-                    || (self.groups.values()).any(|g| g.config().members.contains(name))
-            };
-            // A renamed member reports under its new name.
-            let regroup = regrouped.contains(&instance.name)
-                || old_name.as_ref().is_some_and(|old| {
-                    regrouped.contains(old)
-                        || (*old != instance.name && (grouped(old) || grouped(&instance.name)))
-                });
             match change {
                 Change::Restart(reason) => {
                     tracing::warn!(instance = %instance.name, "reload: {reason}: restarting the instance");
@@ -133,9 +135,6 @@ impl Daemon {
                                 != tracking_inputs(&self.config, instance)
                         });
                     if *change == Change::None && same_bound && !retrack && !notifiers_stale {
-                        if regroup {
-                            self.regroup_instance(&id, instance).await;
-                        }
                         continue;
                     }
                     let tracking = match retrack {
@@ -166,9 +165,6 @@ impl Daemon {
                         Ok(_) => {}
                         Err(err) => errors.push(format!("instance {}: {err:#}", instance.name)),
                     }
-                    if regroup {
-                        self.regroup_instance(&id, instance).await;
-                    }
                 }
             }
         }
@@ -192,46 +188,71 @@ impl Daemon {
         }
     }
 
-    /// Replaces the coordinators of the sync groups whose membership changed and starts the new
-    /// groups; returns the names of the instances that must move to them (or out of any
-    /// group). A kept group gets a new notifier if its own settings changed or
-    /// `notifiers_stale`.
+    /// Replaces the coordinators of the sync groups whose members changed (by name, or a name
+    /// now another instance's) and starts the new groups; returns the names of the instances
+    /// that must move to them (or out of any group). A new group starts held in Fault by the
+    /// members that had a fault of their own in the groups it replaces. A kept group gets a
+    /// new notifier if its own settings changed or `notifiers_stale`.
     async fn reload_groups(&mut self, notifiers_stale: bool) -> BTreeSet<String> {
         let mut regrouped = BTreeSet::new();
-        let mut old = std::mem::take(&mut self.groups);
-        for group in &self.config.sync_groups {
-            match old.remove(&group.name) {
-                Some(mut running) if running.config().members == group.members => {
+        let mut own_faults = BTreeSet::new();
+        let mut kept = BTreeMap::new();
+        let mut replaced = BTreeSet::new();
+        for (name, mut running) in std::mem::take(&mut self.groups) {
+            let new = self.config.sync_groups.iter().find(|g| g.name == name);
+            match new {
+                Some(group)
+                    if running.config().members == group.members
+                        && group.members.iter().all(|m| self.same_instance(m)) =>
+                {
                     if notifiers_stale || running.config().notify != group.notify {
-                        tracing::info!("reload: sync group {}: new notify settings", group.name);
+                        tracing::info!("reload: sync group {name}: new notify settings");
                         let notifier = self.group_notifier(group);
                         running.replace_notifier(group, notifier);
                     }
-                    self.groups.insert(group.name.clone(), running);
+                    kept.insert(name, running);
                 }
-                running => {
-                    if let Some(running) = running {
-                        tracing::info!(
-                            "reload: sync group {}: new members; they join it as they are",
-                            group.name
-                        );
-                        regrouped.extend(running.config().members.iter().cloned());
-                        running.stop(false).await;
-                    } else {
-                        tracing::info!("reload: new sync group {}", group.name);
+                _ => {
+                    match new {
+                        Some(_) => tracing::info!(
+                            "reload: sync group {name}: new members; they join it as they are"
+                        ),
+                        None => tracing::info!("reload: sync group {name} is no longer configured"),
                     }
-                    regrouped.extend(group.members.iter().cloned());
-                    let handle = self.spawn_group(group);
-                    self.groups.insert(group.name.clone(), handle);
+                    regrouped.extend(running.config().members.iter().cloned());
+                    own_faults.extend(running.stop(false).await);
+                    replaced.insert(name);
                 }
             }
         }
-        for (name, running) in old {
-            tracing::info!("reload: sync group {name} is no longer configured");
-            regrouped.extend(running.config().members.iter().cloned());
-            running.stop(false).await;
+        for group in &self.config.sync_groups {
+            let handle = match kept.remove(&group.name) {
+                Some(running) => running,
+                None => {
+                    if !replaced.contains(&group.name) {
+                        tracing::info!("reload: new sync group {}", group.name);
+                    }
+                    regrouped.extend(group.members.iter().cloned());
+                    self.spawn_group(group, &own_faults)
+                }
+            };
+            self.groups.insert(group.name.clone(), handle);
         }
         regrouped
+    }
+
+    /// Whether the instance called `name` in the new configuration is the one that runs under
+    /// that name (a rename can give a name to another instance).
+    fn same_instance(&self, name: &str) -> bool {
+        let running = (self.instances.iter()).find(|(_, r)| r.config.name == name);
+        let configured = (self.config.instances.iter()).find(|i| i.name == name);
+        match (running, configured) {
+            (Some((id, _)), Some(instance)) => *id == InstanceId::of(instance),
+            // Not running before either (waiting for its interface, or new).
+            (None, Some(instance)) => !self.instances.contains_key(&InstanceId::of(instance)),
+            (None, None) => true,
+            (Some(_), None) => false,
+        }
     }
 
     /// Moves a kept instance into the group that now names it, or out of any, as it is.

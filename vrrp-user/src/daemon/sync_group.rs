@@ -108,17 +108,38 @@ pub struct Coordinator {
 }
 
 impl Coordinator {
+    #[cfg(test)]
     pub fn new(members: &[String]) -> Coordinator {
+        Coordinator::with_faults(members, &BTreeSet::new())
+    }
+
+    /// A group that replaces another on a reload: the members with a fault of their own in
+    /// the groups it replaces hold it in Fault from the start (they stay faulted as they join
+    /// it, and the members held with them stay held, instead of leaving Fault for an instant).
+    pub fn with_faults(members: &[String], own_faults: &BTreeSet<String>) -> Coordinator {
+        let own_faults: BTreeSet<String> = members
+            .iter()
+            .filter(|m| own_faults.contains(*m))
+            .cloned()
+            .collect();
         Coordinator {
             members: members.to_vec(),
             states: members
                 .iter()
                 .map(|m| (m.clone(), State::Initialize))
                 .collect(),
-            own_faults: BTreeSet::new(),
+            state: match own_faults.is_empty() {
+                true => State::Initialize,
+                false => State::Fault,
+            },
+            own_faults,
             wants_master: BTreeSet::new(),
-            state: State::Initialize,
         }
+    }
+
+    /// The members with a fault of their own.
+    pub fn own_faults(&self) -> &BTreeSet<String> {
+        &self.own_faults
     }
 
     /// The group's joint state (Initialize before the first member settled).
@@ -169,6 +190,41 @@ impl Coordinator {
             outcome.forced.push((member.to_owned(), Force::Fault));
         }
         outcome
+    }
+
+    /// `member`, running, joins the group in `state` (a reload made the group): the group
+    /// settles from it as from a member that entered that state. A member in Fault without a
+    /// fault of its own was held there by its old group: it stays held if this group is in
+    /// Fault, else it starts again.
+    pub fn joined(&mut self, member: &str, state: State, own_fault: bool) -> Outcome {
+        if !self.is_member(member) {
+            return Outcome::default();
+        }
+        self.states.insert(member.to_owned(), state);
+        self.wants_master.remove(member);
+        if own_fault {
+            let held_already = self.state == State::Fault;
+            let mut outcome = self.own_fault(member);
+            if held_already {
+                // Held with the others: its own fault may end before theirs.
+                outcome.forced.push((member.to_owned(), Force::Fault));
+            }
+            return outcome;
+        }
+        if self.own_faults.remove(member) && self.own_faults.is_empty() {
+            // Its fault ended while the groups changed hands.
+            return self.clear_fault();
+        }
+        let hold = |force| Outcome {
+            forced: vec![(member.to_owned(), force)],
+            entered: None,
+        };
+        match (self.state, state) {
+            (State::Fault, State::Fault) => Outcome::default(),
+            (State::Fault, _) => hold(Force::Fault),
+            (_, State::Fault) => hold(Force::FaultCleared),
+            (_, state) => self.transition(member, State::Initialize, state),
+        }
     }
 
     /// `vrrp_sync_can_goto_master`: the group is Master, or no other member holds it back.

@@ -1,6 +1,10 @@
 //! One task per sync group: feeds its [`Coordinator`] the members' reports, sends the forced
 //! transitions to the member tasks and runs the group's notify scripts.
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{
+    collections::{BTreeSet, HashMap},
+    sync::Arc,
+    time::Duration,
+};
 
 use tokio::{
     sync::{mpsc, oneshot},
@@ -8,6 +12,7 @@ use tokio::{
 };
 
 use super::{Coordinator, Outcome, Report};
+use crate::fsm::State;
 use crate::{config::SyncGroup, daemon::instance::Input, notify::Notifier};
 
 /// How long the group's queued notify scripts may still run when it stops or is replaced.
@@ -23,11 +28,19 @@ enum Message {
         member: String,
         inbox: mpsc::Sender<Input>,
     },
+    /// A running member joined the group (a reload made it) as it is.
+    Join {
+        member: String,
+        inbox: mpsc::Sender<Input>,
+        state: State,
+        own_fault: bool,
+    },
     /// A reload changed the group's notify settings.
     Notifier(Notifier),
     Stop {
         notify: bool,
-        done: oneshot::Sender<()>,
+        /// Gets the members with a fault of their own.
+        done: oneshot::Sender<BTreeSet<String>>,
     },
 }
 
@@ -43,6 +56,7 @@ impl std::fmt::Debug for Message {
         match self {
             Message::Report { member, report } => write!(f, "Report({member}, {report:?})"),
             Message::Attach { member, .. } => write!(f, "Attach({member})"),
+            Message::Join { member, state, .. } => write!(f, "Join({member}, {state})"),
             Message::Notifier(_) => f.write_str("Notifier"),
             Message::Stop { notify, .. } => write!(f, "Stop(notify: {notify})"),
         }
@@ -56,6 +70,17 @@ impl MemberLink {
         let _ = self.tx.send(Message::Attach {
             member: self.member.clone(),
             inbox,
+        });
+    }
+
+    /// The member, running, joins a group a reload made, in `state`; `own_fault`: with a
+    /// fault of its own. Its orders come to `inbox` from now on.
+    pub fn join(&self, inbox: mpsc::Sender<Input>, state: State, own_fault: bool) {
+        let _ = self.tx.send(Message::Join {
+            member: self.member.clone(),
+            inbox,
+            state,
+            own_fault,
         });
     }
 
@@ -78,9 +103,15 @@ pub struct GroupHandle {
 }
 
 impl GroupHandle {
-    pub fn spawn(config: &SyncGroup, notifier: Notifier) -> GroupHandle {
+    /// Starts the group; the members in `own_faults` (as the groups it replaces knew them)
+    /// hold it in Fault from the start ([`Coordinator::with_faults`]).
+    pub fn spawn(
+        config: &SyncGroup,
+        notifier: Notifier,
+        own_faults: &BTreeSet<String>,
+    ) -> GroupHandle {
         let (tx, rx) = mpsc::unbounded_channel();
-        let coordinator = Coordinator::new(&config.members);
+        let coordinator = Coordinator::with_faults(&config.members, own_faults);
         let task = tokio::spawn(run(config.name.as_str().into(), coordinator, notifier, rx));
         GroupHandle {
             config: config.clone(),
@@ -106,13 +137,18 @@ impl GroupHandle {
         let _ = self.tx.send(Message::Notifier(notifier));
     }
 
-    /// Stops the group; with `notify`, its stop scripts run first (daemon shutdown).
-    pub async fn stop(self, notify: bool) {
+    /// Stops the group; with `notify`, its stop scripts run first (daemon shutdown). Returns
+    /// the members that had a fault of their own.
+    pub async fn stop(self, notify: bool) -> BTreeSet<String> {
         let (done, ack) = oneshot::channel();
-        if self.tx.send(Message::Stop { notify, done }).is_ok() {
-            let _ = tokio::time::timeout(NOTIFY_GRACE * 2, ack).await;
+        let mut own_faults = BTreeSet::new();
+        if self.tx.send(Message::Stop { notify, done }).is_ok()
+            && let Ok(Ok(faults)) = tokio::time::timeout(NOTIFY_GRACE * 2, ack).await
+        {
+            own_faults = faults;
         }
         self.task.abort();
+        own_faults
     }
 }
 
@@ -141,6 +177,17 @@ async fn run(
                 let outcome = coordinator.attached(&member);
                 carry_out(&name, &member, "started", outcome, &inboxes, &notifier).await;
             }
+            Message::Join {
+                member,
+                inbox,
+                state,
+                own_fault,
+            } => {
+                inboxes.insert(member.clone(), inbox);
+                let outcome = coordinator.joined(&member, state, own_fault);
+                let what = format!("joined as {state}");
+                carry_out(&name, &member, &what, outcome, &inboxes, &notifier).await;
+            }
             Message::Notifier(new) => {
                 let old = std::mem::replace(&mut notifier, new);
                 tokio::spawn(old.close(NOTIFY_GRACE));
@@ -150,7 +197,7 @@ async fn run(
                     notifier.stop(0);
                 }
                 notifier.close(NOTIFY_GRACE).await;
-                let _ = done.send(());
+                let _ = done.send(coordinator.own_faults().clone());
                 return;
             }
         }
@@ -214,7 +261,7 @@ mod tests {
             None,
             DEFAULT_SCRIPT_TIMEOUT,
         );
-        GroupHandle::spawn(&config, notifier)
+        GroupHandle::spawn(&config, notifier, &BTreeSet::new())
     }
 
     async fn next_order(inbox: &mut mpsc::Receiver<Input>) -> (Force, String) {
@@ -286,5 +333,44 @@ mod tests {
         assert_eq!(next_order(&mut rx2).await, (Force::TakeOver, "VI_2".into()));
         handle.stop(false).await;
         assert!(rx1.try_recv().is_err() && rx2.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn a_stopped_group_hands_over_its_faults_and_a_member_joins_the_next_as_it_is() {
+        let (handle, [mut rx1, _rx2], [vi1, _vi2]) = two_backups();
+        vi1.report(Report::OwnFault(true));
+        assert_eq!(next_order(&mut rx1).await, (Force::Fault, "VI_1".into()));
+        let faults = handle.stop(false).await;
+        assert_eq!(faults, BTreeSet::from(["VI_1".to_owned()]));
+
+        // The next group starts in Fault: VI_2, held, joins and stays held (no order), and VI_1's
+        // fault ending releases both.
+        let config = group().config().clone();
+        let notifier = Notifier::with(
+            Subject::Group,
+            "G1",
+            &config.notify,
+            Ok(RunAs::daemon()),
+            false,
+            None,
+            DEFAULT_SCRIPT_TIMEOUT,
+        );
+        let next = GroupHandle::spawn(&config, notifier, &faults);
+        let (tx1, mut rx1) = mpsc::channel(8);
+        let (tx2, mut rx2) = mpsc::channel(8);
+        let (vi1, vi2) = (next.link("VI_1"), next.link("VI_2"));
+        vi2.join(tx2, State::Fault, false);
+        vi1.join(tx1, State::Fault, true);
+        assert_eq!(next_order(&mut rx1).await, (Force::Fault, "VI_1".into()));
+        vi1.report(Report::OwnFault(false));
+        assert_eq!(
+            next_order(&mut rx2).await,
+            (Force::FaultCleared, "VI_1".into())
+        );
+        assert_eq!(
+            next_order(&mut rx1).await,
+            (Force::FaultCleared, "VI_1".into())
+        );
+        next.stop(false).await;
     }
 }

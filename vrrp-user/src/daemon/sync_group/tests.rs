@@ -306,56 +306,89 @@ fn a_move_or_a_restart_forgets_a_members_wish() {
     assert_eq!(wants(&mut g, "VI_1"), Outcome::default());
 }
 
-/// A reload that forms a group of running instances: each attaches and reports the state it is
-/// in as if it had just entered it (see `Instance::regroup`).
+/// A reload that forms a group of running instances: each joins in the state it is in.
 #[test]
 fn members_joining_as_they_are_settle_the_group_without_a_resignation() {
+    // Two Masters and a Backup, joining one at a time: the group is Master with the first, and
+    // only the Backup moves.
     let mut g = group();
-    for m in ["VI_1", "VI_2", "VI_3"] {
-        assert_eq!(g.attached(m), Outcome::default());
-    }
-    // Two Masters and a Backup: the group is Master, and only the Backup moves.
     assert_eq!(
-        g.report("VI_1", own(State::Initialize, State::Master)),
+        g.joined("VI_1", State::Master, false),
         Outcome {
             forced: force(&["VI_2", "VI_3"], Force::ToMaster),
             entered: Some(State::Master)
         }
     );
+    assert_eq!(g.joined("VI_2", State::Master, false), Outcome::default());
     assert_eq!(
-        g.report("VI_2", own(State::Initialize, State::Master)),
-        Outcome::default()
-    );
-    assert_eq!(
-        g.report("VI_3", own(State::Initialize, State::Backup)),
-        Outcome {
-            forced: force(&["VI_3"], Force::ToMaster),
-            entered: None
-        }
+        g.joined("VI_3", State::Backup, false).forced,
+        force(&["VI_3"], Force::ToMaster)
     );
     assert_eq!(g.state(), State::Master);
 
-    // Members that are all Backup make a Backup group that lets nobody go alone.
+    // Backups make a Backup group that lets nobody go alone.
     let mut g = group();
     for m in ["VI_1", "VI_2", "VI_3"] {
-        g.attached(m);
-        g.report(m, own(State::Initialize, State::Backup));
+        g.joined(m, State::Backup, false);
     }
     assert_eq!(g.state(), State::Backup);
     assert_eq!(wants(&mut g, "VI_1"), Outcome::default());
 
-    // A member in a fault of its own holds the new group in Fault.
+    // A member with a fault of its own puts the group in Fault; one that joins later is held.
     let mut g = group();
-    for m in ["VI_1", "VI_2", "VI_3"] {
-        g.attached(m);
-    }
-    g.report("VI_1", own(State::Initialize, State::Master));
-    g.report("VI_2", own(State::Initialize, State::Fault));
+    g.joined("VI_1", State::Master, false);
     assert_eq!(
-        g.report("VI_2", Report::OwnFault(true)),
+        g.joined("VI_2", State::Fault, true),
         Outcome {
             forced: force(&["VI_1", "VI_2", "VI_3"], Force::Fault),
             entered: Some(State::Fault)
         }
     );
+    assert_eq!(
+        g.joined("VI_3", State::Backup, false).forced,
+        force(&["VI_3"], Force::Fault)
+    );
+}
+
+/// A reload that changes a group in Fault: VI_1's fault carries over to the new group.
+#[test]
+fn a_fault_carried_over_keeps_the_held_members_held() {
+    let faults = ["VI_1".to_owned()].into();
+    let mut g = Coordinator::with_faults(&["VI_1".into(), "VI_2".into(), "VI_3".into()], &faults);
+    assert_eq!(g.state(), State::Fault);
+    // VI_2, held by the old group, stays held: no order, so it never leaves Fault.
+    assert_eq!(g.joined("VI_2", State::Fault, false), Outcome::default());
+    // VI_3 is new to the group: it is held too.
+    assert_eq!(
+        g.joined("VI_3", State::Master, false).forced,
+        force(&["VI_3"], Force::Fault)
+    );
+    // VI_1 is still faulted: nothing changes. Its fault ending releases everyone.
+    assert_eq!(
+        g.joined("VI_1", State::Fault, true).forced,
+        force(&["VI_1"], Force::Fault)
+    );
+    assert_eq!(
+        g.report("VI_1", Report::OwnFault(false)).forced,
+        force(&["VI_1", "VI_2", "VI_3"], Force::FaultCleared)
+    );
+
+    // A fault that ended while the groups changed hands releases the group as its member joins.
+    let mut g = Coordinator::with_faults(&["VI_1".into(), "VI_2".into()], &faults);
+    assert_eq!(g.joined("VI_2", State::Fault, false), Outcome::default());
+    assert_eq!(
+        g.joined("VI_1", State::Fault, false).forced,
+        force(&["VI_1", "VI_2"], Force::FaultCleared)
+    );
+
+    // A member held only by its old group is let go in a group that is not in Fault.
+    let mut g = group();
+    assert_eq!(
+        g.joined("VI_2", State::Fault, false).forced,
+        force(&["VI_2"], Force::FaultCleared)
+    );
+    // Faults of members outside the group do not count.
+    let outside = ["VI_9".to_owned()].into();
+    let g = Coordinator::with_faults(&["VI_1".into()], &outside);
+    assert_eq!(g.state(), State::Initialize);
 }
