@@ -408,7 +408,23 @@ fn a_reload_that_changes_the_group_moves_its_members_as_they_are() {
     // order) keeps VI_2 held, without an instant out of Fault.
     lab.routers[0].netns.ip(&["link", "set", "trk0", "down"]);
     states_are(&lab, ["fault", "fault"]);
-    lab.reload_with(0, conf, &conf_with_members(0, (150, 150), &["VI_2", "VI_1"]));
+    lab.reload_with(
+        0,
+        conf,
+        &conf_with_members(0, (150, 150), &["VI_2", "VI_1"]),
+    );
+    states_are(&lab, ["fault", "fault"]);
+    calls_are(&lab, "vi_2", &["BACKUP", "MASTER", "FAULT"]);
+    assert_eq!(
+        calls(lab.dir(), 0, "group"),
+        group_calls(&["MASTER", "FAULT"]),
+        "{}",
+        lab.logs()
+    );
+
+    // A reload that renames the faulted member: its fault carries over under the new name.
+    let renamed = conf_with_members(0, (150, 150), &["VI_2", "VI_1"]).replace("VI_1", "VI_1B");
+    lab.reload_with(0, conf, &renamed);
     states_are(&lab, ["fault", "fault"]);
     calls_are(&lab, "vi_2", &["BACKUP", "MASTER", "FAULT"]);
     assert_eq!(
@@ -422,7 +438,11 @@ fn a_reload_that_changes_the_group_moves_its_members_as_they_are() {
     // of the hold and, alone, takes over again.
     lab.reload_with(0, conf, &conf_with_group(0, (150, 150), false));
     states_are(&lab, ["fault", "master"]);
-    calls_are(&lab, "vi_2", &["BACKUP", "MASTER", "FAULT", "BACKUP", "MASTER"]);
+    calls_are(
+        &lab,
+        "vi_2",
+        &["BACKUP", "MASTER", "FAULT", "BACKUP", "MASTER"],
+    );
     calls_are(&lab, "vi_1", &["BACKUP", "MASTER", "FAULT"]);
     assert!(
         !lab.logs().contains("restarting the instance"),

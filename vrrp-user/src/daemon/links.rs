@@ -76,6 +76,12 @@ impl Daemon {
             Err(err) => {
                 let id = InstanceId::of(instance);
                 self.unplaced.insert(id, instance.clone());
+                // As at start-up, a member that is not running holds its group in nothing.
+                let group = (self.groups.values())
+                    .find(|group| group.config().members.contains(&instance.name));
+                if let Some(group) = group {
+                    group.link(&instance.name).leave();
+                }
                 Err(format!(
                     "instance {}: {err:#}; tried again when {} next comes up, or on a reload",
                     instance.name, instance.interface

@@ -16,7 +16,7 @@ mod sync_group;
 mod systemd;
 
 use std::{
-    collections::{BTreeMap, BTreeSet, HashMap},
+    collections::{BTreeMap, HashMap},
     future::Future,
     net::IpAddr,
     path::PathBuf,
@@ -44,7 +44,7 @@ use instance::{Input, Instance, Placement, Tracking};
 use master_watch::{MasterWatch, spawn_watch_thread};
 use placement::{Attached, MIN_HEARTBEAT_BOUND, interface_heartbeat_bound};
 use registry::{Published, Registry, Tallies};
-use sync_group::task::GroupHandle;
+use sync_group::task::{Ended, GroupHandle};
 use systemd::Systemd;
 
 use crate::{
@@ -226,7 +226,7 @@ pub async fn run(
         unplaced: BTreeMap::new(),
     };
     for group in &config.sync_groups {
-        let handle = daemon.spawn_group(group, &BTreeSet::new());
+        let handle = daemon.spawn_group(group, &Ended::default());
         daemon.groups.insert(group.name.clone(), handle);
     }
     // At start-up, an instance that cannot be placed (missing interface, no address) is a
@@ -415,6 +415,7 @@ impl Daemon {
         let bound = interface_heartbeat_bound(&self.config, &instance.interface);
         let placed = placement::place(&self.shared, &mut self.attached, instance, bound).await?;
         let tracking = self.tracking(instance).await;
+        let own_fault = !placed.link_up || tracking.tracker.health().fault.is_some();
         let group = self
             .groups
             .values()
@@ -431,7 +432,7 @@ impl Daemon {
         let (inbox, inbox_rx) = mpsc::channel(256);
         if let Some(group) = group {
             let link = group.link(&instance.name);
-            link.attach(inbox.clone());
+            link.attach(inbox.clone(), own_fault);
             runtime.join_group(link);
         }
         let (ready_tx, ready) = oneshot::channel();
@@ -485,16 +486,16 @@ impl Daemon {
         )
     }
 
-    /// Starts the coordinator of `group`, held in Fault by the members in `own_faults` (see
+    /// Starts the coordinator of `group`, with what the groups it replaces `left` (see
     /// [`GroupHandle::spawn`]).
-    fn spawn_group(&self, group: &SyncGroup, own_faults: &BTreeSet<String>) -> GroupHandle {
+    fn spawn_group(&self, group: &SyncGroup, left: &Ended) -> GroupHandle {
         if group.members.len() < 2 {
             tracing::warn!(
                 "sync group {} has only one instance; this is probably not what you want",
                 group.name
             );
         }
-        GroupHandle::spawn(group, self.group_notifier(group), own_faults)
+        GroupHandle::spawn(group, self.group_notifier(group), left)
     }
 
     fn group_notifier(&self, group: &SyncGroup) -> Notifier {

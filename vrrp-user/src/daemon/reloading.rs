@@ -20,7 +20,7 @@ use anyhow::Context as _;
 use tokio::sync::oneshot;
 
 use super::{
-    Daemon, Input, InstanceId, Tracking, open_fifo, placement,
+    Daemon, Ended, Input, InstanceId, Tracking, open_fifo, placement,
     placement::interface_heartbeat_bound, reload, reload::Change,
 };
 use crate::{
@@ -197,7 +197,8 @@ impl Daemon {
         let mut regrouped = BTreeSet::new();
         let mut own_faults = BTreeSet::new();
         let mut kept = BTreeMap::new();
-        let mut replaced = BTreeSet::new();
+        // The replaced groups' states, by name.
+        let mut replaced = BTreeMap::new();
         for (name, mut running) in std::mem::take(&mut self.groups) {
             let new = self.config.sync_groups.iter().find(|g| g.name == name);
             match new {
@@ -220,20 +221,34 @@ impl Daemon {
                         None => tracing::info!("reload: sync group {name} is no longer configured"),
                     }
                     regrouped.extend(running.config().members.iter().cloned());
-                    own_faults.extend(running.stop(false).await);
-                    replaced.insert(name);
+                    let ended = running.stop(false).await;
+                    own_faults.extend(ended.own_faults);
+                    replaced.insert(name, ended.state);
                 }
             }
         }
+        // A faulted member keeps its fault under its new name.
+        let own_faults: BTreeSet<String> = own_faults
+            .iter()
+            .filter_map(|old| {
+                let (id, _) = (self.instances.iter()).find(|(_, r)| r.config.name == *old)?;
+                let now = (self.config.instances.iter()).find(|i| InstanceId::of(i) == *id)?;
+                Some(now.name.clone())
+            })
+            .collect();
         for group in &self.config.sync_groups {
             let handle = match kept.remove(&group.name) {
                 Some(running) => running,
                 None => {
-                    if !replaced.contains(&group.name) {
+                    if !replaced.contains_key(&group.name) {
                         tracing::info!("reload: new sync group {}", group.name);
                     }
                     regrouped.extend(group.members.iter().cloned());
-                    self.spawn_group(group, &own_faults)
+                    let left = Ended {
+                        state: replaced.get(&group.name).copied().flatten(),
+                        own_faults: own_faults.clone(),
+                    };
+                    self.spawn_group(group, &left)
                 }
             };
             self.groups.insert(group.name.clone(), handle);

@@ -143,7 +143,6 @@ impl Coordinator {
     }
 
     /// The group's joint state (Initialize before the first member settled).
-    #[cfg(test)]
     pub fn state(&self) -> State {
         self.state
     }
@@ -173,15 +172,19 @@ impl Coordinator {
         }
     }
 
-    /// `member` (re)started: a new instance task that knows nothing of the group yet. A fault
-    /// the old task reported is forgotten (the new one reports its own); if the group is in
-    /// Fault, the new task is held there too.
-    pub fn attached(&mut self, member: &str) -> Outcome {
+    /// `member` (re)started: a new instance task that knows nothing of the group yet, with a
+    /// fault of its own from the start (`own_fault`: its link down, a tracked fault) or not. A
+    /// fault the old task reported is forgotten; if the group is in Fault, the new task is
+    /// held there too.
+    pub fn attached(&mut self, member: &str, own_fault: bool) -> Outcome {
         if !self.is_member(member) {
             return Outcome::default();
         }
         self.states.insert(member.to_owned(), State::Initialize);
         self.wants_master.remove(member);
+        if own_fault {
+            return self.faulted_member(member);
+        }
         if self.own_faults.remove(member) && self.own_faults.is_empty() {
             return self.clear_fault();
         }
@@ -203,13 +206,7 @@ impl Coordinator {
         self.states.insert(member.to_owned(), state);
         self.wants_master.remove(member);
         if own_fault {
-            let held_already = self.state == State::Fault;
-            let mut outcome = self.own_fault(member);
-            if held_already {
-                // Held with the others: its own fault may end before theirs.
-                outcome.forced.push((member.to_owned(), Force::Fault));
-            }
-            return outcome;
+            return self.faulted_member(member);
         }
         if self.own_faults.remove(member) && self.own_faults.is_empty() {
             // Its fault ended while the groups changed hands.
@@ -225,6 +222,31 @@ impl Coordinator {
             (_, State::Fault) => hold(Force::FaultCleared),
             (_, state) => self.transition(member, State::Initialize, state),
         }
+    }
+
+    /// A member that has not run in this group yet (or not as this task) `left`: it no longer
+    /// holds the group back, nor in Fault.
+    pub fn left(&mut self, member: &str) -> Outcome {
+        if !self.is_member(member) {
+            return Outcome::default();
+        }
+        self.states.insert(member.to_owned(), State::Initialize);
+        self.wants_master.remove(member);
+        if self.own_faults.remove(member) && self.own_faults.is_empty() {
+            return self.clear_fault();
+        }
+        Outcome::default()
+    }
+
+    /// A member that comes with a fault of its own: the group is in Fault, and the member held
+    /// with the others, as its own fault may end before theirs.
+    fn faulted_member(&mut self, member: &str) -> Outcome {
+        let held_already = self.state == State::Fault;
+        let mut outcome = self.own_fault(member);
+        if held_already {
+            outcome.forced.push((member.to_owned(), Force::Fault));
+        }
+        outcome
     }
 
     /// `vrrp_sync_can_goto_master`: the group is Master, or no other member holds it back.

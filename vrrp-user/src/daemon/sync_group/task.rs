@@ -23,10 +23,15 @@ enum Message {
         member: String,
         report: Report,
     },
-    /// A member's task (re)started with this inbox.
+    /// A member's task (re)started with this inbox; `own_fault`: with a fault of its own.
     Attach {
         member: String,
         inbox: mpsc::Sender<Input>,
+        own_fault: bool,
+    },
+    /// A member could not start (it waits for its interface).
+    Leave {
+        member: String,
     },
     /// A running member joined the group (a reload made it) as it is.
     Join {
@@ -39,8 +44,7 @@ enum Message {
     Notifier(Notifier),
     Stop {
         notify: bool,
-        /// Gets the members with a fault of their own.
-        done: oneshot::Sender<BTreeSet<String>>,
+        done: oneshot::Sender<Ended>,
     },
 }
 
@@ -56,6 +60,7 @@ impl std::fmt::Debug for Message {
         match self {
             Message::Report { member, report } => write!(f, "Report({member}, {report:?})"),
             Message::Attach { member, .. } => write!(f, "Attach({member})"),
+            Message::Leave { member } => write!(f, "Leave({member})"),
             Message::Join { member, state, .. } => write!(f, "Join({member}, {state})"),
             Message::Notifier(_) => f.write_str("Notifier"),
             Message::Stop { notify, .. } => write!(f, "Stop(notify: {notify})"),
@@ -63,13 +68,29 @@ impl std::fmt::Debug for Message {
     }
 }
 
+/// What a stopped group leaves to the one that replaces it.
+#[derive(Debug, Default)]
+pub struct Ended {
+    pub state: Option<State>,
+    /// The members with a fault of their own.
+    pub own_faults: BTreeSet<String>,
+}
+
 impl MemberLink {
     /// The member's task (re)started and takes its orders at `inbox`: as far as the group
-    /// knows, it is initializing, and its fault (if any) is gone.
-    pub fn attach(&self, inbox: mpsc::Sender<Input>) {
+    /// knows, it is initializing, with a fault of its own from the start (`own_fault`) or none.
+    pub fn attach(&self, inbox: mpsc::Sender<Input>, own_fault: bool) {
         let _ = self.tx.send(Message::Attach {
             member: self.member.clone(),
             inbox,
+            own_fault,
+        });
+    }
+
+    /// The member could not start: it holds the group neither back nor in Fault.
+    pub fn leave(&self) {
+        let _ = self.tx.send(Message::Leave {
+            member: self.member.clone(),
         });
     }
 
@@ -103,16 +124,18 @@ pub struct GroupHandle {
 }
 
 impl GroupHandle {
-    /// Starts the group; the members in `own_faults` (as the groups it replaces knew them)
-    /// hold it in Fault from the start ([`Coordinator::with_faults`]).
-    pub fn spawn(
-        config: &SyncGroup,
-        notifier: Notifier,
-        own_faults: &BTreeSet<String>,
-    ) -> GroupHandle {
+    /// Starts the group. What the groups it replaces `left`: the members in `own_faults` hold
+    /// it in Fault from the start ([`Coordinator::with_faults`]), which its notify scripts
+    /// hear unless the group of its name was in Fault already (`left.state`).
+    pub fn spawn(config: &SyncGroup, notifier: Notifier, left: &Ended) -> GroupHandle {
         let (tx, rx) = mpsc::unbounded_channel();
-        let coordinator = Coordinator::with_faults(&config.members, own_faults);
-        let task = tokio::spawn(run(config.name.as_str().into(), coordinator, notifier, rx));
+        let coordinator = Coordinator::with_faults(&config.members, &left.own_faults);
+        let name: Arc<str> = config.name.as_str().into();
+        if coordinator.state() == State::Fault && left.state != Some(State::Fault) {
+            tracing::info!("sync group {name}: FAULT (a member's fault carried over)");
+            notifier.transition(State::Fault, 0);
+        }
+        let task = tokio::spawn(run(name, coordinator, notifier, rx));
         GroupHandle {
             config: config.clone(),
             tx,
@@ -138,17 +161,17 @@ impl GroupHandle {
     }
 
     /// Stops the group; with `notify`, its stop scripts run first (daemon shutdown). Returns
-    /// the members that had a fault of their own.
-    pub async fn stop(self, notify: bool) -> BTreeSet<String> {
+    /// its state and the members that had a fault of their own.
+    pub async fn stop(self, notify: bool) -> Ended {
         let (done, ack) = oneshot::channel();
-        let mut own_faults = BTreeSet::new();
+        let mut ended = Ended::default();
         if self.tx.send(Message::Stop { notify, done }).is_ok()
-            && let Ok(Ok(faults)) = tokio::time::timeout(NOTIFY_GRACE * 2, ack).await
+            && let Ok(Ok(left)) = tokio::time::timeout(NOTIFY_GRACE * 2, ack).await
         {
-            own_faults = faults;
+            ended = left;
         }
         self.task.abort();
-        own_faults
+        ended
     }
 }
 
@@ -172,10 +195,20 @@ async fn run(
                 let outcome = coordinator.report(&member, report);
                 carry_out(&name, &member, &what, outcome, &inboxes, &notifier).await;
             }
-            Message::Attach { member, inbox } => {
+            Message::Attach {
+                member,
+                inbox,
+                own_fault,
+            } => {
                 inboxes.insert(member.clone(), inbox);
-                let outcome = coordinator.attached(&member);
+                let outcome = coordinator.attached(&member, own_fault);
                 carry_out(&name, &member, "started", outcome, &inboxes, &notifier).await;
+            }
+            Message::Leave { member } => {
+                inboxes.remove(&member);
+                let outcome = coordinator.left(&member);
+                let what = "could not start";
+                carry_out(&name, &member, what, outcome, &inboxes, &notifier).await;
             }
             Message::Join {
                 member,
@@ -197,7 +230,10 @@ async fn run(
                     notifier.stop(0);
                 }
                 notifier.close(NOTIFY_GRACE).await;
-                let _ = done.send(coordinator.own_faults().clone());
+                let _ = done.send(Ended {
+                    state: Some(coordinator.state()),
+                    own_faults: coordinator.own_faults().clone(),
+                });
                 return;
             }
         }
@@ -261,7 +297,7 @@ mod tests {
             None,
             DEFAULT_SCRIPT_TIMEOUT,
         );
-        GroupHandle::spawn(&config, notifier, &BTreeSet::new())
+        GroupHandle::spawn(&config, notifier, &Ended::default())
     }
 
     async fn next_order(inbox: &mut mpsc::Receiver<Input>) -> (Force, String) {
@@ -289,8 +325,8 @@ mod tests {
         let (tx1, rx1) = mpsc::channel(8);
         let (tx2, rx2) = mpsc::channel(8);
         let links = [handle.link("VI_1"), handle.link("VI_2")];
-        links[0].attach(tx1);
-        links[1].attach(tx2);
+        links[0].attach(tx1, false);
+        links[1].attach(tx2, false);
         for link in &links {
             link.report(Report::Transition {
                 from: State::Initialize,
@@ -340,8 +376,9 @@ mod tests {
         let (handle, [mut rx1, _rx2], [vi1, _vi2]) = two_backups();
         vi1.report(Report::OwnFault(true));
         assert_eq!(next_order(&mut rx1).await, (Force::Fault, "VI_1".into()));
-        let faults = handle.stop(false).await;
-        assert_eq!(faults, BTreeSet::from(["VI_1".to_owned()]));
+        let ended = handle.stop(false).await;
+        assert_eq!(ended.own_faults, BTreeSet::from(["VI_1".to_owned()]));
+        assert_eq!(ended.state, Some(State::Fault));
 
         // The next group starts in Fault: VI_2, held, joins and stays held (no order), and VI_1's
         // fault ending releases both.
@@ -355,7 +392,7 @@ mod tests {
             None,
             DEFAULT_SCRIPT_TIMEOUT,
         );
-        let next = GroupHandle::spawn(&config, notifier, &faults);
+        let next = GroupHandle::spawn(&config, notifier, &ended);
         let (tx1, mut rx1) = mpsc::channel(8);
         let (tx2, mut rx2) = mpsc::channel(8);
         let (vi1, vi2) = (next.link("VI_1"), next.link("VI_2"));

@@ -187,7 +187,7 @@ fn moves_during_a_fault_do_not_move_the_group() {
 #[test]
 fn a_restarted_member_joins_the_groups_state() {
     let mut g = mastered();
-    assert_eq!(g.attached("VI_2"), Outcome::default());
+    assert_eq!(g.attached("VI_2", false), Outcome::default());
     assert_eq!(
         g.report("VI_2", own(State::Initialize, State::Backup))
             .forced,
@@ -195,10 +195,13 @@ fn a_restarted_member_joins_the_groups_state() {
     );
     // While the group is in Fault, a restarted member is held there.
     g.report("VI_1", Report::OwnFault(true));
-    assert_eq!(g.attached("VI_3").forced, force(&["VI_3"], Force::Fault));
+    assert_eq!(
+        g.attached("VI_3", false).forced,
+        force(&["VI_3"], Force::Fault)
+    );
     // A restart forgets the old task's fault: the new one reports its own.
     assert_eq!(
-        g.attached("VI_1").forced,
+        g.attached("VI_1", false).forced,
         force(&["VI_1", "VI_2", "VI_3"], Force::FaultCleared)
     );
 }
@@ -211,7 +214,7 @@ fn strangers_are_ignored() {
         Outcome::default()
     );
     assert_eq!(g.report("VI_9", Report::OwnFault(true)), Outcome::default());
-    assert_eq!(g.attached("VI_9"), Outcome::default());
+    assert_eq!(g.attached("VI_9", false), Outcome::default());
     assert_eq!(g.state(), State::Backup);
 }
 
@@ -297,7 +300,7 @@ fn a_move_or_a_restart_forgets_a_members_wish() {
     wants(&mut g, "VI_2");
     // VI_1 restarts (a reload): back in Backup, it has not won anything yet.
     g.report("VI_1", own(State::Backup, State::Initialize));
-    g.attached("VI_1");
+    g.attached("VI_1", false);
     g.report("VI_1", own(State::Initialize, State::Backup));
     assert_eq!(wants(&mut g, "VI_3"), Outcome::default());
     // A wish from a member that is not Backup (overtaken by its own move) is ignored.
@@ -391,4 +394,32 @@ fn a_fault_carried_over_keeps_the_held_members_held() {
     let outside = ["VI_9".to_owned()].into();
     let g = Coordinator::with_faults(&["VI_1".into()], &outside);
     assert_eq!(g.state(), State::Initialize);
+}
+
+/// A member restarted by a reload with its fault still there keeps the group in Fault; one that
+/// cannot start (waits for its interface) lets it go, as at start-up.
+#[test]
+fn a_restart_keeps_a_lasting_fault_and_a_member_that_cannot_start_holds_nothing() {
+    let faults = ["VI_1".to_owned()].into();
+    let mut g = Coordinator::with_faults(&["VI_1".into(), "VI_2".into()], &faults);
+    assert_eq!(g.joined("VI_2", State::Fault, false), Outcome::default());
+    assert_eq!(
+        g.attached("VI_1", true).forced,
+        force(&["VI_1"], Force::Fault)
+    );
+    assert_eq!(g.state(), State::Fault);
+    assert_eq!(
+        g.left("VI_1").forced,
+        force(&["VI_1", "VI_2"], Force::FaultCleared)
+    );
+
+    // Started with a fault in a group that was not in Fault: the group enters it.
+    let mut g = started();
+    assert_eq!(
+        g.attached("VI_3", true),
+        Outcome {
+            forced: force(&["VI_1", "VI_2", "VI_3"], Force::Fault),
+            entered: Some(State::Fault)
+        }
+    );
 }
