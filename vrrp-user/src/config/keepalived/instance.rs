@@ -647,7 +647,19 @@ impl Draft {
                     }
                     "auth_pass" => {
                         let token = report.one(entry)?;
-                        self.auth_pass = Some((token.text.clone(), token.at));
+                        // What a keepalived peer reading this line sends: a quoting slip here
+                        // is a password mismatch on the wire, and both routers Master.
+                        let password = values::keepalived_word(&token.raw);
+                        if password != token.text {
+                            report.warn(
+                                token.at,
+                                format!(
+                                    "auth_pass {}: keepalived reads the password as {password:?}                                      (single quotes are part of it, a backslash escapes nothing);                                      so does xvrrpd",
+                                    token.raw
+                                ),
+                            );
+                        }
+                        self.auth_pass = Some((password.to_owned(), token.at));
                     }
                     _ => report.unknown(entry, "authentication"),
                 }

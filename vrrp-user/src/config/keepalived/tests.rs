@@ -180,6 +180,23 @@ fn authentication() {
         warnings,
         ["5: auth_pass without auth_type; ignored, as keepalived does (no authentication)"]
     );
+    // Read as a keepalived peer reads it: single quotes are part of the password, and a
+    // backslash inside double quotes escapes nothing.
+    for (written, password) in [
+        ("'secret'", b"'secret'"),
+        (r#""se\cret""#, b"se\\cret\0"),
+        ("\"sec ret\"", b"sec ret\0"),
+    ] {
+        let (vi, warnings) = instance(&format!(
+            " authentication {{\n  auth_type PASS\n  auth_pass {written}\n }}"
+        ));
+        assert_eq!(vi.auth.as_ref(), Some(password), "{written}");
+        assert_eq!(
+            warnings.len(),
+            usize::from(written != "\"sec ret\""),
+            "{warnings:?}"
+        );
+    }
     let text = "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n authentication {\n \
                 auth_type AH\n auth_pass x\n }\n virtual_ipaddress {\n 192.0.2.1\n }\n}\n";
     assert_eq!(

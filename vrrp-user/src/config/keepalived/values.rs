@@ -245,6 +245,20 @@ pub fn on_off(token: &Token, key: &str) -> Result<bool, String> {
     }
 }
 
+/// A word as keepalived's own line splitter (`alloc_strvec_r`) reads `raw`, the word as written:
+/// one that starts with `"` runs to the next `"`, with nothing escaped; any other ends at white
+/// space or a `"`; a single quote is a plain character. Only script lines are read with quotes
+/// and escapes as [`command`] reads them.
+pub fn keepalived_word(raw: &str) -> &str {
+    match raw.strip_prefix('"') {
+        Some(quoted) => quoted.split('"').next().unwrap_or(quoted),
+        None => raw
+            .split(|c: char| c.is_whitespace() || c == '"')
+            .next()
+            .unwrap_or(raw),
+    }
+}
+
 /// A command from its words: each split as keepalived splits script strings.
 pub fn command(words: &[Token], key: &str) -> Result<Command, String> {
     let mut argv = Vec::new();
