@@ -1,6 +1,7 @@
 //! xvrrpd and keepalived 2.2.7 (Debian's) as VRRP peers in a lab: both agree on the master and
-//! fail over both ways, VRRPv2 and v3, multicast and unicast; tshark's VRRP dissector finds
-//! every advert xvrrpd sends valid. Root only.
+//! fail over both ways, VRRPv2 and v3, multicast and unicast; they read a quoted password in
+//! one keepalived.conf alike; tshark's VRRP dissector finds every advert xvrrpd sends valid.
+//! Root only.
 use std::{
     process::Command,
     time::{Duration, Instant},
@@ -256,5 +257,38 @@ fn tshark_finds_every_xvrrpd_advert_valid() {
     assert!(
         lines.last().is_some_and(|line| line.ends_with("\t0")),
         "priority 0 on stop: {text}"
+    );
+}
+
+/// keepalived and xvrrpd reading the same keepalived.conf agree on its password as written
+/// with quotes and a backslash: keepalived keeps single quotes and escapes nothing, and so must
+/// xvrrpd, or each drops the other's adverts and both become Master.
+#[test]
+fn a_quoted_password_means_the_same_to_both() {
+    tests::require_root();
+    let mut lab = Lab::new("kaquote", 2);
+    let conf = |priority: u8| {
+        let conf = keepalived_conf(Version::V2, Transport::Multicast, priority, "", "");
+        let auth =
+            "    authentication {\n        auth_type PASS\n        auth_pass 'se\\cr'\n    }\n";
+        conf.replace(
+            "    virtual_ipaddress",
+            &format!("{auth}    virtual_ipaddress"),
+        )
+    };
+    lab.start_keepalived(0, &conf(150));
+    assert!(
+        lab.wait_for_holder(0, VIP, SETTLE),
+        "keepalived master\n{}",
+        lab.logs()
+    );
+    lab.start_file(1, "keepalived.conf", &conf(100));
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(lab.holder(VIP), Some(0), "one master, r0\n{}", lab.logs());
+    let status = lab.status(1);
+    assert_eq!(status["instances"][0]["state"], "backup", "{status}");
+    assert_eq!(
+        status["instances"][0]["master_address"], "192.0.2.11",
+        "{status}"
     );
 }
