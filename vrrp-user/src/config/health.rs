@@ -41,6 +41,25 @@ pub struct CheckScript {
     pub line: usize,
 }
 
+#[cfg(test)]
+impl CheckScript {
+    /// `command` as the check `name`, every second, with keepalived's defaults otherwise.
+    pub fn for_test(name: &str, command: Vec<String>) -> CheckScript {
+        CheckScript {
+            name: name.into(),
+            command,
+            interval: DEFAULT_CHECK_INTERVAL,
+            timeout: DEFAULT_CHECK_INTERVAL,
+            weight: 0,
+            rise: 1,
+            fall: 1,
+            user: None,
+            group: None,
+            line: 1,
+        }
+    }
+}
+
 /// An instance's use of a [`CheckScript`] (keepalived's `track_script`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TrackScript {

@@ -125,18 +125,7 @@ mod tests {
     use crate::config::{CheckScript, NotifyScript};
 
     fn script(name: &str, command: &[&str]) -> CheckScript {
-        CheckScript {
-            name: name.into(),
-            command: command.iter().map(|s| s.to_string()).collect(),
-            interval: std::time::Duration::from_secs(1),
-            timeout: std::time::Duration::from_secs(1),
-            weight: 0,
-            rise: 1,
-            fall: 1,
-            user: None,
-            group: None,
-            line: 1,
-        }
+        CheckScript::for_test(name, command.iter().map(|s| s.to_string()).collect())
     }
 
     fn config(scripts: Vec<CheckScript>, notify: Notify) -> Config {

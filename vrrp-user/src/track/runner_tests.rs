@@ -50,16 +50,9 @@ impl Drop for Lab {
 
 fn script(command: Vec<String>, timeout: Duration) -> CheckScript {
     CheckScript {
-        name: "chk".into(),
-        command,
         interval: Duration::from_millis(50),
         timeout,
-        weight: 0,
-        rise: 1,
-        fall: 1,
-        user: None,
-        group: None,
-        line: 1,
+        ..CheckScript::for_test("chk", command)
     }
 }
 

@@ -281,6 +281,11 @@ mod tests {
     };
 
     fn group() -> GroupHandle {
+        group_after(&Ended::default())
+    }
+
+    /// Group G1 of VI_1 and VI_2, after groups that `left` this.
+    fn group_after(left: &Ended) -> GroupHandle {
         let config = SyncGroup {
             name: "G1".into(),
             members: vec!["VI_1".into(), "VI_2".into()],
@@ -297,7 +302,7 @@ mod tests {
             None,
             DEFAULT_SCRIPT_TIMEOUT,
         );
-        GroupHandle::spawn(&config, notifier, &Ended::default())
+        GroupHandle::spawn(&config, notifier, left)
     }
 
     async fn next_order(inbox: &mut mpsc::Receiver<Input>) -> (Force, String) {
@@ -382,17 +387,7 @@ mod tests {
 
         // The next group starts in Fault: VI_2, held, joins and stays held (no order), and VI_1's
         // fault ending releases both.
-        let config = group().config().clone();
-        let notifier = Notifier::with(
-            Subject::Group,
-            "G1",
-            &config.notify,
-            Ok(RunAs::daemon()),
-            false,
-            None,
-            DEFAULT_SCRIPT_TIMEOUT,
-        );
-        let next = GroupHandle::spawn(&config, notifier, &ended);
+        let next = group_after(&ended);
         let (tx1, mut rx1) = mpsc::channel(8);
         let (tx2, mut rx2) = mpsc::channel(8);
         let (vi1, vi2) = (next.link("VI_1"), next.link("VI_2"));
