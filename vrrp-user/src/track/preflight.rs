@@ -4,13 +4,17 @@
 //! problems when it runs the scripts, and logs them then; `check` tells them before the
 //! configuration goes live.
 //!
+//! It looks as the user running it, with its PATH and working directory: the daemon's (root,
+//! under systemd) may differ. Scripts without a user are vetted as the daemon runs them: as
+//! `keepalived_script` if that user exists, else as root.
+//!
 //! This matters more than with keepalived, which leaves a check script it cannot find out of
 //! tracking: xvrrpd runs it and counts every run failed, so its weight applies, or, with weight
 //! 0, its instances stay in Fault.
 use std::{os::unix::fs::PermissionsExt, path::Path};
 
 use super::{
-    exec::RunAs,
+    exec::{KEEPALIVED_SCRIPT_USER, RunAs},
     security::{Vetting, locate, vet_script},
 };
 use crate::config::{Command, Config, Notify, ScriptSecurity, ScriptUser};
@@ -77,12 +81,11 @@ fn problems_of(
         return vec!["an empty command: it never runs".into()];
     };
     let mut problems = Vec::new();
-    let run_as = match user {
-        Some(user) => RunAs::lookup_as(&user.user, user.group.as_deref()),
-        None => RunAs::resolve(
-            security.default_user.as_deref(),
-            security.default_group.as_deref(),
-        ),
+    let run_as = match (user, &security.default_user) {
+        (Some(user), _) => RunAs::lookup_as(&user.user, user.group.as_deref()),
+        (None, Some(name)) => RunAs::lookup_as(name, security.default_group.as_deref()),
+        // As the daemon, which runs as root, whoever runs the check.
+        (None, None) => Ok(RunAs::lookup(KEEPALIVED_SCRIPT_USER).unwrap_or_else(|_| root())),
     };
     let run_as = run_as
         .inspect_err(|err| problems.push(format!("{err}: the script never runs")))
@@ -102,12 +105,24 @@ fn problems_of(
     problems
 }
 
-/// Whether exec would find `program` (on PATH if it names no directory) and may run it.
+fn root() -> RunAs {
+    RunAs {
+        name: "root".into(),
+        uid: 0,
+        gid: 0,
+    }
+}
+
+/// Whether exec would find `program` (on PATH if it names no directory) and may run it, as
+/// far as this process can tell.
 fn runnable(program: &str) -> Result<(), &'static str> {
     let Some(path) = locate(program) else {
         return Err("not found on PATH");
     };
-    let meta = std::fs::metadata(Path::new(&path)).map_err(|_| "not found")?;
+    let meta = std::fs::metadata(Path::new(&path)).map_err(|err| match err.kind() {
+        std::io::ErrorKind::PermissionDenied => "cannot be inspected by this user",
+        _ => "not found",
+    })?;
     if !meta.is_file() {
         return Err("not a file");
     }
@@ -183,6 +198,33 @@ virtual_ips = ["192.0.2.100/24"]
                  (used by vrrp_script chk_user)"
                     .to_owned(),
             ]
+        );
+    }
+
+    #[test]
+    fn a_script_anyone_may_change_is_unsafe_for_the_daemon_whoever_checks() {
+        // Vetted as root (no keepalived_script user here), even when the check is not run as
+        // root: the daemon runs it as root.
+        let dir = std::env::temp_dir().join(format!("xv-preflight-unsafe-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let program = dir.join("chk.sh");
+        std::fs::write(&program, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let program = program.to_str().unwrap().to_owned();
+        let problems =
+            script_problems(&config(vec![script("chk", &[&program])], Notify::default()));
+        std::fs::remove_dir_all(&dir).unwrap();
+        if RunAs::lookup(KEEPALIVED_SCRIPT_USER).is_ok() {
+            // Run as that user instead, not root: nothing to fear from it.
+            assert!(problems.is_empty(), "{problems:?}");
+            return;
+        }
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with(&format!(
+                "{program}: unsafe ({program} is writable by everyone)"
+            )),
+            "{problems:?}"
         );
     }
 }

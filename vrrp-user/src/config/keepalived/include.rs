@@ -8,42 +8,47 @@ use std::path::{Path, PathBuf};
 
 /// More alternatives than this is a mistake (`{a,b}` repeated expands exponentially).
 const MAX_ALTERNATIVES: usize = 256;
+/// Patterns looked at while expanding: every alternative, and every brace expression on the way.
+const MAX_EXPANSION_STEPS: usize = 1024;
 
-/// What an include variant makes an error of (keepalived's `include_check`): nothing for the
-/// plain `include`, every check for `includea`.
+/// What an include variant makes an error of (keepalived's `check_include`: `includer` R,
+/// `includem` R and M, `includew` R, M and W, `includeb` R and B, `includea` all; the plain
+/// `include` nothing).
 #[derive(Clone, Copy)]
 pub struct Checks {
-    /// A match that cannot be read, or is a directory or an executable (`includer`).
+    /// R: a match that cannot be read, or is a directory or an executable.
     pub readable: bool,
-    /// Nothing found, and a name that does not exist (`includem`; `includeb` when the pattern
-    /// has braces).
+    /// M: nothing found, and a name that does not exist (or a wildcard's directory).
     pub file_exists: bool,
-    /// Nothing found, and a wildcard that matches nothing (`includew`).
+    /// W: nothing found, and a wildcard that matches nothing.
     pub wildcard_match: bool,
-    /// Some brace alternatives found, others name nothing that exists (`includeb`): then
-    /// nothing is read.
+    /// B: a brace alternative names nothing that exists; nothing is read then.
     pub every_alternative: bool,
 }
 
+/// The problems, with the variants that make each an error.
+pub const READABLE: &str = "includer, includem, includew, includeb and includea refuse this";
+pub const FILE_EXISTS: &str = "includem, includew and includea refuse this";
+pub const WILDCARD_MATCH: &str = "includew and includea refuse this";
+pub const EVERY_ALTERNATIVE: &str = "includeb and includea refuse this";
+
 impl Checks {
     pub fn of(keyword: &str) -> Checks {
-        let all = keyword == "includea";
-        let braces = all || keyword == "includeb";
+        let is = |variants: &[&str]| variants.contains(&keyword) || keyword == "includea";
         Checks {
-            readable: all || keyword == "includer",
-            file_exists: all || keyword == "includem",
-            wildcard_match: all || keyword == "includew",
-            every_alternative: braces,
+            readable: is(&["includer", "includem", "includew", "includeb"]),
+            file_exists: is(&["includem", "includew"]),
+            wildcard_match: is(&["includew"]),
+            every_alternative: is(&["includeb"]),
         }
     }
 
-    /// Whether nothing found, with names missing, is an error: `includem`'s check, or
-    /// `includeb`'s for a pattern with braces.
-    pub fn missing_fails(&self, braces: bool) -> bool {
-        if braces {
-            self.every_alternative
-        } else {
-            self.file_exists
+    /// Whether nothing found, with names missing, is an error, and which variants refuse it:
+    /// M's check, or B's for a pattern with braces (as keepalived's `have_brace`).
+    pub fn missing(&self, braces: bool) -> (bool, &'static str) {
+        match braces {
+            true => (self.every_alternative, EVERY_ALTERNATIVE),
+            false => (self.file_exists, FILE_EXISTS),
         }
     }
 }
@@ -84,6 +89,8 @@ pub fn find(dir: &Path, pattern: &str) -> Result<Found, String> {
         require_literal_leading_dot: true,
         ..glob::MatchOptions::new()
     };
+    // keepalived globs from the including file's directory: wildcards in its name are letters.
+    let base = glob::Pattern::escape(&dir.to_string_lossy());
     for alternative in alternatives {
         let full = dir.join(&alternative);
         let text = full.to_string_lossy().into_owned();
@@ -94,7 +101,8 @@ pub fn find(dir: &Path, pattern: &str) -> Result<Found, String> {
             }
             continue;
         }
-        let matches: Vec<PathBuf> = glob::glob_with(&text, options)
+        let pattern = Path::new(&base).join(glibc_pattern(&alternative));
+        let matches: Vec<PathBuf> = glob::glob_with(&pattern.to_string_lossy(), options)
             .map_err(|err| format!("not a valid pattern: {err}"))?
             .filter_map(Result::ok)
             .collect();
@@ -126,6 +134,34 @@ fn sort_match(path: PathBuf, found: &mut Found) {
     }
 }
 
+/// A glibc glob pattern in the glob crate's terms: `**` is `*` (glibc does not recurse),
+/// `[^...]` is `[!...]`, and a backslash makes the next character a letter.
+fn glibc_pattern(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len());
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some(next) if "*?[]{}".contains(next) => out.push_str(&format!("[{next}]")),
+                Some(next) => out.push(next),
+                None => out.push('\\'),
+            },
+            '*' => {
+                while chars.peek() == Some(&'*') {
+                    chars.next();
+                }
+                out.push('*');
+            }
+            '[' if chars.peek() == Some(&'^') => {
+                chars.next();
+                out.push_str("[!");
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 fn has_wildcard(pattern: &str) -> bool {
     pattern.contains(['*', '?', '['])
 }
@@ -142,7 +178,14 @@ fn literal_directory(full: &Path) -> PathBuf {
 fn expand_braces(pattern: &str) -> Result<Vec<String>, String> {
     let mut done = Vec::new();
     let mut pending = vec![pattern.to_owned()];
+    // Each step copies a pattern: bounded, so that a line of thousands of braces is refused
+    // rather than expanded for minutes.
+    let mut steps = 0;
     while let Some(pattern) = pending.pop() {
+        steps += 1;
+        if steps > MAX_EXPANSION_STEPS {
+            return Err(format!("more than {MAX_EXPANSION_STEPS} brace expressions"));
+        }
         let Some((open, close)) = first_brace_pair(&pattern) else {
             done.push(pattern);
             continue;
@@ -245,6 +288,14 @@ mod tests {
                 .unwrap_err()
                 .contains("brace alternatives")
         );
+        assert_eq!(glibc_pattern(r"a/**/[^x]\*.conf"), "a/*/[!x][*].conf");
+        let long = "{a}".repeat(100_000);
+        assert!(
+            expand_braces(&long)
+                .unwrap_err()
+                .contains("brace expressions")
+        );
+        assert_eq!(expand("{}x{,}"), ["x", "x"]);
     }
 
     #[test]

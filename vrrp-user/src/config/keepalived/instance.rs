@@ -654,12 +654,15 @@ impl Draft {
                             report.warn(
                                 token.at,
                                 format!(
-                                    "auth_pass {}: keepalived reads the password as {password:?}                                      (single quotes are part of it, a backslash escapes nothing);                                      so does xvrrpd",
+                                    "auth_pass {}: keepalived reads the password as \
+                                     {password:?}, and so does xvrrpd (its values have no \
+                                     single quotes or escapes, a comment starts at any # or ! \
+                                     outside double quotes)",
                                     token.raw
                                 ),
                             );
                         }
-                        self.auth_pass = Some((password.to_owned(), token.at));
+                        self.auth_pass = Some((password, token.at));
                     }
                     _ => report.unknown(entry, "authentication"),
                 }

@@ -179,30 +179,42 @@ impl Reader<'_> {
                 return;
             }
         };
-        let missing = found.missing.join(", ");
+        // keepalived keeps quotes in an include's name.
+        let quoted = match pattern.contains(['"', '\'']) {
+            true => " (the quotes are part of the name, as in keepalived)",
+            false => "",
+        };
+        let missing = match found.missing.as_slice() {
+            [one] => format!("{one} does not exist{quoted}"),
+            many => format!("{} do not exist{quoted}", many.join(", ")),
+        };
         if found.nothing() {
             if !found.missing.is_empty() {
-                let message = format!("{keyword} {pattern}: {missing} does not exist");
-                self.check(at, checks.missing_fails(found.braces), message);
+                let message = format!("{keyword} {pattern}: {missing}; nothing included");
+                let (fails, refusing) = checks.missing(found.braces);
+                self.check(at, fails, message, refusing);
             } else if found.unmatched {
-                let message = format!("{keyword} {pattern}: no file matches");
-                self.check(at, checks.wildcard_match, message);
+                let message = format!("{keyword} {pattern}: no file matches; nothing included");
+                self.check(at, checks.wildcard_match, message, include::WILDCARD_MATCH);
             }
             return;
         }
         if !found.missing.is_empty() {
-            let message = format!("{keyword} {pattern}: {missing} does not exist");
+            // keepalived reads none of the alternatives when it fails on this.
+            let message = format!("{keyword} {pattern}: {missing}; the rest is included");
+            self.check(
+                at,
+                checks.every_alternative,
+                message,
+                include::EVERY_ALTERNATIVE,
+            );
             if checks.every_alternative {
-                // keepalived reads none of the alternatives then.
-                self.report.error(at, message);
                 return;
             }
-            self.report
-                .warn(at, format!("{message}; the rest is included"));
         }
         for (path, why) in found.skipped {
-            let message = format!("{keyword} {pattern}: {} {why}", path.display());
-            self.check(at, checks.readable, message);
+            let message = format!("{keyword} {pattern}: {} {why}; skipped", path.display());
+            self.check(at, checks.readable, message, include::READABLE);
         }
         for path in found.files {
             let canonical = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
@@ -219,21 +231,22 @@ impl Reader<'_> {
             match std::fs::read(&path) {
                 Ok(bytes) => self.file(&path, bytes),
                 Err(err) => {
-                    let message = format!("{keyword} {pattern}: {}: {err}", path.display());
-                    self.check(at, checks.readable, message);
+                    let message =
+                        format!("{keyword} {pattern}: {}: {err}; skipped", path.display());
+                    self.check(at, checks.readable, message, include::READABLE);
                 }
             }
         }
     }
 
     /// An include that did not read a file: an error if its variant checks for that, else a
-    /// warning (keepalived logs it and goes on).
-    fn check(&mut self, at: Loc, fails: bool, message: String) {
+    /// warning (keepalived logs it and goes on) that says which variants would refuse it.
+    fn check(&mut self, at: Loc, fails: bool, message: String, refusing: &str) {
         if fails {
             self.report.error(at, message);
         } else {
-            let note = "nothing included, as keepalived does (includea checks for this)";
-            self.report.warn(at, format!("{message}; {note}"));
+            self.report
+                .warn(at, format!("{message}, as keepalived does ({refusing})"));
         }
     }
 }

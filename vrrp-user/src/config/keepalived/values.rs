@@ -245,18 +245,38 @@ pub fn on_off(token: &Token, key: &str) -> Result<bool, String> {
     }
 }
 
-/// A word as keepalived's own line splitter (`alloc_strvec_r`) reads `raw`, the word as written:
-/// one that starts with `"` runs to the next `"`, with nothing escaped; any other ends at white
-/// space or a `"`; a single quote is a plain character. Only script lines are read with quotes
-/// and escapes as [`command`] reads them.
-pub fn keepalived_word(raw: &str) -> &str {
-    match raw.strip_prefix('"') {
+/// A word as keepalived reads `raw`, the word as written up to the end of its line: its
+/// `decomment` cuts at a `#` or `!` outside double quotes (a backslash before one makes it a
+/// letter), then its splitter (`alloc_strvec_r`) takes a word that starts with `"` to the next
+/// `"`, with nothing escaped, and any other to white space or a `"`. Single quotes are plain
+/// characters. Only script lines are read with quotes and escapes as [`command`] reads them.
+pub fn keepalived_word(raw: &str) -> String {
+    let mut line = String::with_capacity(raw.len());
+    let mut quoted = false;
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => quoted = !quoted,
+            '\\' if !quoted => {
+                if let Some(&escaped @ ('#' | '!')) = chars.peek() {
+                    chars.next();
+                    line.push(escaped);
+                    continue;
+                }
+            }
+            '#' | '!' if !quoted => break,
+            _ => {}
+        }
+        line.push(c);
+    }
+    let word = match line.strip_prefix('"') {
         Some(quoted) => quoted.split('"').next().unwrap_or(quoted),
-        None => raw
+        None => line
             .split(|c: char| c.is_whitespace() || c == '"')
             .next()
-            .unwrap_or(raw),
-    }
+            .unwrap_or(&line),
+    };
+    word.to_owned()
 }
 
 /// A command from its words: each split as keepalived splits script strings.
