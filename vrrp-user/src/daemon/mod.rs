@@ -16,7 +16,7 @@ mod sync_group;
 mod systemd;
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::{BTreeMap, BTreeSet, HashMap},
     future::Future,
     net::IpAddr,
     path::PathBuf,
@@ -226,7 +226,7 @@ pub async fn run(
         unplaced: BTreeMap::new(),
     };
     for group in &config.sync_groups {
-        let handle = daemon.spawn_group(group, &Ended::default());
+        let handle = daemon.spawn_group(group, &Ended::default(), &BTreeSet::new());
         daemon.groups.insert(group.name.clone(), handle);
     }
     // At start-up, an instance that cannot be placed (missing interface, no address) is a
@@ -486,16 +486,21 @@ impl Daemon {
         )
     }
 
-    /// Starts the coordinator of `group`, with what the groups it replaces `left` (see
-    /// [`GroupHandle::spawn`]).
-    fn spawn_group(&self, group: &SyncGroup, left: &Ended) -> GroupHandle {
+    /// Starts the coordinator of `group`, with what the groups it replaces `left` and the
+    /// running members `joining` it (see [`GroupHandle::spawn`]).
+    fn spawn_group(
+        &self,
+        group: &SyncGroup,
+        left: &Ended,
+        joining: &BTreeSet<String>,
+    ) -> GroupHandle {
         if group.members.len() < 2 {
             tracing::warn!(
                 "sync group {} has only one instance; this is probably not what you want",
                 group.name
             );
         }
-        GroupHandle::spawn(group, self.group_notifier(group), left)
+        GroupHandle::spawn(group, self.group_notifier(group), left, joining)
     }
 
     fn group_notifier(&self, group: &SyncGroup) -> Notifier {

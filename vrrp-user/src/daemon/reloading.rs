@@ -84,7 +84,13 @@ impl Daemon {
         // new notifier for every instance and group.
         let notifiers_stale =
             fifo_changed || old_config.global.script_security != self.config.global.script_security;
-        let regrouped = self.reload_groups(notifiers_stale).await;
+        // The instances that keep running through the reload, by their new names: those in a
+        // group that changed join the new one as they are.
+        let staying: BTreeSet<String> = (plan.kept.iter())
+            .filter(|(_, change)| !matches!(change, Change::Restart(_)))
+            .map(|(instance, _)| instance.name.clone())
+            .collect();
+        let regrouped = self.reload_groups(notifiers_stale, &staying).await;
         // At once: the old groups are gone, and a member's fault must reach the new one. A
         // renamed member joins under its new name; a restarted one joins as it starts.
         for (instance, change) in &plan.kept {
@@ -193,7 +199,11 @@ impl Daemon {
     /// that must move to them (or out of any group). A new group starts held in Fault by the
     /// members that had a fault of their own in the groups it replaces. A kept group gets a
     /// new notifier if its own settings changed or `notifiers_stale`.
-    async fn reload_groups(&mut self, notifiers_stale: bool) -> BTreeSet<String> {
+    async fn reload_groups(
+        &mut self,
+        notifiers_stale: bool,
+        staying: &BTreeSet<String>,
+    ) -> BTreeSet<String> {
         let mut regrouped = BTreeSet::new();
         let mut own_faults = BTreeSet::new();
         let mut kept = BTreeMap::new();
@@ -248,7 +258,7 @@ impl Daemon {
                         state: replaced.get(&group.name).copied().flatten(),
                         own_faults: own_faults.clone(),
                     };
-                    self.spawn_group(group, &left)
+                    self.spawn_group(group, &left, staying)
                 }
             };
             self.groups.insert(group.name.clone(), handle);
@@ -279,6 +289,7 @@ impl Daemon {
             .find(|group| group.config().members.contains(&instance.name))
             .map(|group| group.link(&instance.name));
         let inbox = running.inbox.clone();
+        let leave = link.clone();
         if running
             .inbox
             .send(Input::Regroup { link, inbox })
@@ -286,6 +297,10 @@ impl Daemon {
             .is_err()
         {
             tracing::warn!(instance = %instance.name, "reload: the instance has stopped; not regrouped");
+            // The group waits for no member that cannot come.
+            if let Some(link) = leave {
+                link.leave();
+            }
         }
     }
 

@@ -105,18 +105,26 @@ pub struct Coordinator {
     wants_master: BTreeSet<String>,
     /// Initialize until the first member settles (and again when a fault clears).
     state: State,
+    /// Running members a reload moves into the group that have not joined yet: until the last
+    /// of them has, the group does not settle as Backup (one still to come may be Master).
+    joining: BTreeSet<String>,
 }
 
 impl Coordinator {
     #[cfg(test)]
     pub fn new(members: &[String]) -> Coordinator {
-        Coordinator::with_faults(members, &BTreeSet::new())
+        Coordinator::with_faults(members, &BTreeSet::new(), &BTreeSet::new())
     }
 
     /// A group that replaces another on a reload: the members with a fault of their own in
     /// the groups it replaces hold it in Fault from the start (they stay faulted as they join
-    /// it, and the members held with them stay held, instead of leaving Fault for an instant).
-    pub fn with_faults(members: &[String], own_faults: &BTreeSet<String>) -> Coordinator {
+    /// it, and the members held with them stay held, instead of leaving Fault for an instant);
+    /// the members `joining` will join it as they are ([`Coordinator::joined`]).
+    pub fn with_faults(
+        members: &[String],
+        own_faults: &BTreeSet<String>,
+        joining: &BTreeSet<String>,
+    ) -> Coordinator {
         let own_faults: BTreeSet<String> = members
             .iter()
             .filter(|m| own_faults.contains(*m))
@@ -134,6 +142,11 @@ impl Coordinator {
             },
             own_faults,
             wants_master: BTreeSet::new(),
+            joining: members
+                .iter()
+                .filter(|m| joining.contains(*m))
+                .cloned()
+                .collect(),
         }
     }
 
@@ -203,6 +216,12 @@ impl Coordinator {
         if !self.is_member(member) {
             return Outcome::default();
         }
+        self.joining.remove(member);
+        let outcome = self.join(member, state, own_fault);
+        self.settle_if_joined(outcome)
+    }
+
+    fn join(&mut self, member: &str, state: State, own_fault: bool) -> Outcome {
         self.states.insert(member.to_owned(), state);
         self.wants_master.remove(member);
         if own_fault {
@@ -230,12 +249,24 @@ impl Coordinator {
         if !self.is_member(member) {
             return Outcome::default();
         }
+        self.joining.remove(member);
         self.states.insert(member.to_owned(), State::Initialize);
         self.wants_master.remove(member);
         if self.own_faults.remove(member) && self.own_faults.is_empty() {
             return self.clear_fault();
         }
-        Outcome::default()
+        self.settle_if_joined(Outcome::default())
+    }
+
+    /// Once the last member a reload moved here has joined, a group that no member made
+    /// Master (or Fault) settles as Backup if one of them is.
+    fn settle_if_joined(&mut self, mut outcome: Outcome) -> Outcome {
+        let backup = self.states.values().any(|state| *state == State::Backup);
+        if self.joining.is_empty() && self.state == State::Initialize && backup {
+            self.state = State::Backup;
+            outcome.entered.get_or_insert(State::Backup);
+        }
+        outcome
     }
 
     /// A member that comes with a fault of its own: the group is in Fault, and the member held
@@ -301,7 +332,8 @@ impl Coordinator {
             (State::Initialize | State::Fault, State::Backup, State::Master) => {
                 outcome.forced.push((member.to_owned(), Force::ToMaster));
             }
-            (_, State::Backup, State::Initialize) => {
+            // Not while members a reload moved here have yet to join: one may be Master.
+            (_, State::Backup, State::Initialize) if self.joining.is_empty() => {
                 self.state = State::Backup;
                 outcome.entered = Some(State::Backup);
             }

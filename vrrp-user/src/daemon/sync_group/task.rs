@@ -126,10 +126,16 @@ pub struct GroupHandle {
 impl GroupHandle {
     /// Starts the group. What the groups it replaces `left`: the members in `own_faults` hold
     /// it in Fault from the start ([`Coordinator::with_faults`]), which its notify scripts
-    /// hear unless the group of its name was in Fault already (`left.state`).
-    pub fn spawn(config: &SyncGroup, notifier: Notifier, left: &Ended) -> GroupHandle {
+    /// hear unless the group of its name was in Fault already (`left.state`). The running
+    /// members in `joining` will join it as they are.
+    pub fn spawn(
+        config: &SyncGroup,
+        notifier: Notifier,
+        left: &Ended,
+        joining: &BTreeSet<String>,
+    ) -> GroupHandle {
         let (tx, rx) = mpsc::unbounded_channel();
-        let coordinator = Coordinator::with_faults(&config.members, &left.own_faults);
+        let coordinator = Coordinator::with_faults(&config.members, &left.own_faults, joining);
         let name: Arc<str> = config.name.as_str().into();
         if coordinator.state() == State::Fault && left.state != Some(State::Fault) {
             tracing::info!("sync group {name}: FAULT (a member's fault carried over)");
@@ -302,7 +308,7 @@ mod tests {
             None,
             DEFAULT_SCRIPT_TIMEOUT,
         );
-        GroupHandle::spawn(&config, notifier, left)
+        GroupHandle::spawn(&config, notifier, left, &BTreeSet::new())
     }
 
     async fn next_order(inbox: &mut mpsc::Receiver<Input>) -> (Force, String) {

@@ -357,7 +357,11 @@ fn members_joining_as_they_are_settle_the_group_without_a_resignation() {
 #[test]
 fn a_fault_carried_over_keeps_the_held_members_held() {
     let faults = ["VI_1".to_owned()].into();
-    let mut g = Coordinator::with_faults(&["VI_1".into(), "VI_2".into(), "VI_3".into()], &faults);
+    let mut g = Coordinator::with_faults(
+        &["VI_1".into(), "VI_2".into(), "VI_3".into()],
+        &faults,
+        &BTreeSet::new(),
+    );
     assert_eq!(g.state(), State::Fault);
     // VI_2, held by the old group, stays held: no order, so it never leaves Fault.
     assert_eq!(g.joined("VI_2", State::Fault, false), Outcome::default());
@@ -377,7 +381,8 @@ fn a_fault_carried_over_keeps_the_held_members_held() {
     );
 
     // A fault that ended while the groups changed hands releases the group as its member joins.
-    let mut g = Coordinator::with_faults(&["VI_1".into(), "VI_2".into()], &faults);
+    let mut g =
+        Coordinator::with_faults(&["VI_1".into(), "VI_2".into()], &faults, &BTreeSet::new());
     assert_eq!(g.joined("VI_2", State::Fault, false), Outcome::default());
     assert_eq!(
         g.joined("VI_1", State::Fault, false).forced,
@@ -392,7 +397,7 @@ fn a_fault_carried_over_keeps_the_held_members_held() {
     );
     // Faults of members outside the group do not count.
     let outside = ["VI_9".to_owned()].into();
-    let g = Coordinator::with_faults(&["VI_1".into()], &outside);
+    let g = Coordinator::with_faults(&["VI_1".into()], &outside, &BTreeSet::new());
     assert_eq!(g.state(), State::Initialize);
 }
 
@@ -401,7 +406,8 @@ fn a_fault_carried_over_keeps_the_held_members_held() {
 #[test]
 fn a_restart_keeps_a_lasting_fault_and_a_member_that_cannot_start_holds_nothing() {
     let faults = ["VI_1".to_owned()].into();
-    let mut g = Coordinator::with_faults(&["VI_1".into(), "VI_2".into()], &faults);
+    let mut g =
+        Coordinator::with_faults(&["VI_1".into(), "VI_2".into()], &faults, &BTreeSet::new());
     assert_eq!(g.joined("VI_2", State::Fault, false), Outcome::default());
     assert_eq!(
         g.attached("VI_1", true).forced,
@@ -422,4 +428,37 @@ fn a_restart_keeps_a_lasting_fault_and_a_member_that_cannot_start_holds_nothing(
             entered: Some(State::Fault)
         }
     );
+}
+
+/// Members a reload moves into a group join one at a time: the group does not settle as Backup
+/// before the last of them, which may be Master, has joined.
+#[test]
+fn a_group_settles_once_every_joining_member_has_joined() {
+    let members = ["VI_1".to_owned(), "VI_2".to_owned(), "VI_3".to_owned()];
+    let joining: BTreeSet<String> = members[..2].iter().cloned().collect();
+    let mut g = Coordinator::with_faults(&members, &BTreeSet::new(), &joining);
+    // A Backup first: nothing yet (VI_3 is not running, and not awaited).
+    assert_eq!(g.joined("VI_1", State::Backup, false), Outcome::default());
+    assert_eq!(g.state(), State::Initialize);
+    // Then a Master: the group is Master, never Backup on the way.
+    assert_eq!(
+        g.joined("VI_2", State::Master, false),
+        Outcome {
+            forced: force(&["VI_1", "VI_3"], Force::ToMaster),
+            entered: Some(State::Master)
+        }
+    );
+
+    // Backups only: Backup once the last has joined.
+    let mut g = Coordinator::with_faults(&members, &BTreeSet::new(), &joining);
+    assert_eq!(g.joined("VI_2", State::Backup, false), Outcome::default());
+    assert_eq!(
+        g.joined("VI_1", State::Backup, false).entered,
+        Some(State::Backup)
+    );
+
+    // One that cannot join (it stopped) is not waited for.
+    let mut g = Coordinator::with_faults(&members, &BTreeSet::new(), &joining);
+    g.joined("VI_1", State::Backup, false);
+    assert_eq!(g.left("VI_2").entered, Some(State::Backup));
 }
