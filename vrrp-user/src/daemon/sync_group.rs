@@ -287,12 +287,14 @@ impl Coordinator {
             return Outcome::default();
         }
         self.wants_master.insert(member.to_owned());
+        // A member a reload moves here that has not joined yet may be Master: not ready.
         let ready = |other: &String| {
             self.wants_master.contains(other)
-                || matches!(
-                    self.states.get(other),
-                    Some(State::Master | State::Initialize)
-                )
+                || !self.joining.contains(other)
+                    && matches!(
+                        self.states.get(other),
+                        Some(State::Master | State::Initialize)
+                    )
         };
         let may = match self.state {
             State::Fault => false,
@@ -387,8 +389,11 @@ impl Coordinator {
             return Outcome::default();
         }
         // The members report Backup (or Master, an owner) as they start again; the group
-        // follows the first of them.
+        // follows the first of them. What they reported before the fault is stale.
         self.state = State::Initialize;
+        self.states
+            .values_mut()
+            .for_each(|state| *state = State::Initialize);
         Outcome {
             forced: self.all(Force::FaultCleared),
             entered: None,

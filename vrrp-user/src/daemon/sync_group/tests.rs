@@ -462,3 +462,29 @@ fn a_group_settles_once_every_joining_member_has_joined() {
     g.joined("VI_1", State::Backup, false);
     assert_eq!(g.left("VI_2").entered, Some(State::Backup));
 }
+
+/// A fault carried over that ends as its member joins last: the members held until then restart
+/// and report afresh; what they reported before does not settle the group.
+#[test]
+fn a_fault_ending_on_the_last_join_waits_for_fresh_reports() {
+    let members = ["VI_1".to_owned(), "VI_2".to_owned()];
+    let faults = ["VI_1".to_owned()].into();
+    let joining: BTreeSet<String> = members.iter().cloned().collect();
+    let mut g = Coordinator::with_faults(&members, &faults, &joining);
+    assert_eq!(
+        g.joined("VI_2", State::Backup, false).forced,
+        force(&["VI_2"], Force::Fault)
+    );
+    assert_eq!(
+        g.joined("VI_1", State::Fault, false),
+        Outcome {
+            forced: force(&["VI_1", "VI_2"], Force::FaultCleared),
+            entered: None
+        }
+    );
+    assert_eq!(g.state(), State::Initialize);
+    // And a wish to take over waits for members still to join.
+    let mut g = Coordinator::with_faults(&members, &BTreeSet::new(), &joining);
+    g.joined("VI_1", State::Backup, false);
+    assert_eq!(wants(&mut g, "VI_1"), Outcome::default());
+}
