@@ -193,8 +193,7 @@ impl Coordinator {
         if !self.is_member(member) {
             return Outcome::default();
         }
-        self.states.insert(member.to_owned(), State::Initialize);
-        self.wants_master.remove(member);
+        self.record(member, State::Initialize);
         if own_fault {
             return self.faulted_member(member);
         }
@@ -222,8 +221,7 @@ impl Coordinator {
     }
 
     fn join(&mut self, member: &str, state: State, own_fault: bool) -> Outcome {
-        self.states.insert(member.to_owned(), state);
-        self.wants_master.remove(member);
+        self.record(member, state);
         if own_fault {
             return self.faulted_member(member);
         }
@@ -250,8 +248,7 @@ impl Coordinator {
             return Outcome::default();
         }
         self.joining.remove(member);
-        self.states.insert(member.to_owned(), State::Initialize);
-        self.wants_master.remove(member);
+        self.record(member, State::Initialize);
         if self.own_faults.remove(member) && self.own_faults.is_empty() {
             return self.clear_fault();
         }
@@ -312,10 +309,15 @@ impl Coordinator {
         }
     }
 
-    fn transition(&mut self, member: &str, from: State, to: State) -> Outcome {
-        self.states.insert(member.to_owned(), to);
-        // Whatever it wanted was for the state it left; a Backup asks again when it must.
+    /// `member` is in `state` now. Whatever it wanted was for the state it left: a Backup
+    /// asks again when it must.
+    fn record(&mut self, member: &str, state: State) {
+        self.states.insert(member.to_owned(), state);
         self.wants_master.remove(member);
+    }
+
+    fn transition(&mut self, member: &str, from: State, to: State) -> Outcome {
+        self.record(member, to);
         let mut outcome = Outcome::default();
         match (from, to, self.state) {
             // A member moved while the group is in Fault (a report already on its way): the
@@ -347,8 +349,7 @@ impl Coordinator {
     /// A move the group ordered never moves the group; one that arrives after the group has
     /// moved on (two members changed at once) is corrected.
     fn forced_transition(&mut self, member: &str, to: State) -> Outcome {
-        self.states.insert(member.to_owned(), to);
-        self.wants_master.remove(member);
+        self.record(member, to);
         let correction = match (to, self.state) {
             (State::Master, State::Backup) => Some(Force::ToBackup),
             (State::Backup, State::Master) => Some(Force::ToMaster),

@@ -160,14 +160,20 @@ virtual_ips = ["192.0.2.100/24"]
         config
     }
 
+    /// A script with `mode` in a directory of its own (removed by the caller): both paths.
+    fn script_file(tag: &str, mode: u32) -> (std::path::PathBuf, String) {
+        let dir = std::env::temp_dir().join(format!("xv-preflight-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let program = dir.join("chk.sh");
+        std::fs::write(&program, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(mode)).unwrap();
+        let program = program.to_str().unwrap().to_owned();
+        (dir, program)
+    }
+
     #[test]
     fn missing_and_non_executable_programs_and_unknown_users_are_found() {
-        let dir = std::env::temp_dir().join(format!("xv-preflight-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let plain = dir.join("plain.sh");
-        std::fs::write(&plain, "#!/bin/sh\n").unwrap();
-        std::fs::set_permissions(&plain, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let plain = plain.to_str().unwrap().to_owned();
+        let (dir, plain) = script_file("plain", 0o644);
         let mut unknown_user = script("chk_user", &["true"]);
         unknown_user.user = Some("xv-no-such-user".into());
         let scripts = vec![
@@ -205,12 +211,7 @@ virtual_ips = ["192.0.2.100/24"]
     fn a_script_anyone_may_change_is_unsafe_for_the_daemon_whoever_checks() {
         // Vetted as root (no keepalived_script user here), even when the check is not run as
         // root: the daemon runs it as root.
-        let dir = std::env::temp_dir().join(format!("xv-preflight-unsafe-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let program = dir.join("chk.sh");
-        std::fs::write(&program, "#!/bin/sh\n").unwrap();
-        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o777)).unwrap();
-        let program = program.to_str().unwrap().to_owned();
+        let (dir, program) = script_file("unsafe", 0o777);
         let problems =
             script_problems(&config(vec![script("chk", &[&program])], Notify::default()));
         std::fs::remove_dir_all(&dir).unwrap();
