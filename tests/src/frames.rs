@@ -5,7 +5,7 @@ use vrrp_user::{
     units::{Centiseconds, Seconds},
     wire::{
         self, ArpOperation, ArpRepr, AuthType, ChecksumMode, EthernetRepr, FrameInfo, IpInfo,
-        MacAddr, NdpRepr, V2Advert, V3Advert, VipList, VlanTag, VrrpRepr, arp, ndp,
+        Ipv4Packet, MacAddr, NdpRepr, V2Advert, V3Advert, VipList, VlanTag, VrrpRepr, arp, ndp,
     },
 };
 
@@ -112,6 +112,15 @@ pub fn solicitation(target: Ipv6Addr, source: Ipv6Addr) -> Vec<u8> {
 pub fn tcp_v4() -> Vec<u8> {
     let mut frame = frame_v4(&v3_v4(100), ChecksumMode::PseudoHeader);
     frame[14 + 9] = 6;
+    frame
+}
+
+/// `frame`, an untagged IPv4 frame, after `edit` of its IPv4 header, the header checksum
+/// made valid again.
+pub fn edit_ipv4_header(frame: &[u8], edit: impl FnOnce(&mut [u8])) -> Vec<u8> {
+    let mut frame = frame.to_vec();
+    edit(&mut frame[14..]);
+    Ipv4Packet::new_unchecked(&mut frame[14..]).fill_checksum();
     frame
 }
 

@@ -298,6 +298,9 @@ impl Target {
             ipv4(&mut frame).fill_checksum();
             add(name, frame, Counter::DropIpHeader, true);
         }
+        let mut frame = whole.clone();
+        frame[L3 + 15] ^= 0x01;
+        add("IPv4 header checksum", frame, Counter::DropIpHeader, true);
         let mut frame = whole;
         ipv4(&mut frame).set_total_len(16);
         ipv4(&mut frame).fill_checksum();

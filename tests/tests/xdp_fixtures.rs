@@ -155,8 +155,15 @@ fn invalid_adverts_are_dropped_and_counted_by_reason() {
     ihl_4[14] = 0x44;
     let mut fragment = valid_v3.clone();
     fragment[14 + 6] = 0x20; // more fragments
-    let mut long_total_length = valid_v3.clone();
-    long_total_length[14 + 3] += 8;
+    let long_total_length = edit_ipv4_header(&valid_v3, |header| header[3] += 8);
+    let mut header_checksum = valid_v3.clone();
+    header_checksum[14 + 10] ^= 0x01;
+    // A bit flipped in the source: the VRRP checksum (v2 leaves the addresses out) cannot tell.
+    let mut flipped_source = frame_v4(
+        &v2(150, AuthType::None, &[0; 8]),
+        ChecksumMode::PseudoHeader,
+    );
+    flipped_source[14 + 15] ^= 0x01;
     let cases: Vec<(&str, u8, u8, Vec<u8>, Counter)> = vec![
         (
             "ttl 254",
@@ -227,6 +234,20 @@ fn invalid_adverts_are_dropped_and_counted_by_reason() {
             Counter::DropChecksum,
         ),
         ("IHL 4", 3, 0, ihl_4, Counter::DropIpHeader),
+        (
+            "IPv4 header checksum",
+            3,
+            0,
+            header_checksum,
+            Counter::DropIpHeader,
+        ),
+        (
+            "v2 advert whose source lost a bit",
+            2,
+            0,
+            flipped_source,
+            Counter::DropIpHeader,
+        ),
         ("fragment", 3, 0, fragment, Counter::DropIpHeader),
         (
             "IP length beyond the frame",
@@ -278,6 +299,18 @@ fn ipv4_options_are_skipped() {
     let mut lab = XdpLab::new();
     lab.instance(instance_key(0, 51, FAMILY_V4), backup_config(3));
     assert_absorbed("IHL 6", &mut lab, &frame, FAMILY_V4, 0);
+
+    // The options are under the header checksum too.
+    frame[14 + 20] = 0;
+    let mut lab = XdpLab::new();
+    lab.instance(instance_key(0, 51, FAMILY_V4), backup_config(3));
+    let outcome = lab.run(&frame);
+    assert_eq!(outcome.action, XDP_DROP);
+    assert_counters(
+        "IHL 6, option changed",
+        &outcome,
+        &[(Counter::DropIpHeader, 1)],
+    );
 }
 
 #[test]

@@ -27,13 +27,15 @@ use crate::{
     EVENTS, INSTANCES, OBSERVATIONS, PEERS, count,
     packet::{
         Short, address_bytes, fold, len, load16, load32, load64, ptr_at, sum_address_words,
-        sum_be32, sum_fixed, sum_words,
+        sum_be32, sum_fixed, sum_words, sum_words_upto,
     },
 };
 
 use vrrp_common::advert::{self, HEADER_LEN as VRRP_HEADER_LEN, V2_AUTH_LEN};
 
 const AUTH_NONE: u8 = 0;
+/// IHL is four bits of 32-bit words.
+const MAX_IPV4_HEADER_LEN: usize = 60;
 const AUTH_PASS: u8 = 1;
 
 /// Where the VRRP message sits in the frame, and what the IP header said about it.
@@ -69,6 +71,15 @@ pub fn locate_v4(ctx: &XdpContext, l3: usize, vlan: u16) -> Result<Located, Coun
     let total_len = usize::from(u16::from_be((first >> 16) as u16));
     let fragment = u16::from_be(fragment as u16) & 0x3fff;
     if (first as u8) >> 4 != 4 || header_len < 20 || fragment != 0 || total_len < header_len {
+        return Err(Counter::DropIpHeader);
+    }
+    // The VRRPv2 checksum leaves the addresses out, and the stack (which checks this one) is
+    // not on this path: a bit flipped in the source would pass for another router.
+    let header_sum = match header_len {
+        20 => sum_fixed::<20>(ctx, l3, 0),
+        _ => sum_words_upto::<MAX_IPV4_HEADER_LEN>(ctx, l3, header_len, 0),
+    };
+    if fold(header_sum.map_err(truncated)?) != 0xffff {
         return Err(Counter::DropIpHeader);
     }
     if l3 + total_len > len(ctx) {
