@@ -12,7 +12,7 @@ pub enum Counter {
     AdvertUnknownVrid,
     /// Adverts cut short, or whose IP header lengths disagree with the frame.
     DropTruncated,
-    /// IPv4 header with IHL < 5, a fragment, or a length that does not fit the frame.
+    /// IPv4 header with IHL < 5, a fragment, a length below its own, or a wrong checksum.
     DropIpHeader,
     /// TTL / hop limit other than 255 (RFC 5798 §7.1).
     DropTtl,
