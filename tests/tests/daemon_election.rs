@@ -1,8 +1,15 @@
 //! xvrrpd routers in a lab: who wins, who answers ARP, how long a client pinging the VIP loses
 //! it when the master fails or resigns. Root only.
-use std::time::Duration;
+use std::{net::Ipv4Addr, time::Duration};
 
-use tests::lab::{Lab, Outage, config};
+use tests::{
+    lab::{Lab, Outage, config},
+    packet::send_frames,
+};
+use vrrp_user::{
+    units::Centiseconds,
+    wire::{self, ChecksumMode, FrameInfo, MacAddr, V3Advert, VipList, VrrpRepr},
+};
 
 const VIP: &str = "192.0.2.100";
 const SETTLE: Duration = Duration::from_secs(8);
@@ -272,5 +279,48 @@ fn a_killed_master_leaves_no_xdp_program_and_is_replaced() {
         lab.wait_for_holder_or_both(1, VIP, SETTLE),
         "r1 took over\n{}",
         lab.logs()
+    );
+}
+
+#[test]
+fn a_third_routers_lower_advert_does_not_unseat_a_live_master() {
+    // The backup honours r0; r0's steady repeats are not reported to its state machine. A
+    // third router's advert at a lower priority is reported and discarded (§6.4.2): the
+    // Master_Down_Timer must run from r0's last repeat, not from its last reported advert.
+    let lab = pair(
+        "third",
+        &config("r0", 150, "100ms", ""),
+        &config("r1", 100, "100ms", ""),
+    );
+    // Well past Master_Down_Interval (about 0.36 s) since r0's last reported advert.
+    std::thread::sleep(Duration::from_secs(2));
+    let became_master = |lab: &Lab| {
+        lab.status(1)["instances"][0]["counters"]["became_master"]
+            .as_u64()
+            .expect("became_master")
+    };
+    let before = became_master(&lab);
+    let stranger = FrameInfo::multicast_v4(
+        MacAddr(lab.client.mac("eth0")),
+        Ipv4Addr::new(192, 0, 2, 50),
+        1,
+    );
+    let advert = VrrpRepr::V3(V3Advert {
+        vrid: 51,
+        priority: 50,
+        max_adver_int: Centiseconds(10),
+        addresses: VipList::V4(vec![Ipv4Addr::new(192, 0, 2, 100)]),
+    });
+    let frame = wire::emit_advert_frame(&stranger, &advert, ChecksumMode::PseudoHeader)
+        .expect("emit advert");
+    let ifindex = lab.client.ifindex("eth0");
+    lab.client.enter(|| send_frames(ifindex, &[frame]));
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(became_master(&lab), before, "r1 took over\n{}", lab.logs());
+    assert_eq!(lab.holder(VIP), Some(0), "{}", lab.logs());
+    let status = lab.status(1);
+    assert_eq!(
+        status["instances"][0]["master_address"], "192.0.2.11",
+        "{status}"
     );
 }

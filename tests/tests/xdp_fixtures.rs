@@ -409,7 +409,8 @@ fn repeats_from_a_steady_master_wake_nobody_but_changes_do() {
         assert_counters("repeat", &outcome, &[(Counter::AdvertAccepted, 1)]);
     }
     assert!(lab.events().is_empty(), "repeats make no event");
-    assert_eq!(lab.dataplane.observation(key).unwrap().unwrap().adverts, 4);
+    let last_repeat = lab.dataplane.observation(key).unwrap().unwrap();
+    assert_eq!(last_repeat.adverts, 4);
 
     let expect_event = |lab: &mut XdpLab, frame: &[u8], reasons: u8, what: &str| {
         let outcome = lab.run(frame);
@@ -421,13 +422,17 @@ fn repeats_from_a_steady_master_wake_nobody_but_changes_do() {
         let events = lab.events();
         assert_eq!(events.len(), 1, "{what}");
         assert_eq!(events[0].reasons, reasons, "{what}: reasons");
+        events[0]
     };
-    expect_event(
+    let event = expect_event(
         &mut lab,
         &frame_v4(&v3_v4(120), ChecksumMode::PseudoHeader),
         event_reasons::PRIORITY_CHANGED,
         "priority change",
     );
+    // The event tells when the unreported repeat before it arrived.
+    assert_eq!(event.previous_ns, last_repeat.last_advert_ns);
+    assert!(event.ktime_ns > event.previous_ns);
     expect_event(
         &mut lab,
         &frame_v4(&v3_v4(0), ChecksumMode::PseudoHeader),

@@ -241,6 +241,10 @@ pub struct MasterDownRequest {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AdvertEvent {
     pub ktime_ns: u64,
+    /// When the advert before this one arrived (reported or not); 0 if none since the
+    /// observation was last reset. A steady Master's repeats are not reported: this is how
+    /// long they kept the Master_Down_Timer running.
+    pub previous_ns: u64,
     pub instance: InstanceKey,
     /// [`event_reasons`].
     pub reasons: u8,
@@ -282,7 +286,7 @@ mod tests {
         assert_eq!(size_of::<VipKey>(), 24);
         assert_eq!(size_of::<VipOwner>(), 16);
         assert_eq!(size_of::<PeerKey>(), 24);
-        assert_eq!(size_of::<AdvertEvent>(), 40);
+        assert_eq!(size_of::<AdvertEvent>(), 48);
         assert_eq!(size_of::<VmacKey>(), 12);
         assert_eq!(size_of::<VmacOwner>(), 16);
         assert_eq!(size_of::<MasterDownWatch>(), 32);

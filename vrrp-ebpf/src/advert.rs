@@ -301,6 +301,7 @@ fn record(key: &InstanceKey, config: &InstanceConfig, at: &Located, advert: &Adv
     }
     let event = AdvertEvent {
         ktime_ns: now,
+        previous_ns: previous.map_or(0, |previous| previous.last_advert_ns),
         instance: *key,
         reasons,
         priority: advert.priority,

@@ -395,6 +395,8 @@ impl Instance {
             source,
             priority: event.priority,
             interval,
+            previous_seen: (event.previous_ns != 0)
+                .then(|| self.shared.clock.instant(event.previous_ns)),
         };
         self.apply(Event::AdvertReceived(advert)).await;
         // The Master resigned: the Master_Down_Timer now runs Skew_Time to the handover.

@@ -395,6 +395,15 @@ impl VirtualRouter {
     }
 
     fn on_advert(&mut self, advert: Advert, now: Instant, out: &mut Vec<Action>) {
+        if self.state == State::Backup
+            && let Some(seen) = advert.previous_seen
+        {
+            // The repeats before this advert, which the data plane did not report, reset the
+            // timer (§6.4.2) as long as the Master they came from was honoured: were this
+            // advert discarded, the timer must run from the last of them, not from the last
+            // advert reported (long ago, for a steady Master).
+            self.catch_up_with_repeats(seen, now, out);
+        }
         if let Err(reason) = self.check_advert(&advert) {
             if self.state == State::Backup {
                 self.backup_mut().master = MasterView::Discarded;

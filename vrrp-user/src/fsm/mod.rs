@@ -25,7 +25,10 @@
 //!   The data plane must report an advert whenever its source, priority or (v3) interval differs
 //!   from the last one reported, every priority-0 advert, and the first advert after the machine
 //!   enters Backup (on [`Action::StateChanged`] to Backup, forget the recorded master). Until the
-//!   machine has heard of a Master, any advert the kernel saw postpones the takeover.
+//!   machine has heard of a Master, any advert the kernel saw postpones the takeover. Each
+//!   reported advert carries when the data plane saw the one before ([`Advert::previous_seen`]):
+//!   an advert the machine discards (a third router's, a lower priority) then leaves the
+//!   Master_Down_Timer where the honoured Master's unreported repeats had moved it.
 //! - **Dropped adverts.** [`Action::Dropped`] says why an advert was not processed (for example
 //!   a VRRPv2 interval mismatch, RFC 3768 §7.1): count it, and log it if you like.
 //! - **Priority and faults.** Tracking sends the effective priority with
@@ -206,6 +209,11 @@ pub struct Advert {
     pub priority: u8,
     /// The advertised interval, in the unit of the version the advert came in.
     pub interval: AdvertInterval,
+    /// When the data plane saw this instance's advert before this one, reported or not
+    /// (`None`: none since the machine entered Backup). A Backup honouring its Master had the
+    /// repeats it was not told of restart the Master_Down_Timer up to then: should this
+    /// advert be discarded (a third router's, a lower priority), the timer runs from there.
+    pub previous_seen: Option<Instant>,
 }
 
 /// What happened; fed to [`VirtualRouter::handle`] with the current time.

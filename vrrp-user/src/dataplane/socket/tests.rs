@@ -167,6 +167,7 @@ fn first_advert_is_a_new_master_with_its_fields_recorded() {
     assert_eq!((event.priority, event.interval_cs), (120, 100));
     assert_eq!(event.source, address16(PEER_V4));
     assert_eq!(event.ktime_ns, T0);
+    assert_eq!(event.previous_ns, 0, "nothing seen before");
     let observation = tables.observation(&key(51, FAMILY_V4)).unwrap();
     assert_eq!(observation.last_advert_ns, T0);
     assert_eq!(observation.adverts, 1);
@@ -183,10 +184,13 @@ fn a_steady_master_raises_no_event_and_changes_raise_their_reasons() {
     assert_eq!(tables.observation(&key(51, FAMILY_V4)).unwrap().adverts, 2);
 
     let priority = valid_v4(PEER_V4, &v3(51, 90, 100));
-    assert_eq!(
-        accepted(&mut tables, &v4(&priority), T0 + 2 * SECOND),
-        event_reasons::PRIORITY_CHANGED
-    );
+    let Verdict::Accepted(Some(event)) = tables.receive(IFINDEX, &v4(&priority), T0 + 2 * SECOND)
+    else {
+        panic!("no event for a priority change");
+    };
+    assert_eq!(event.reasons, event_reasons::PRIORITY_CHANGED);
+    // The unreported repeat before it is when the Master was last heard.
+    assert_eq!(event.previous_ns, T0 + SECOND);
     let interval = valid_v4(PEER_V4, &v3(51, 90, 50));
     assert_eq!(
         accepted(&mut tables, &v4(&interval), T0 + 3 * SECOND),

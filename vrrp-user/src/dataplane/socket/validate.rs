@@ -233,6 +233,7 @@ impl Tables {
         self.observations.insert(key, observation);
         (reasons != 0).then_some(AdvertEvent {
             ktime_ns: now_ns,
+            previous_ns: previous.map_or(0, |previous| previous.last_advert_ns),
             instance: key,
             reasons,
             priority: advert.priority,

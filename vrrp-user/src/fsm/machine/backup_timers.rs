@@ -109,6 +109,20 @@ impl VirtualRouter {
         }
     }
 
+    /// Adverts the data plane saw until `seen` without reporting them move the
+    /// Master_Down_Timer on, if they came from a Master we honour (see
+    /// [`VirtualRouter::postponed_by_adverts_seen`]).
+    pub(super) fn catch_up_with_repeats(
+        &mut self,
+        seen: Instant,
+        now: Instant,
+        out: &mut Vec<Action>,
+    ) {
+        if self.honours_unreported(now) {
+            self.postpone_master_down(seen, now, out);
+        }
+    }
+
     /// The Master is alive if it was seen within Master_Down_Interval: the timer should have
     /// been reset at `seen` (§6.4.2). Re-arms it there unless it already runs that long;
     /// whether the Master is alive.

@@ -165,6 +165,113 @@ fn repeats_of_a_discarded_advert_do_not_postpone_the_takeover() {
     );
 }
 
+/// An advert reported after `previous_seen`, the steady Master's last unreported repeat.
+fn advert_after(
+    source: IpAddr,
+    priority: u8,
+    interval: AdvertInterval,
+    previous_seen: Instant,
+) -> Event {
+    Event::AdvertReceived(Advert {
+        source,
+        priority,
+        interval,
+        previous_seen: Some(previous_seen),
+    })
+}
+
+#[test]
+fn a_third_routers_discarded_advert_leaves_a_steady_master_in_charge() {
+    // The Master (200) was reported at 0.5 s and its repeats, unreported, kept the timer
+    // running until 60 s; at 60.2 s a misconfigured router's advert (another v2 interval) is
+    // reported and discarded. The timer runs from the Master's last repeat, not from 0.5 s.
+    let c = Clock::new();
+    let mut vr = started_backup(config(v2(1), 100), c.s(0), us(DOWN));
+    vr.handle(advert(HIGHER_V4, 200, v2(1)), c.ms(500));
+    let down_at = c.us(60_000_000 + DOWN);
+    assert_eq!(
+        vr.handle(advert_after(LOWER_V4, 50, v2(2), c.s(60)), c.ms(60_200)),
+        vec![
+            arm(Timer::MasterDown, down_at),
+            Action::Dropped(DropReason::IntervalMismatch {
+                ours: v2(1),
+                theirs: v2(2),
+            }),
+        ]
+    );
+    assert_eq!(vr.timer(Timer::MasterDown), Some(down_at));
+    assert_eq!(
+        vr.handle(down_fired(Some(c.ms(60_200))), c.ms(60_201)),
+        vec![],
+        "not due"
+    );
+    assert_eq!(vr.state(), State::Backup);
+    // The Master's next advert differs from the last one reported: it is reported, honoured.
+    assert_eq!(
+        vr.handle(advert_after(HIGHER_V4, 200, v2(1), c.ms(60_200)), c.s(61)),
+        vec![arm(Timer::MasterDown, c.us(61_000_000 + DOWN))]
+    );
+    // Had the Master gone silent after 60 s, the takeover comes Master_Down_Interval later.
+    let mut vr = started_backup(config(v2(1), 100), c.s(0), us(DOWN));
+    vr.handle(advert(HIGHER_V4, 200, v2(1)), c.ms(500));
+    vr.handle(advert_after(LOWER_V4, 50, v2(2), c.s(60)), c.ms(60_200));
+    let fired = vr.handle(down_fired(Some(c.ms(60_200))), down_at);
+    assert_eq!(
+        fired[0],
+        changed(
+            State::Backup,
+            State::Master,
+            Reason::MasterDown {
+                silent_for: us(DOWN)
+            }
+        )
+    );
+    // VRRPv3, a third router advertising an interval of 0.
+    let mut vr = v3_backup(c);
+    vr.handle(advert(HIGHER_V4, 200, v3(100)), c.ms(500));
+    vr.handle(advert_after(LOWER_V4, 50, v3(0), c.s(60)), c.ms(60_200));
+    assert_eq!(vr.timer(Timer::MasterDown), Some(c.us(60_000_000 + DOWN)));
+}
+
+#[test]
+fn a_master_lowering_its_priority_is_preempted_master_down_interval_after_its_last_repeat() {
+    // RFC 5798 §6.4.2 discards the lower-priority advert; the timer, reset by the Master's
+    // last honoured repeat (59 s), runs out (keepalived: "received lower priority advert").
+    let c = Clock::new();
+    let mut vr = v3_backup(c);
+    vr.handle(advert(HIGHER_V4, 200, v3(100)), c.s(1));
+    let down_at = c.us(59_000_000 + DOWN);
+    assert_eq!(
+        vr.handle(advert_after(HIGHER_V4, 50, v3(100), c.s(59)), c.s(60)),
+        vec![arm(Timer::MasterDown, down_at)]
+    );
+    assert_eq!(vr.postponed_by_adverts_seen(), None);
+    assert_eq!(vr.handle(down_fired(Some(c.s(60))), c.ms(60_001)), vec![]);
+    let fired = vr.handle(down_fired(Some(c.s(62))), down_at);
+    assert_eq!(
+        fired[0],
+        changed(
+            State::Backup,
+            State::Master,
+            Reason::Preempted {
+                master: HIGHER_V4,
+                priority: 50
+            }
+        )
+    );
+}
+
+#[test]
+fn repeats_of_a_master_not_honoured_do_not_move_the_timer() {
+    // After priority 0 the timer runs Skew_Time; what came before changes nothing.
+    let c = Clock::new();
+    let mut vr = v3_backup(c);
+    vr.handle(advert(HIGHER_V4, 0, v3(100)), c.s(1));
+    let skew_at = vr.timer(Timer::MasterDown).unwrap();
+    vr.handle(advert_after(LOWER_V4, 50, v3(0), c.s(1)), c.ms(1_200));
+    assert_eq!(vr.timer(Timer::MasterDown), Some(skew_at));
+}
+
 #[test]
 fn malformed_or_foreign_adverts_are_dropped() {
     let c = Clock::new();

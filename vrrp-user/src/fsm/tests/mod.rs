@@ -77,6 +77,7 @@ fn advert(source: IpAddr, priority: u8, interval: AdvertInterval) -> Event {
         source,
         priority,
         interval,
+        previous_seen: None,
     })
 }
 
