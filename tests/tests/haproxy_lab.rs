@@ -164,6 +164,15 @@ fn logs(lab: &Lab) -> String {
     all
 }
 
+/// The one check script's name and state, as `xvrrpd status` reports them.
+fn check(lab: &Lab, index: usize) -> (String, String) {
+    let status = lab.status(index);
+    let scripts = status["scripts"].as_array().expect("scripts in status");
+    assert_eq!(scripts.len(), 1, "{status}");
+    let text = |key: &str| scripts[0][key].as_str().unwrap_or_default().to_owned();
+    (text("name"), text("state"))
+}
+
 fn state(lab: &Lab, index: usize) -> serde_json::Value {
     lab.status(index)["instances"][0]["state"].clone()
 }
@@ -198,6 +207,7 @@ fn stopping_haproxy_on_the_master_moves_the_vips_and_the_service() {
         (state(&lab, 0), state(&lab, 1)),
         ("master".into(), "backup".into())
     );
+    assert_eq!(check(&lab, 0), ("chk_haproxy".into(), "passing".into()));
 
     // HAProxy stops on the master: 101 < 102, the backup takes the VIPs and serves them.
     haproxy[0].take().unwrap().stop();
@@ -214,6 +224,7 @@ fn stopping_haproxy_on_the_master_moves_the_vips_and_the_service() {
         ("backup".into(), "master".into())
     );
     assert_eq!(lab.status(0)["instances"][0]["effective_priority"], 101);
+    assert_eq!(check(&lab, 0), ("chk_haproxy".into(), "failing".into()));
     // r1's HAProxy still runs: its check passes, whatever r0's `killall` saw.
     assert_eq!(lab.status(1)["instances"][0]["effective_priority"], 102);
 

@@ -53,6 +53,9 @@ pub struct Status {
 pub struct ScriptStatus {
     pub name: String,
     pub passing: bool,
+    /// `pending` (no result yet), `passing` or `failing`.
+    #[serde(default)]
+    pub state: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -246,12 +249,17 @@ async fn answer(
     reloads: &mpsc::Sender<ReloadReply>,
 ) -> anyhow::Result<()> {
     let (read, mut write) = stream.into_split();
-    let mut line = String::new();
+    let mut line = Vec::new();
     let mut reader = tokio::io::BufReader::new(read).take(MAX_REQUEST as u64);
-    tokio::time::timeout(Duration::from_secs(5), reader.read_line(&mut line))
+    tokio::time::timeout(Duration::from_secs(5), reader.read_until(b'\n', &mut line))
         .await
         .context("request timed out")??;
-    let reply = match serde_json::from_str::<Request>(line.trim()) {
+    // Bytes first: a request that is not UTF-8 (or cut inside a character) still gets its
+    // answer, as any other bad request does.
+    let request = std::str::from_utf8(&line)
+        .map_err(|err| format!("not UTF-8 ({err})"))
+        .and_then(|line| serde_json::from_str::<Request>(line.trim()).map_err(|e| e.to_string()));
+    let reply = match request {
         Ok(Request::Status) => serde_json::to_string(&source.status())?,
         Ok(Request::Reload) => {
             let outcome = reload(reloads).await;
@@ -339,6 +347,12 @@ pub fn render_table(status: &Status) -> String {
             instance.virtual_ips.join(" ")
         ));
     }
+    if !status.scripts.is_empty() {
+        out.push_str(&format!("\n{:<24} {}\n", "SCRIPT", "STATE"));
+        for script in &status.scripts {
+            out.push_str(&format!("{:<24} {}\n", script.name, script.state));
+        }
+    }
     out
 }
 
@@ -373,7 +387,11 @@ mod tests {
                 advert_interval_ms: 100,
                 counters: InstanceCounters::default(),
             }],
-            scripts: Vec::new(),
+            scripts: vec![ScriptStatus {
+                name: "chk_haproxy".into(),
+                passing: false,
+                state: "pending".into(),
+            }],
             dataplane: DataplaneStatus {
                 mode: "native".into(),
                 counters: [("arp_reply".to_string(), 3)].into_iter().collect(),
@@ -481,17 +499,28 @@ mod tests {
         let status: Status = serde_json::from_value(value).unwrap();
         assert_eq!(status, sample());
 
-        let raw_path = path.clone();
-        let reply = tokio::task::spawn_blocking(move || {
-            let mut stream = UnixStream::connect(&raw_path).unwrap();
-            stream.write_all(b"{\"command\":\"reboot\"}\n").unwrap();
-            let mut reply = String::new();
-            BufReader::new(stream).read_line(&mut reply).unwrap();
-            reply
-        })
-        .await
-        .unwrap();
-        assert!(reply.contains("\"error\":\"bad request"), "{reply}");
+        // Unknown commands, bytes that are not UTF-8, and a character cut at the length
+        // limit are all answered.
+        let mut cut = vec![b'x'; MAX_REQUEST - 1];
+        cut.extend_from_slice("é\n".as_bytes());
+        for bad in [
+            b"{\"command\":\"reboot\"}\n".to_vec(),
+            b"{\"command\":\"st\xffatus\"}\n".to_vec(),
+            cut,
+        ] {
+            let raw_path = path.clone();
+            let reply = tokio::task::spawn_blocking(move || {
+                let mut stream = UnixStream::connect(&raw_path).unwrap();
+                // The server may answer (and close) before reading all of a long request.
+                let _ = stream.write_all(&bad);
+                let mut reply = String::new();
+                BufReader::new(stream).read_line(&mut reply).unwrap();
+                reply
+            })
+            .await
+            .unwrap();
+            assert!(reply.contains("\"error\":\"bad request"), "{reply}");
+        }
         // The server survived the bad request.
         let again = path.clone();
         tokio::task::spawn_blocking(move || request(&again, &Request::Status))
@@ -528,6 +557,7 @@ mod tests {
             "192.0.2.11",
             "12.5s",
             "192.0.2.100/24",
+            "chk_haproxy              pending",
         ] {
             assert!(table.contains(needle), "{needle} missing from\n{table}");
         }

@@ -362,6 +362,7 @@ mod tests {
             scripts: vec![ScriptStatus {
                 name: "chk_haproxy".into(),
                 passing: true,
+                state: "passing".into(),
             }],
             dataplane: DataplaneStatus {
                 mode: "native".into(),

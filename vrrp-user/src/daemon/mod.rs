@@ -563,8 +563,11 @@ impl Daemon {
                 tallies: running.tallies.clone(),
             })
             .collect();
-        self.registry
-            .set(self.config.global.router_id.clone(), statuses);
+        self.registry.set(
+            self.config.global.router_id.clone(),
+            statuses,
+            self.monitors.check_statuses(),
+        );
     }
 
     fn restart_metrics(&mut self) {

@@ -8,11 +8,13 @@ use std::{
     },
 };
 
+use tokio::sync::watch;
 use vrrp_common::{Counter, maps::InstanceKey};
 
 use super::Shared;
 use crate::{
     control::{DataplaneStatus, InstanceStatus, ScriptStatus, Status, StatusSource},
+    track::CheckStatus,
     tx::AdvertTally,
 };
 
@@ -25,7 +27,8 @@ pub struct Registry {
 struct Inner {
     router_id: String,
     instances: Vec<Published>,
-    scripts: Vec<ScriptStatus>,
+    /// Each check script's name and its running check's result, read when asked.
+    scripts: Vec<(String, watch::Receiver<CheckStatus>)>,
 }
 
 /// A running instance, as status and metrics read it.
@@ -65,11 +68,17 @@ impl Registry {
         }
     }
 
-    /// Replaces the list after start-up or a reload.
-    pub fn set(&self, router_id: String, instances: Vec<Published>) {
+    /// Replaces the lists after start-up, a reload or an instance's re-placement.
+    pub fn set(
+        &self,
+        router_id: String,
+        instances: Vec<Published>,
+        scripts: Vec<(String, watch::Receiver<CheckStatus>)>,
+    ) {
         let mut inner = self.lock();
         inner.router_id = router_id;
         inner.instances = instances;
+        inner.scripts = scripts;
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -115,7 +124,18 @@ impl StatusSource for Registry {
         Status {
             router_id: inner.router_id.clone(),
             instances,
-            scripts: inner.scripts.clone(),
+            scripts: inner
+                .scripts
+                .iter()
+                .map(|(name, status)| {
+                    let status = *status.borrow();
+                    ScriptStatus {
+                        name: name.clone(),
+                        passing: status == CheckStatus::Passing,
+                        state: status.as_str().to_owned(),
+                    }
+                })
+                .collect(),
             dataplane: DataplaneStatus {
                 mode: dataplane.mode().to_string(),
                 counters,

@@ -158,6 +158,14 @@ impl Monitors {
         restarted
     }
 
+    /// Every check script's name and result, in the order they are defined.
+    pub fn check_statuses(&self) -> Vec<(String, watch::Receiver<CheckStatus>)> {
+        self.checks
+            .iter()
+            .map(|(_, watch)| (watch.name().to_owned(), watch.subscribe()))
+            .collect()
+    }
+
     pub fn check(&self, name: &str) -> Option<&CheckWatch> {
         self.checks
             .iter()
