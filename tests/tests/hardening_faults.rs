@@ -410,3 +410,28 @@ fn a_second_daemon_on_the_same_control_socket_stops_and_leaves_the_first_alone()
         assert_eq!(after["dataplane"]["mode"], before["dataplane"]["mode"]);
     }
 }
+
+#[test]
+fn the_dump_signals_write_to_the_log_and_change_nothing() {
+    // keepalived users send SIGUSR1 / SIGUSR2 for its dumps: by default they would end the
+    // daemon without resigning, its VIPs left behind.
+    let mut lab = Lab::new("dumps", 1);
+    lab.start(0, &config("r0", 150, "100ms", ""));
+    assert!(lab.wait_for_holder(0, VIP, SETTLE), "{}", lab.logs());
+    lab.signal(0, "USR1");
+    lab.signal(0, "USR2");
+    let logs = |lab: &Lab| lab.logs();
+    wait_for(&lab, SETTLE, "both dumps in the log", |lab| {
+        let text = logs(lab);
+        text.contains("master for") && text.contains("adverts sent")
+    });
+    assert_eq!(
+        lab.wait_exit(0, Duration::from_millis(200)),
+        None,
+        "the daemon ended"
+    );
+    assert_eq!(state(&lab, 0), "master", "{}", lab.logs());
+    assert!(lab.holds(0, VIP), "{}", lab.logs());
+    let status = lab.status(0);
+    assert_eq!(instance_counter(&status, "became_master"), 1, "{status}");
+}

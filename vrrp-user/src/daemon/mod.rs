@@ -183,6 +183,10 @@ pub async fn run(
     let mut terminate = signal(SignalKind::terminate()).context("SIGTERM handler")?;
     let mut interrupt = signal(SignalKind::interrupt()).context("SIGINT handler")?;
     let mut hangup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
+    // Unhandled, they would end the daemon without resigning (keepalived users send them
+    // for its dumps).
+    let mut dump_states = signal(SignalKind::user_defined1()).context("SIGUSR1 handler")?;
+    let mut dump_counters = signal(SignalKind::user_defined2()).context("SIGUSR2 handler")?;
     // A second daemon on the same socket would fight the first over its interfaces and VIPs:
     // it stops here, having claimed nothing.
     let control_socket_bound = control::bind(&config.global.control_socket)?;
@@ -295,6 +299,8 @@ pub async fn run(
                 tracing::info!("reload requested: reloading {}", daemon.config_path.display());
                 let _ = reply.send(reload(&mut daemon, &systemd, &mut watchdog).await);
             }
+            _ = dump_states.recv() => registry.log_states(),
+            _ = dump_counters.recv() => registry.log_counters(),
             _ = terminate.recv() => { tracing::info!("SIGTERM: resigning"); break; }
             _ = interrupt.recv() => { tracing::info!("SIGINT: resigning"); break; }
         }

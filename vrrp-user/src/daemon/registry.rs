@@ -143,3 +143,63 @@ impl StatusSource for Registry {
         }
     }
 }
+
+impl Registry {
+    /// SIGUSR1 (keepalived's data dump): every instance's state, and the check scripts', in
+    /// the log.
+    pub fn log_states(&self) {
+        let status = self.status();
+        for instance in &status.instances {
+            tracing::info!(
+                instance = %instance.name,
+                interface = %instance.interface,
+                vrid = instance.vrid,
+                "{} for {:.1}s, priority {} (effective {}), master {}, VIPs {}",
+                instance.state,
+                instance.since_secs,
+                instance.priority,
+                instance.effective_priority,
+                instance.master_address.as_deref().unwrap_or("unknown"),
+                instance.virtual_ips.join(" "),
+            );
+        }
+        for script in &status.scripts {
+            tracing::info!(script = %script.name, "check {}", script.state);
+        }
+    }
+
+    /// SIGUSR2 (keepalived's statistics): every instance's counters and the data plane's, in
+    /// the log.
+    pub fn log_counters(&self) {
+        let status = self.status();
+        for instance in &status.instances {
+            let c = &instance.counters;
+            tracing::info!(
+                instance = %instance.name,
+                "adverts sent {} received {} dropped {}, became master {} released {}, \
+                 priority 0 sent {} received {}, gratuitous ARP/NA sent {}",
+                c.adverts_sent,
+                c.adverts_received,
+                c.adverts_dropped,
+                c.became_master,
+                c.released_master,
+                c.priority_zero_sent,
+                c.priority_zero_received,
+                c.gratuitous_sent,
+            );
+        }
+        let counters: Vec<String> = (status.dataplane.counters.iter())
+            .filter(|(_, count)| **count != 0)
+            .map(|(name, count)| format!("{name} {count}"))
+            .collect();
+        tracing::info!(
+            "data plane {}: {}",
+            status.dataplane.mode,
+            if counters.is_empty() {
+                "all counters 0".to_owned()
+            } else {
+                counters.join(", ")
+            }
+        );
+    }
+}
