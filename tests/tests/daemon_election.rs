@@ -262,7 +262,7 @@ fn failback_with_preemption_and_none_without() {
 
 #[test]
 fn a_killed_master_leaves_no_xdp_program_and_is_replaced() {
-    let lab = pair(
+    let mut lab = pair(
         "kill",
         &config("r0", 150, "100ms", ""),
         &config("r1", 100, "100ms", ""),
@@ -278,6 +278,17 @@ fn a_killed_master_leaves_no_xdp_program_and_is_replaced() {
     assert!(
         lab.wait_for_holder_or_both(1, VIP, SETTLE),
         "r1 took over\n{}",
+        lab.logs()
+    );
+    // The killed daemon could not remove its VIP: started again, now below r1, r0 removes it
+    // before it starts as Backup (else its kernel answers for the VIP r1 holds).
+    assert!(lab.holds(0, VIP), "the VIP a killed master leaves");
+    lab.start(0, &config("r0", 50, "100ms", ""));
+    wait_for_state(&lab, 0, "backup");
+    assert_eq!(lab.holder(VIP), Some(1), "{}", lab.logs());
+    assert!(
+        lab.logs().contains("already configured before start"),
+        "{}",
         lab.logs()
     );
 }

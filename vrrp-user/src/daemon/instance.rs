@@ -232,6 +232,9 @@ impl Instance {
         // Tracking adjusts the priority from the start.
         let priority = self.tracker.health().priority(self.config.priority);
         self.apply(Event::PriorityChanged(priority)).await;
+        if self.config.priority != fsm::OWNER_PRIORITY {
+            self.remove_leftover_vips().await;
+        }
         self.apply(Event::Startup).await;
         self.sync_fault().await;
         let _ = ready.send(());

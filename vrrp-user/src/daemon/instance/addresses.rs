@@ -8,6 +8,7 @@ use super::{
 };
 use crate::dataplane::heartbeat_ticks;
 use crate::netlink::{AddressOptions, Interface};
+use std::collections::HashMap;
 
 /// What the kernel is told besides the prefix when `vip` is added.
 fn address_options(vip: &config::Vip) -> AddressOptions {
@@ -29,6 +30,45 @@ impl Instance {
         }
         self.disown_vmac();
         self.remove_addresses(&self.config.addresses()).await;
+    }
+
+    /// Before a non-owner starts: VIPs already on their interface were left by a daemon that
+    /// ended without resigning (a crash, SIGKILL). Kept, the kernel would answer for them
+    /// while another router is Master; the election decides who holds them.
+    pub(super) async fn remove_leftover_vips(&self) {
+        let mut leftover = Vec::new();
+        let mut present: HashMap<u32, Vec<IpAddr>> = HashMap::new();
+        for vip in self.config.addresses() {
+            let ifindex = match self.other_device(&vip).await {
+                Ok(other) => other.map_or(self.placement.ifindex, |i| i.ifindex),
+                Err(_) => continue,
+            };
+            if !present.contains_key(&ifindex) {
+                let listed = self.shared.netlink.addresses(ifindex, None).await;
+                let addresses = match listed {
+                    Ok(addresses) => addresses.iter().map(|a| a.addr).collect(),
+                    Err(err) => {
+                        tracing::warn!(instance = %self.config.name, "{err:#}");
+                        Vec::new()
+                    }
+                };
+                present.insert(ifindex, addresses);
+            }
+            if present[&ifindex].contains(&vip.address) {
+                leftover.push(vip);
+            }
+        }
+        if leftover.is_empty() {
+            return;
+        }
+        let listed: Vec<String> = leftover.iter().map(|vip| vip.address.to_string()).collect();
+        tracing::warn!(
+            instance = %self.config.name,
+            "{} already configured before start (a daemon that ended without resigning?): \
+             removed, until this instance is elected Master",
+            listed.join(", ")
+        );
+        self.remove_addresses(&leftover).await;
     }
 
     /// The interface a VIP goes on: its `dev` when that names another interface than the
