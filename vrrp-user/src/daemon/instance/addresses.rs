@@ -8,7 +8,7 @@ use super::{
 };
 use crate::dataplane::heartbeat_ticks;
 use crate::netlink::{AddressOptions, Interface};
-use std::collections::HashMap;
+use std::collections::{HashMap, hash_map::Entry};
 
 /// What the kernel is told besides the prefix when `vip` is added.
 fn address_options(vip: &config::Vip) -> AddressOptions {
@@ -43,18 +43,20 @@ impl Instance {
                 Ok(other) => other.map_or(self.placement.ifindex, |i| i.ifindex),
                 Err(_) => continue,
             };
-            if !present.contains_key(&ifindex) {
-                let listed = self.shared.netlink.addresses(ifindex, None).await;
-                let addresses = match listed {
-                    Ok(addresses) => addresses.iter().map(|a| a.addr).collect(),
-                    Err(err) => {
-                        tracing::warn!(instance = %self.config.name, "{err:#}");
-                        Vec::new()
-                    }
-                };
-                present.insert(ifindex, addresses);
-            }
-            if present[&ifindex].contains(&vip.address) {
+            let addresses = match present.entry(ifindex) {
+                Entry::Occupied(known) => known.into_mut(),
+                Entry::Vacant(slot) => {
+                    let listed = self.shared.netlink.addresses(ifindex, None).await;
+                    slot.insert(match listed {
+                        Ok(addresses) => addresses.iter().map(|a| a.addr).collect(),
+                        Err(err) => {
+                            tracing::warn!(instance = %self.config.name, "{err:#}");
+                            Vec::new()
+                        }
+                    })
+                }
+            };
+            if addresses.contains(&vip.address) {
                 leftover.push(vip);
             }
         }
