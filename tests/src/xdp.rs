@@ -10,7 +10,7 @@ use vrrp_common::{
     Counter, FAMILY_V4, FAMILY_V6,
     maps::{
         AdvertEvent, InstanceConfig, InstanceKey, InstanceState, PeerKey, VipKey, VipOwner,
-        VmacKey, VmacOwner,
+        VmacKey, VmacOwner, vip_flags,
     },
 };
 use vrrp_user::dataplane::{CounterTotals, XdpDataplane, address16, heartbeat_ticks, parse_event};
@@ -73,13 +73,22 @@ impl XdpLab {
         self.own_for(vlan, vip, mac, OWNERSHIP_BOUND);
     }
 
+    /// Claims `vip` for an interface that forwards IPv6: its advertisements are a router's.
+    pub fn own_as_router(&mut self, vlan: u16, vip: IpAddr) {
+        self.own_owner(vlan, vip, OUR_MAC, OWNERSHIP_BOUND, vip_flags::ROUTER);
+    }
+
     /// Claims `vip`, answered with `mac` while the heartbeat is at most `bound` old.
     pub fn own_for(&mut self, vlan: u16, vip: IpAddr, mac: [u8; 6], bound: Duration) {
+        self.own_owner(vlan, vip, mac, bound, 0);
+    }
+
+    fn own_owner(&mut self, vlan: u16, vip: IpAddr, mac: [u8; 6], bound: Duration, flags: u8) {
         let key = vip_key(vlan, vip);
         let owner = VipOwner {
             mac,
             vrid: 51,
-            _pad: 0,
+            flags,
             heartbeat_max_age_ticks: heartbeat_ticks(bound),
         };
         self.dataplane.own_vip(key, owner).expect("own VIP");

@@ -68,6 +68,15 @@ fn unicast_sends_no_multicast_and_ignores_non_peers() {
 fn ipv6_instance_end_to_end() {
     let vip = "2001:db8::100";
     let mut lab = Lab::new("v6", 2);
+    // r0 forwards IPv6: its advertisements are a router's (RFC 4861 §7.2.4), and a client
+    // that learnt the VIP as a router's must not see that change after a failover.
+    let forwarding = lab.routers[0]
+        .netns
+        .command("sysctl")
+        .args(["-qw", "net.ipv6.conf.eth0.forwarding=1"])
+        .status()
+        .expect("sysctl");
+    assert!(forwarding.success());
     lab.start(
         0,
         &config_with_vip("r0", 150, "100ms", &format!("{vip}/64"), ""),
@@ -108,6 +117,12 @@ fn ipv6_instance_end_to_end() {
     assert!(
         counter(&status, "na_reply") >= 1,
         "NS answered from XDP: {status}"
+    );
+    let neighbour = lab.client.ip(&["-6", "neigh", "show", vip, "dev", "eth0"]);
+    let neighbour = String::from_utf8_lossy(&neighbour.stdout);
+    assert!(
+        neighbour.split_whitespace().any(|word| word == "router"),
+        "the client learnt the VIP as a router's: {neighbour}"
     );
 
     lab.signal(0, "TERM");

@@ -95,7 +95,7 @@ fn attached_program_reports_adverts_answers_arp_and_detaches_on_drop() {
                     VipOwner {
                         mac: router_mac,
                         vrid: 51,
-                        _pad: 0,
+                        flags: 0,
                         heartbeat_max_age_ticks: heartbeat_ticks(Duration::from_secs(5)),
                     },
                 )

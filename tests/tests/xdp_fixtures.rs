@@ -611,6 +611,65 @@ fn solicitations_for_owned_vips_become_advertisements() {
 }
 
 #[test]
+fn advertisements_go_where_the_solicitation_says_with_the_router_flag_as_configured() {
+    // The source link-layer option names the solicitor's MAC; the frame may come from another
+    // (a bridge, a proxy): the kernel answers the option's.
+    let option_mac = [0x02, 0, 0, 0, 0, 0x77];
+    let request = edit_icmpv6(&solicitation(VIP_V6, CLIENT_V6), |icmp| {
+        icmp[26..32].copy_from_slice(&option_mac)
+    });
+    for router in [false, true] {
+        let mut lab = XdpLab::new();
+        match router {
+            true => lab.own_as_router(0, VIP_V6.into()),
+            false => lab.own(0, VIP_V6.into()),
+        }
+        let outcome = lab.run(&request);
+        assert_eq!(outcome.action, XDP_TX);
+        let expected = ndp::answer_solicitation(&request, MacAddr(OUR_MAC), router)
+            .unwrap()
+            .expect("an answer");
+        assert_eq!(
+            outcome.frame, expected,
+            "router {router}: exact reply bytes"
+        );
+        let (ethernet, _, na) = ndp::parse_frame(&outcome.frame).expect("a valid NA");
+        assert_eq!(ethernet.dst, MacAddr(option_mac));
+        let NdpRepr::NeighborAdvert { flags, .. } = na else {
+            panic!("not an NA: {na:?}");
+        };
+        assert_eq!(flags.router, router);
+    }
+    // Up to four options are read: a source link-layer address and three more.
+    let four_options = edit_icmpv6(&request, |icmp| {
+        for _ in 0..3 {
+            icmp.extend_from_slice(&[14, 1, 0, 0, 0, 0, 0, 0]);
+        }
+    });
+    let mut lab = XdpLab::new();
+    lab.own(0, VIP_V6.into());
+    let outcome = lab.run(&four_options);
+    assert_eq!(outcome.action, XDP_TX);
+    let (ethernet, _, _) = ndp::parse_frame(&outcome.frame).expect("a valid NA");
+    assert_eq!(ethernet.dst, MacAddr(option_mac));
+}
+
+/// `frame`, an untagged NS, after `edit` of its ICMPv6 message, the checksum made valid.
+fn edit_icmpv6(frame: &[u8], edit: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+    let (head, icmp) = frame.split_at(14 + 40);
+    let mut icmp = icmp.to_vec();
+    edit(&mut icmp);
+    let mut frame = head.to_vec();
+    frame[18..20].copy_from_slice(&(icmp.len() as u16).to_be_bytes());
+    frame.extend_from_slice(&icmp);
+    let at =
+        |offset: usize| Ipv6Addr::from(<[u8; 16]>::try_from(&frame[offset..offset + 16]).unwrap());
+    let (src, dst) = (at(22), at(38));
+    wire::NdpPacket::new_unchecked(&mut frame[54..]).fill_checksum(&src, &dst);
+    frame
+}
+
+#[test]
 fn solicitations_not_for_us_are_left_alone() {
     let mut lab = XdpLab::new();
     lab.own(0, VIP_V6.into());
@@ -618,6 +677,25 @@ fn solicitations_not_for_us_are_left_alone() {
     bad_checksum[14 + 40 + 3] ^= 0xff;
     let mut hop_limit_64 = solicitation(VIP_V6, CLIENT_V6);
     hop_limit_64[14 + 7] = 64;
+    let dad = solicitation(VIP_V6, Ipv6Addr::UNSPECIFIED);
+    // RFC 4861 §7.1.1: invalid, the stack discards them.
+    let dad_to_the_vip = {
+        let mut frame = dad.clone();
+        frame[38..54].copy_from_slice(&VIP_V6.octets());
+        edit_icmpv6(&frame, |_| {})
+    };
+    let dad_with_source_option = edit_icmpv6(&dad, |icmp| {
+        icmp.extend_from_slice(&[1, 1, 2, 0, 0, 0, 0, 0x77])
+    });
+    let zero_length_option = edit_icmpv6(&solicitation(VIP_V6, CLIENT_V6), |icmp| {
+        icmp.extend_from_slice(&[14, 0, 0, 0, 0, 0, 0, 0])
+    });
+    // Valid, but more options than this path reads: the stack answers it.
+    let many_options = edit_icmpv6(&solicitation(VIP_V6, CLIENT_V6), |icmp| {
+        for _ in 0..4 {
+            icmp.extend_from_slice(&[14, 1, 0, 0, 0, 0, 0, 0]);
+        }
+    });
     for (name, frame) in [
         (
             "VIP we do not own",
@@ -625,6 +703,13 @@ fn solicitations_not_for_us_are_left_alone() {
         ),
         ("bad checksum", bad_checksum),
         ("hop limit 64", hop_limit_64),
+        ("duplicate address detection to the VIP", dad_to_the_vip),
+        (
+            "duplicate address detection with a source link-layer option",
+            dad_with_source_option,
+        ),
+        ("an option of length 0", zero_length_option),
+        ("five options", many_options),
     ] {
         let outcome = lab.run(&frame);
         assert_eq!(outcome.action, XDP_PASS, "{name}");

@@ -137,12 +137,20 @@ pub struct VipOwner {
     /// The MAC to answer with: the interface's, or the VRRP virtual MAC.
     pub mac: [u8; 6],
     pub vrid: u8,
-    pub _pad: u8,
+    /// [`vip_flags`].
+    pub flags: u8,
     /// Ownership lapses when the daemon's heartbeat is older than this many kernel ticks
     /// (jiffies): a hung daemon stops claiming the VIP by itself. Derived from the shortest
     /// advert interval on the interface. Ticks, not nanoseconds: the tick count is a plain
     /// memory load for the program, while a clock helper call costs it ~45 ns per frame.
     pub heartbeat_max_age_ticks: u64,
+}
+
+/// Bits of [`VipOwner::flags`].
+pub mod vip_flags {
+    /// Neighbour advertisements for the VIP set the Router flag (RFC 4861 §7.2.4: the
+    /// interface forwards IPv6, as the kernel and keepalived decide it).
+    pub const ROUTER: u8 = 1;
 }
 
 /// The first four bytes of every VRRP virtual MAC (RFC 5798 §7.3: 00-00-5E-00-01-{VRID} for

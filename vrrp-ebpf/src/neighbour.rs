@@ -16,7 +16,7 @@ use aya_ebpf::{
 };
 use vrrp_common::{
     Counter, FAMILY_V4, FAMILY_V6,
-    maps::{VipKey, VipOwner},
+    maps::{VipKey, VipOwner, vip_flags},
     proto::{ETH_P_IPV4, IPPROTO_ICMPV6},
 };
 
@@ -40,9 +40,15 @@ const NEIGHBOR_ADVERTISEMENT: u8 = 136;
 const NA_LEN: usize = 32;
 /// Longest solicitation we checksum (header and options).
 const MAX_NS_LEN: usize = 256;
+const NA_FLAG_ROUTER: u8 = 0x80;
 const NA_FLAG_SOLICITED: u8 = 0x40;
 const NA_FLAG_OVERRIDE: u8 = 0x20;
+const OPTION_SOURCE_LINK_LAYER: u8 = 1;
 const OPTION_TARGET_LINK_LAYER: u8 = 2;
+/// Options this path reads in a solicitation: a source link-layer address and a nonce are what
+/// solicitations carry. One with more goes to the stack, to be judged (and answered) there: a
+/// loop over every option that could fit is more than the verifier will walk.
+const MAX_NS_OPTIONS: usize = 4;
 
 /// The owner entry for a VIP, if we own it and the daemon's heartbeat is fresh.
 #[inline(always)]
@@ -173,14 +179,29 @@ pub fn solicitation(ctx: &XdpContext, l3: usize, vlan: u16) -> Result<u32, Short
     if fold(sum) != 0xffff {
         return Ok(xdp_action::XDP_PASS);
     }
+    let Ok(source_link_layer) = source_link_layer(ctx, icmp + NS_FIXED_LEN, icmp + payload_len)
+    else {
+        return Ok(xdp_action::XDP_PASS);
+    };
+    let dad = source == [0, 0];
+    // §7.1.1: from "::", the destination is a solicited-node group and there is no source
+    // link-layer option. The stack discards the others; so does this path, by passing them.
+    if dad && (source_link_layer.is_some() || !solicited_node_group(destination)) {
+        return Ok(xdp_action::XDP_PASS);
+    }
     let Some(owner) = owner(ctx, vlan, FAMILY_V6, address_bytes(target)) else {
         return Ok(xdp_action::XDP_PASS);
     };
     let requester = ptr_at::<[u8; 12]>(ctx, 0)? as *const u8;
     // SAFETY: inside the 12 bytes `ptr_at` checked.
     let requester_mac = unsafe { (load32::<6>(requester), load16::<10>(requester)) };
+    let router = if owner.flags & vip_flags::ROUTER != 0 {
+        NA_FLAG_ROUTER
+    } else {
+        0
+    };
     // Duplicate address detection comes from "::": answer all nodes, unsolicited (§7.2.4).
-    let (reply_to, reply_mac, flags) = if source == [0, 0] {
+    let (reply_to, reply_mac, flags) = if dad {
         let all_nodes = [
             u64::from_ne_bytes([0xff, 0x02, 0, 0, 0, 0, 0, 0]),
             u64::from_ne_bytes([0, 0, 0, 0, 0, 0, 0, 1]),
@@ -188,10 +209,16 @@ pub fn solicitation(ctx: &XdpContext, l3: usize, vlan: u16) -> Result<u32, Short
         (
             all_nodes,
             mac_words(&[0x33, 0x33, 0, 0, 0, 1]),
-            NA_FLAG_OVERRIDE,
+            router | NA_FLAG_OVERRIDE,
         )
     } else {
-        (source, requester_mac, NA_FLAG_SOLICITED | NA_FLAG_OVERRIDE)
+        // To the link-layer address the solicitation names, as the kernel's neighbour entry
+        // for the solicitor would have it; else to the frame's sender.
+        (
+            source,
+            source_link_layer.unwrap_or(requester_mac),
+            router | NA_FLAG_SOLICITED | NA_FLAG_OVERRIDE,
+        )
     };
     let (mac_low, mac_high) = mac_words(&owner.mac);
     // Type, code and a zero checksum; flags and reserved; the target link-layer option.
@@ -239,4 +266,50 @@ pub fn solicitation(ctx: &XdpContext, l3: usize, vlan: u16) -> Result<u32, Short
     }
     count(Counter::NaReply);
     Ok(xdp_action::XDP_TX)
+}
+
+/// Why this path does not answer a solicitation for its options: one of length 0 or one
+/// running past the message (invalid, §7.1.1), or more than [`MAX_NS_OPTIONS`].
+pub struct BadOptions;
+
+/// The source link-layer address option among the options from `at` to `end` (the first one,
+/// as the kernel takes it), as the 4- and 2-byte words `store32` and `store16` write.
+#[inline(always)]
+fn source_link_layer(
+    ctx: &XdpContext,
+    mut at: usize,
+    end: usize,
+) -> Result<Option<(u64, u64)>, BadOptions> {
+    let mut found = None;
+    for _ in 0..MAX_NS_OPTIONS {
+        if at >= end {
+            break;
+        }
+        // Every option is a whole number of 8-byte units, and the message's length one too.
+        let option = ptr_at::<[u8; 8]>(ctx, at).map_err(|_| BadOptions)? as *const u8;
+        // SAFETY: inside the 8 bytes `ptr_at` checked.
+        let head = unsafe { load16::<0>(option) };
+        let (kind, units) = (head as u8, (head >> 8) as u8);
+        if units == 0 {
+            return Err(BadOptions);
+        }
+        if kind == OPTION_SOURCE_LINK_LAYER && units == 1 && found.is_none() {
+            // SAFETY: as above.
+            found = Some(unsafe { (load32::<2>(option), load16::<6>(option)) });
+        }
+        at += usize::from(units) * 8;
+    }
+    if at != end {
+        return Err(BadOptions);
+    }
+    Ok(found)
+}
+
+/// Whether `address` (two words, as `load64` reads them) is a solicited-node multicast group,
+/// ff02::1:ffXX:XXXX (RFC 4291 §2.7.1).
+#[inline(always)]
+fn solicited_node_group(address: [u64; 2]) -> bool {
+    let prefix = u64::from_ne_bytes([0xff, 0x02, 0, 0, 0, 0, 0, 0]);
+    let group = address[1].to_ne_bytes();
+    address[0] == prefix && group[..5] == [0, 0, 0, 1, 0xff]
 }

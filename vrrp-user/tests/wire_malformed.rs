@@ -423,6 +423,38 @@ fn bad_ndp() {
         Error::BadNdpOption { kind: 1, len: 2 },
     );
     check(&|b| b[62] = 0xff, Error::MulticastTarget);
+    // Duplicate address detection (from `::`): to a solicited-node group, without a source
+    // link-layer option (RFC 4861 §7.1.1).
+    let (_, group) = v6_addrs(&ns);
+    assert_eq!(
+        group.octets()[..13],
+        [0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff]
+    );
+    let from_unspecified = |b: &mut Vec<u8>| b[22..38].fill(0);
+    check(
+        &from_unspecified,
+        Error::BadDadSolicitation { destination: group },
+    );
+    let unicast: Ipv6Addr = "2001:db8::100".parse().unwrap();
+    check(
+        &|b| {
+            from_unspecified(b);
+            b.truncate(78);
+            b[38..54].copy_from_slice(&unicast.octets());
+        },
+        Error::BadDadSolicitation {
+            destination: unicast,
+        },
+    );
+    let mut dad = ns.clone();
+    from_unspecified(&mut dad);
+    dad.truncate(78);
+    fix_icmp6(&mut dad);
+    assert!(
+        ndp::parse_frame(&dad).is_ok(),
+        "{:?}",
+        ndp::parse_frame(&dad)
+    );
 
     let mut b = ns.clone();
     b[60] = 1; // reserved byte, checksum left as it was

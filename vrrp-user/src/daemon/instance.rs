@@ -11,7 +11,7 @@ use vrrp_common::{
     FAMILY_V4, FAMILY_V6,
     maps::{
         self, AdvertEvent, InstanceKey, InstanceState, VipKey, VipOwner, VmacKey, VmacOwner,
-        instance_flags,
+        instance_flags, vip_flags,
     },
 };
 

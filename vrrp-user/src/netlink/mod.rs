@@ -540,3 +540,12 @@ impl Stream for LinkWatch {
         self.events.poll_recv(cx)
     }
 }
+
+/// Whether `interface` forwards IPv6 (its `forwarding` sysctl), read at each call as keepalived
+/// reads it for each unsolicited NA: a router's neighbour advertisements set the Router flag
+/// (RFC 4861 §7.2.4), and a host that saw it set treats a later clear one as the router gone.
+/// `false` if it cannot be read (no IPv6 on the interface).
+pub fn ipv6_forwarding(interface: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/sys/net/ipv6/conf/{interface}/forwarding"))
+        .is_ok_and(|value| value.trim() != "0")
+}

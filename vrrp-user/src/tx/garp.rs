@@ -16,19 +16,20 @@ use crate::wire::{self, MacAddr, VlanTag, ethernet::ethertype};
 
 /// The frame announcing `vip` at `mac`, and the EtherType to give the kernel for it:
 /// a broadcast gratuitous ARP request (keepalived's), or an unsolicited NA to all nodes from
-/// the VIP with Override set and the Router flag clear (keepalived's; RFC 5798 §6.4.2 would
-/// set it). `vlan`: only when sending on the parent of a VLAN device; on the VLAN device
-/// itself pass `None` and the kernel adds the tag.
+/// the VIP with Override set and the Router flag as `router` says (keepalived sets it when the
+/// interface forwards IPv6). `vlan`: only when sending on the parent of a VLAN device; on the
+/// VLAN device itself pass `None` and the kernel adds the tag.
 pub fn announcement(
     mac: MacAddr,
     vlan: Option<VlanTag>,
     vip: IpAddr,
+    router: bool,
 ) -> Result<(u16, Vec<u8>), wire::Error> {
     let (inner, frame) = match vip {
         IpAddr::V4(ip) => (ethertype::ARP, wire::arp::gratuitous_frame(mac, ip, vlan)?),
         IpAddr::V6(ip) => (
             ethertype::IPV6,
-            wire::ndp::unsolicited_na_frame(mac, ip, false, vlan)?,
+            wire::ndp::unsolicited_na_frame(mac, ip, router, vlan)?,
         ),
     };
     Ok((
@@ -158,7 +159,8 @@ impl Garp {
     }
 
     fn frame(&self, vip: IpAddr) -> Result<(u16, Vec<u8>), TxError> {
-        announcement(self.mac, self.vlan, vip).map_err(|source| TxError::Encode {
+        let router = vip.is_ipv6() && crate::netlink::ipv6_forwarding(&self.interface);
+        announcement(self.mac, self.vlan, vip, router).map_err(|source| TxError::Encode {
             interface: self.interface.clone(),
             what: what(vip),
             addr: vip,

@@ -213,7 +213,7 @@ fn link_scoped_destinations_carry_the_interface() {
 #[test]
 fn announcements() {
     let mac = MacAddr([0x02, 0, 0, 0, 0, 1]);
-    let (ethertype, frame) = announcement(mac, None, VIP4.into()).unwrap();
+    let (ethertype, frame) = announcement(mac, None, VIP4.into(), true).unwrap();
     assert_eq!(ethertype, 0x0806);
     let (eth, arp) = wire::arp::parse_frame(&frame).unwrap();
     assert_eq!((eth.src, eth.dst), (mac, MacAddr::BROADCAST));
@@ -225,21 +225,27 @@ fn announcements() {
         dei: false,
         vid: 42,
     };
-    let (ethertype, frame) = announcement(mac, Some(vlan), VIP6.into()).unwrap();
-    assert_eq!(ethertype, 0x8100);
-    let (eth, ip, ndp) = wire::ndp::parse_frame(&frame).unwrap();
-    assert_eq!(eth.vlan, Some(vlan));
-    assert_eq!((ip.src, ip.hop_limit), (VIP6, 255));
-    let wire::NdpRepr::NeighborAdvert {
-        flags,
-        target,
-        target_lladdr,
-    } = ndp
-    else {
-        panic!("not an NA: {ndp:?}");
-    };
-    assert_eq!((target, target_lladdr), (VIP6, Some(mac)));
-    assert!(flags.override_ && !flags.router && !flags.solicited);
+    for router in [false, true] {
+        let (ethertype, frame) = announcement(mac, Some(vlan), VIP6.into(), router).unwrap();
+        assert_eq!(ethertype, 0x8100);
+        let (eth, ip, ndp) = wire::ndp::parse_frame(&frame).unwrap();
+        assert_eq!(eth.vlan, Some(vlan));
+        assert_eq!((ip.src, ip.hop_limit), (VIP6, 255));
+        let wire::NdpRepr::NeighborAdvert {
+            flags,
+            target,
+            target_lladdr,
+        } = ndp
+        else {
+            panic!("not an NA: {ndp:?}");
+        };
+        assert_eq!((target, target_lladdr), (VIP6, Some(mac)));
+        assert!(flags.override_ && !flags.solicited);
+        assert_eq!(
+            flags.router, router,
+            "the Router flag as the interface forwards"
+        );
+    }
 }
 
 #[test]

@@ -169,6 +169,10 @@ pub enum Error {
     /// A multicast NS/NA target (RFC 4861 §7.1.1, §7.1.2).
     #[error("NDP target is a multicast address")]
     MulticastTarget,
+    /// A solicitation from `::` (duplicate address detection) that is not to a solicited-node
+    /// group or carries a source link-layer address (RFC 4861 §7.1.1).
+    #[error("NS from the unspecified address to {destination} or with a source link-layer option")]
+    BadDadSolicitation { destination: std::net::Ipv6Addr },
 }
 
 /// Fails with [`Error::Truncated`] unless `have >= need`.

@@ -236,9 +236,16 @@ fn find_lladdr(mut options: &[u8], kind: u8) -> Result<Option<MacAddr>, Error> {
     }
 }
 
+/// Whether `address` is a solicited-node multicast group, ff02::1:ffXX:XXXX (RFC 4291 §2.7.1).
+fn is_solicited_node(address: &Ipv6Addr) -> bool {
+    let octets = address.octets();
+    octets[..13] == [0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff]
+}
+
 impl NdpRepr {
     /// Parses an NS/NA received from `src` to `dst`; checks type, code 0, length, checksum,
-    /// a non-multicast target and the options' lengths (RFC 4861 §7.1.1, §7.1.2). The hop
+    /// a non-multicast target, the options' lengths and, from `::`, a solicited-node
+    /// destination and no source link-layer option (RFC 4861 §7.1.1, §7.1.2). The hop
     /// limit (must be 255) is in the IPv6 header, for the caller.
     pub fn parse<T: AsRef<[u8]>>(
         packet: &Packet<T>,
@@ -265,9 +272,13 @@ impl NdpRepr {
             return Err(Error::MulticastTarget);
         }
         if t == TYPE_NEIGHBOR_SOLICIT {
+            let source_lladdr = find_lladdr(packet.options(), OPT_SOURCE_LLADDR)?;
+            if src.is_unspecified() && (source_lladdr.is_some() || !is_solicited_node(dst)) {
+                return Err(Error::BadDadSolicitation { destination: *dst });
+            }
             Ok(NdpRepr::NeighborSolicit {
                 target,
-                source_lladdr: find_lladdr(packet.options(), OPT_SOURCE_LLADDR)?,
+                source_lladdr,
             })
         } else {
             Ok(NdpRepr::NeighborAdvert {

@@ -118,7 +118,7 @@ impl Instance {
             let owned = self
                 .shared
                 .lock_dataplane()
-                .own_vip(self.vip_key(vip.address), self.vip_owner());
+                .own_vip(self.vip_key(vip.address), self.vip_owner(vip.address));
             if let Err(err) = owned {
                 tracing::warn!(instance = %self.config.name, "{err:#}");
             }
@@ -305,11 +305,17 @@ impl Instance {
         }
     }
 
-    pub(super) fn vip_owner(&self) -> VipOwner {
+    /// How the data plane answers for `address`: an IPv6 one as a router where the interface
+    /// forwards IPv6, read as the address is claimed (on each Master transition).
+    pub(super) fn vip_owner(&self, address: IpAddr) -> VipOwner {
         VipOwner {
             mac: vip_mac(&self.config, &self.placement),
             vrid: self.config.vrid,
-            _pad: 0,
+            flags: if address.is_ipv6() && crate::netlink::ipv6_forwarding(&self.config.interface) {
+                vip_flags::ROUTER
+            } else {
+                0
+            },
             heartbeat_max_age_ticks: heartbeat_ticks(self.placement.heartbeat_bound),
         }
     }
