@@ -4,6 +4,7 @@
 //! left where it should not be. Root only.
 use std::{
     net::Ipv4Addr,
+    os::unix::net::UnixDatagram,
     sync::atomic::{AtomicBool, Ordering},
     time::{Duration, Instant},
 };
@@ -434,4 +435,72 @@ fn the_dump_signals_write_to_the_log_and_change_nothing() {
     assert!(lab.holds(0, VIP), "{}", lab.logs());
     let status = lab.status(0);
     assert_eq!(instance_counter(&status, "became_master"), 1, "{status}");
+}
+
+#[test]
+fn systemd_hears_the_watchdog_while_instances_wait_for_a_re_created_interface() {
+    // Started again on a new eth0, each IPv6 instance waits for its link-local address to
+    // pass duplicate address detection (a second or more), in the event loop: the watchdog
+    // must be fed meanwhile, or systemd (WatchdogSec) kills the daemon mid-way.
+    let mut lab = Lab::new("ifwatch", 1);
+    let socket_path = lab.dir().join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).expect("notify socket");
+    socket
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    let instance = |vrid: u8| {
+        format!(
+            "[[instance]]\nname = \"V{vrid}\"\ninterface = \"eth0\"\nvrid = {vrid}\n\
+             priority = 150\nadvert_interval = \"100ms\"\n\
+             virtual_ips = [\"2001:db8::{vrid}/64\"]\n\n"
+        )
+    };
+    let config = format!(
+        "[global]\nrouter_id = \"r0\"\ncontrol_socket = \"@SOCKET@\"\n\n{}{}",
+        instance(51),
+        instance(52)
+    );
+    let notify = socket_path.display().to_string();
+    lab.start_file_env(
+        0,
+        "r0.toml",
+        &config,
+        &[("NOTIFY_SOCKET", &notify), ("WATCHDOG_USEC", "200000")],
+    );
+    wait_for(&lab, SETTLE, "r0 master", |lab| state(lab, 0) == "master");
+    lab.routers[0].netns.ip(&["link", "del", "eth0"]);
+    wait_for(&lab, SETTLE, "r0 in Fault", |lab| state(lab, 0) == "fault");
+    let mut buf = [0u8; 512];
+    while socket.recv(&mut buf).is_ok() {}
+
+    lab.replug(0);
+    let replugged = Instant::now();
+    let mut pings = vec![replugged];
+    let mut master_again = None;
+    while replugged.elapsed() < Duration::from_secs(8) && master_again.is_none() {
+        if let Ok(len) = socket.recv(&mut buf)
+            && String::from_utf8_lossy(&buf[..len]).contains("WATCHDOG=1")
+        {
+            pings.push(Instant::now());
+        }
+        let status = lab.try_status(0).unwrap_or_default();
+        if let Some(instances) = status["instances"].as_array()
+            && instances.len() == 2
+            && instances.iter().all(|i| i["state"] == "master")
+        {
+            master_again = Some(replugged.elapsed());
+        }
+    }
+    let restarted = master_again.unwrap_or_else(|| panic!("not master again\n{}", lab.logs()));
+    let longest = pings
+        .windows(2)
+        .map(|pair| pair[1] - pair[0])
+        .max()
+        .unwrap_or_default();
+    eprintln!("both instances master {restarted:?} after the replug; longest ping gap {longest:?}");
+    assert!(
+        longest < Duration::from_millis(500),
+        "no watchdog ping for {longest:?} (pings every 100 ms asked)\n{}",
+        lab.logs()
+    );
 }

@@ -289,7 +289,8 @@ pub async fn run(
                     failure = Some("the link watch stopped");
                     break;
                 };
-                daemon.dispatch_link(link).await;
+                let dispatch = daemon.dispatch_link(link);
+                pinging_while(dispatch, "handling a link event", &systemd, &mut watchdog).await;
             }
             _ = hangup.recv() => {
                 tracing::info!("SIGHUP: reloading {}", daemon.config_path.display());
@@ -328,26 +329,7 @@ async fn reload(
     watchdog: &mut Option<tokio::time::Interval>,
 ) -> Result<String, String> {
     systemd.reloading();
-    let outcome = {
-        let limit = tokio::time::sleep(RELOAD_TIMEOUT);
-        tokio::pin!(limit);
-        let mut pinging = true;
-        let reloading = daemon.reload();
-        tokio::pin!(reloading);
-        loop {
-            tokio::select! {
-                outcome = &mut reloading => break outcome,
-                _ = tick(watchdog), if pinging => systemd.watchdog(),
-                () = &mut limit, if pinging => {
-                    tracing::error!(
-                        "the reload has run for {RELOAD_TIMEOUT:?}: no more watchdog \
-                         pings until it ends"
-                    );
-                    pinging = false;
-                }
-            }
-        }
-    };
+    let outcome = pinging_while(daemon.reload(), "the reload", systemd, watchdog).await;
     daemon
         .shared
         .liveness
@@ -357,6 +339,33 @@ async fn reload(
         Err(_) => "reload failed: see the log",
     });
     outcome
+}
+
+/// Runs `work`, which holds the event loop (a reload; instances started again on an interface
+/// created anew, each waiting for its address), pinging systemd's watchdog meanwhile for at
+/// most [`RELOAD_TIMEOUT`]: past that, the work is taken for hung and the pings stop.
+async fn pinging_while<T>(
+    work: impl Future<Output = T>,
+    what: &str,
+    systemd: &Systemd,
+    watchdog: &mut Option<tokio::time::Interval>,
+) -> T {
+    let limit = tokio::time::sleep(RELOAD_TIMEOUT);
+    tokio::pin!(limit);
+    tokio::pin!(work);
+    let mut pinging = true;
+    loop {
+        tokio::select! {
+            outcome = &mut work => break outcome,
+            _ = tick(watchdog), if pinging => systemd.watchdog(),
+            () = &mut limit, if pinging => {
+                tracing::error!(
+                    "{what} has run for {RELOAD_TIMEOUT:?}: no more watchdog pings until it ends"
+                );
+                pinging = false;
+            }
+        }
+    }
 }
 
 /// The Masters' advert grid, with one origin for every instance and the heartbeat, so that
