@@ -115,7 +115,6 @@ pub async fn place(
         vrid: instance.vrid,
         family,
     };
-    allow_peers(shared, key, &instance.unicast_peers)?;
     let placement = Placement {
         key,
         ifindex: interface.ifindex,
@@ -131,6 +130,11 @@ pub async fn place(
         None,
     )
     .with_context(|| format!("instance {}: opening its ARP / NA socket", instance.name))?;
+    // Last: a placement that fails leaves no peer allowed for an instance that is not running.
+    if let Err(err) = allow_peers(shared, key, &instance.unicast_peers) {
+        forbid_peers(shared, key, &instance.unicast_peers);
+        return Err(err);
+    }
     Ok(Placed {
         placement,
         sender,
