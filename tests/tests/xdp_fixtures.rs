@@ -2,7 +2,7 @@
 //! action, output frame, counter deltas and ring-buffer events out. Frames are built, and
 //! replies checked, with the `wire` module. Root only; fails loudly otherwise.
 use std::{
-    net::{IpAddr, Ipv6Addr},
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
     time::Duration,
 };
 
@@ -12,8 +12,11 @@ use vrrp_common::{
     maps::{InstanceState, event_reasons, instance_flags},
 };
 use vrrp_user::{
-    units::Centiseconds,
-    wire::{self, AuthType, ChecksumMode, FrameInfo, MacAddr, NdpRepr, VrrpRepr, arp, ndp},
+    units::{Centiseconds, Seconds},
+    wire::{
+        self, AuthType, ChecksumMode, FrameInfo, MacAddr, NdpRepr, V2Advert, V3Advert, VipList,
+        VrrpRepr, arp, ndp,
+    },
 };
 
 /// Asserts that exactly `expected` counters moved, by the given amounts.
@@ -52,6 +55,56 @@ fn assert_absorbed(name: &str, lab: &mut XdpLab, frame: &[u8], family: u8, vlan:
         .expect("observation");
     assert_eq!(observation.adverts, 1, "{name}");
     assert!(observation.last_advert_ns > 0, "{name}");
+}
+
+#[test]
+fn the_longest_adverts_an_ethernet_frame_carries_are_absorbed() {
+    // 255 IPv4 addresses: 1028 bytes in VRRPv3, 1036 in VRRPv2; 91 IPv6 addresses: 1464.
+    let v4: Vec<Ipv4Addr> = (0..255).map(|n| Ipv4Addr::new(192, 0, 2, n)).collect();
+    let v6: Vec<Ipv6Addr> = (1..=91)
+        .map(|n| Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, n))
+        .collect();
+    let v3 = |addresses| {
+        VrrpRepr::V3(V3Advert {
+            vrid: 51,
+            priority: 150,
+            max_adver_int: Centiseconds(100),
+            addresses,
+        })
+    };
+    let v2 = VrrpRepr::V2(V2Advert {
+        vrid: 51,
+        priority: 150,
+        adver_int: Seconds(1),
+        auth_type: AuthType::None,
+        auth_data: [0; 8],
+        addresses: v4.clone(),
+    });
+    let cases = [
+        (
+            "v2, 255 addresses",
+            2,
+            FAMILY_V4,
+            frame_v4(&v2, ChecksumMode::PseudoHeader),
+        ),
+        (
+            "v3, 255 IPv4 addresses",
+            3,
+            FAMILY_V4,
+            frame_v4(&v3(VipList::V4(v4)), ChecksumMode::PseudoHeader),
+        ),
+        (
+            "v3, 91 IPv6 addresses",
+            3,
+            FAMILY_V6,
+            frame_v6(&v3(VipList::V6(v6))),
+        ),
+    ];
+    for (name, version, family, frame) in cases {
+        let mut lab = XdpLab::new();
+        lab.instance(instance_key(0, 51, family), backup_config(version));
+        assert_absorbed(name, &mut lab, &frame, family, 0);
+    }
 }
 
 #[test]

@@ -13,9 +13,10 @@ pub const HEADER_LEN: usize = 8;
 pub const V2_AUTH_LEN: usize = 8;
 /// RFC 5798 §5.2.2: the only type there is.
 pub const ADVERTISEMENT: u8 = 1;
-/// The longest advert accepted: the XDP checksum loop needs a bound the verifier can see, and
-/// 1024 bytes hold 253 IPv4 or 63 IPv6 addresses, more than any speaker sends in one frame.
-pub const MAX_LEN: usize = 1024;
+/// The longest advert accepted: the XDP checksum loop needs a bound the verifier can see. An
+/// IPv4 packet of 1500 bytes (Ethernet's MTU) holds 1480: every advert of 255 IPv4 addresses
+/// (1028 bytes in VRRPv3, 1036 in VRRPv2, which keepalived sends), and of up to 91 IPv6 ones.
+pub const MAX_LEN: usize = 1480;
 
 /// What the header says, once it passed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

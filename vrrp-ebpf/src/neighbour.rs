@@ -24,7 +24,7 @@ use crate::{
     VIPS, count, heartbeat_fresh,
     packet::{
         Short, address_bytes, fold, len, load16, load32, load64, ptr_at, store16, store32, store64,
-        sum_address_words, sum_be32, sum_fixed, sum_words,
+        sum_address_words, sum_be32, sum_fixed, sum_words_upto,
     },
 };
 
@@ -174,7 +174,7 @@ pub fn solicitation(ctx: &XdpContext, l3: usize, vlan: u16) -> Result<u32, Short
         // With a source link-layer address option, and without (duplicate address detection).
         32 => sum_fixed::<32>(ctx, icmp, seed)?,
         24 => sum_fixed::<24>(ctx, icmp, seed)?,
-        _ => sum_words(ctx, icmp, payload_len, seed)?,
+        _ => sum_words_upto::<MAX_NS_LEN>(ctx, icmp, payload_len, seed)?,
     };
     if fold(sum) != 0xffff {
         return Ok(xdp_action::XDP_PASS);

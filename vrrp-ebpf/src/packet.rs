@@ -121,7 +121,9 @@ pub fn sum_words(ctx: &XdpContext, offset: usize, len: usize, seed: u64) -> Resu
     sum_words_upto::<MAX_CHECKSUMMED>(ctx, offset, len, seed)
 }
 
-/// As [`sum_words`] for `len` of at most `MAX` bytes: a shorter loop for the verifier to walk.
+/// As [`sum_words`] for `len` of at most `MAX` bytes (`MAX` a multiple of 4): a shorter loop
+/// for the verifier to walk. Eight bytes a turn: the verifier walks every turn the bound allows,
+/// and at four a turn a 1480-byte advert was more than it would.
 #[inline(always)]
 pub fn sum_words_upto<const MAX: usize>(
     ctx: &XdpContext,
@@ -131,14 +133,21 @@ pub fn sum_words_upto<const MAX: usize>(
 ) -> Result<u64, Short> {
     let mut sum = seed;
     let mut done = 0usize;
-    for _ in 0..MAX / 4 {
-        if done >= len {
+    for _ in 0..MAX / 8 {
+        if done + 8 > len {
             break;
         }
+        let words = ptr_at::<u64>(ctx, offset + done)? as *const u8;
+        // SAFETY: `ptr_at` checked the eight bytes.
+        let words = unsafe { load64::<0>(words) };
+        sum += (words & 0xffff_ffff) + (words >> 32);
+        done += 8;
+    }
+    if done < len {
+        // The last four bytes of a length that is 4 more than a multiple of 8.
         let word = ptr_at::<u32>(ctx, offset + done)? as *const u8;
         // SAFETY: `ptr_at` checked the four bytes.
         sum += unsafe { load32::<0>(word) };
-        done += 4;
     }
     Ok(sum)
 }
