@@ -496,17 +496,38 @@ fn address_count() {
         rejected(&mut tables, &v4(&short)),
         Counter::DropAddressCount
     );
-    // More than XDP's checksum loop covers, however consistent the count.
-    let many = VrrpRepr::V3(V3Advert {
-        vrid: 51,
-        priority: 100,
-        max_adver_int: Centiseconds(100),
-        addresses: VipList::V4((0..=254).map(|i| Ipv4Addr::new(192, 0, 2, i)).collect()),
-    });
-    let bytes = valid_v4(PEER_V4, &many);
+    // Every count of IPv4 addresses fits an Ethernet frame, and is taken.
+    let many = |addresses| {
+        VrrpRepr::V3(V3Advert {
+            vrid: 51,
+            priority: 100,
+            max_adver_int: Centiseconds(100),
+            addresses,
+        })
+    };
+    let bytes = valid_v4(
+        PEER_V4,
+        &many(VipList::V4(
+            (0..=254).map(|i| Ipv4Addr::new(192, 0, 2, i)).collect(),
+        )),
+    );
     assert_eq!(bytes.len() - 20, 8 + 255 * 4);
     assert_eq!(
-        rejected(&mut tables, &v4(&bytes)),
+        accepted(&mut tables, &v4(&bytes), T0),
+        event_reasons::NEW_MASTER
+    );
+    // More than XDP's checksum loop covers (1480 bytes), however consistent the count.
+    let ipv6 = |count: u16| {
+        let addresses = (1..=count).map(|n| Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, n));
+        message_v6(&many(VipList::V6(addresses.collect())))
+    };
+    assert_eq!(ipv6(92).len(), vrrp_common::advert::MAX_LEN);
+    assert_eq!(
+        accepted(&mut tables, &v6(&ipv6(92), 255), T0),
+        event_reasons::NEW_MASTER
+    );
+    assert_eq!(
+        rejected(&mut tables, &v6(&ipv6(93), 255)),
         Counter::DropAddressCount
     );
 }
