@@ -68,8 +68,8 @@ fn unicast_sends_no_multicast_and_ignores_non_peers() {
 fn ipv6_instance_end_to_end() {
     let vip = "2001:db8::100";
     let mut lab = Lab::new("v6", 2);
-    // r0 forwards IPv6: its advertisements are a router's (RFC 4861 §7.2.4), and a client
-    // that learnt the VIP as a router's must not see that change after a failover.
+    // r0 forwards IPv6: its advertisements are a router's (RFC 4861 §7.2.4; a client that
+    // learnt the VIP as a router's drops its default route through it on one that is not).
     let forwarding = lab.routers[0]
         .netns
         .command("sysctl")

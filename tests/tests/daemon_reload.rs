@@ -592,3 +592,25 @@ fn an_instance_a_reload_cannot_start_starts_when_its_interface_comes_up() {
     );
     assert!(lab.logs().contains("eth1 is back"), "{}", lab.logs());
 }
+
+#[test]
+fn an_instance_added_with_a_vip_another_holds_leaves_it_in_place() {
+    // VI_2 is added listing VI_1's VIP too: as it starts, the VIP on eth0 is VI_1's, not one
+    // a killed daemon left, and must stay (a client pinging it loses nothing).
+    let mut lab = Lab::new("sharedvip", 1);
+    lab.start_file(0, "r0.toml", &config("r0", 150, &[VIP], ""));
+    assert!(lab.wait_for_holder(0, VIP, SETTLE), "{}", lab.logs());
+    let shared = SECOND_INSTANCE
+        .replace("priority = 150", "priority = 100")
+        .replace("192.0.2.102/24", "192.0.2.100/24");
+    let outage = pings_during(&lab, VIP, Duration::from_secs(2), || {
+        reload_r0(&lab, &config("r0", 150, &[VIP], &shared));
+    });
+    assert_eq!(outage.received, outage.sent, "{outage:?}\n{}", lab.logs());
+    assert!(lab.holds(0, VIP), "{}", lab.logs());
+    assert!(
+        !lab.logs().contains("already configured before start"),
+        "{}",
+        lab.logs()
+    );
+}

@@ -59,9 +59,9 @@ fn assert_absorbed(name: &str, lab: &mut XdpLab, frame: &[u8], family: u8, vlan:
 
 #[test]
 fn the_longest_adverts_an_ethernet_frame_carries_are_absorbed() {
-    // 255 IPv4 addresses: 1028 bytes in VRRPv3, 1036 in VRRPv2; 91 IPv6 addresses: 1464.
+    // 255 IPv4 addresses: 1028 bytes in VRRPv3, 1036 in VRRPv2; 90 IPv6 addresses: 1448.
     let v4: Vec<Ipv4Addr> = (0..255).map(|n| Ipv4Addr::new(192, 0, 2, n)).collect();
-    let v6: Vec<Ipv6Addr> = (1..=91)
+    let v6: Vec<Ipv6Addr> = (1..=90)
         .map(|n| Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, n))
         .collect();
     let v3 = |addresses| {
@@ -94,7 +94,7 @@ fn the_longest_adverts_an_ethernet_frame_carries_are_absorbed() {
             frame_v4(&v3(VipList::V4(v4)), ChecksumMode::PseudoHeader),
         ),
         (
-            "v3, 91 IPv6 addresses",
+            "v3, 90 IPv6 addresses",
             3,
             FAMILY_V6,
             frame_v6(&v3(VipList::V6(v6))),
@@ -743,6 +743,14 @@ fn solicitations_not_for_us_are_left_alone() {
     let zero_length_option = edit_icmpv6(&solicitation(VIP_V6, CLIENT_V6), |icmp| {
         icmp.extend_from_slice(&[14, 0, 0, 0, 0, 0, 0, 0])
     });
+    // The source link-layer option two units long: not an Ethernet address.
+    let long_source_option = edit_icmpv6(&solicitation(VIP_V6, CLIENT_V6), |icmp| {
+        icmp[25] = 2;
+        icmp.extend_from_slice(&[0; 8]);
+    });
+    let option_past_the_end = edit_icmpv6(&solicitation(VIP_V6, CLIENT_V6), |icmp| {
+        icmp.extend_from_slice(&[14, 2, 0, 0, 0, 0, 0, 0])
+    });
     // Valid, but more options than this path reads: the stack answers it.
     let many_options = edit_icmpv6(&solicitation(VIP_V6, CLIENT_V6), |icmp| {
         for _ in 0..4 {
@@ -762,6 +770,8 @@ fn solicitations_not_for_us_are_left_alone() {
             dad_with_source_option,
         ),
         ("an option of length 0", zero_length_option),
+        ("a source link-layer option of 16 bytes", long_source_option),
+        ("an option running past the message", option_past_the_end),
         ("five options", many_options),
     ] {
         let outcome = lab.run(&frame);

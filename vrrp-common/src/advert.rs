@@ -15,7 +15,8 @@ pub const V2_AUTH_LEN: usize = 8;
 pub const ADVERTISEMENT: u8 = 1;
 /// The longest advert accepted: the XDP checksum loop needs a bound the verifier can see. An
 /// IPv4 packet of 1500 bytes (Ethernet's MTU) holds 1480: every advert of 255 IPv4 addresses
-/// (1028 bytes in VRRPv3, 1036 in VRRPv2, which keepalived sends), and of up to 91 IPv6 ones.
+/// (1028 bytes in VRRPv3, 1036 in VRRPv2, which keepalived sends). An IPv6 packet of 1500
+/// bytes holds 1460, 90 addresses.
 pub const MAX_LEN: usize = 1480;
 
 /// What the header says, once it passed.

@@ -269,7 +269,8 @@ pub fn solicitation(ctx: &XdpContext, l3: usize, vlan: u16) -> Result<u32, Short
 }
 
 /// Why this path does not answer a solicitation for its options: one of length 0 or one
-/// running past the message (invalid, §7.1.1), or more than [`MAX_NS_OPTIONS`].
+/// running past the message (invalid, §7.1.1), a source link-layer address that is not
+/// Ethernet's (the kernel discards those), or more than [`MAX_NS_OPTIONS`].
 pub struct BadOptions;
 
 /// The source link-layer address option among the options from `at` to `end` (the first one,
@@ -293,7 +294,11 @@ fn source_link_layer(
         if units == 0 {
             return Err(BadOptions);
         }
-        if kind == OPTION_SOURCE_LINK_LAYER && units == 1 && found.is_none() {
+        if kind == OPTION_SOURCE_LINK_LAYER && found.is_none() {
+            // The first one is the one taken; Ethernet's is one unit long (RFC 2464 §6).
+            if units != 1 {
+                return Err(BadOptions);
+            }
             // SAFETY: as above.
             found = Some(unsafe { (load32::<2>(option), load16::<6>(option)) });
         }

@@ -131,6 +131,9 @@ pub fn sum_words_upto<const MAX: usize>(
     len: usize,
     seed: u64,
 ) -> Result<u64, Short> {
+    if len > MAX || len % 4 != 0 {
+        return Err(Short);
+    }
     let mut sum = seed;
     let mut done = 0usize;
     for _ in 0..MAX / 8 {

@@ -133,6 +133,9 @@ pub struct Instance {
     master_down_due: Arc<Notify>,
     /// The Master_Down_Timer was last handed to the daemon's watch.
     watched: bool,
+    /// Addresses other instances of the configuration list too (see
+    /// [`Instance::remove_leftover_vips`]).
+    shared_vips: Vec<IpAddr>,
 }
 
 impl Instance {
@@ -207,6 +210,7 @@ impl Instance {
             resign_deadline: None,
             master_down_due: Arc::new(Notify::new()),
             watched: false,
+            shared_vips: Vec::new(),
         };
         Ok((instance, status, tallies))
     }
@@ -216,6 +220,11 @@ impl Instance {
     pub fn join_group(&mut self, link: MemberLink) {
         self.router.set_sync_member(true);
         self.sync = Some(link);
+    }
+
+    /// Addresses other instances list too: whoever holds them at start keeps them.
+    pub fn share_vips(&mut self, addresses: Vec<IpAddr>) {
+        self.shared_vips = addresses;
     }
 
     /// Runs the instance until it is told to shut down (or the daemon goes away); `ready`

@@ -268,7 +268,14 @@ pub async fn run(
     tracing::info!("xvrrpd running {summary}");
     systemd.ready(&summary);
 
-    let mut watchdog = systemd.ping_every().map(tokio::time::interval);
+    let mut watchdog = systemd.ping_every().map(|every| {
+        let mut interval = tokio::time::interval(every);
+        // After the event loop was held, one ping, not a burst of the missed ones: each is a
+        // datagram to systemd, whose queue (net.unix.max_dgram_qlen) a burst can fill, and
+        // then the send blocks the event loop.
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        interval
+    });
     let mut failure = None;
     loop {
         tokio::select! {
@@ -435,7 +442,8 @@ impl Daemon {
             .groups
             .values()
             .find(|group| group.config().members.contains(&instance.name));
-        let (mut runtime, status, tallies) = Instance::new(
+        let id = InstanceId::of(instance);
+        let created = Instance::new(
             instance.clone(),
             placed.placement.clone(),
             placed.sender,
@@ -443,7 +451,22 @@ impl Daemon {
             Arc::clone(&self.shared),
             tracking.tracker,
             self.notifier(instance),
-        )?;
+        );
+        let (mut runtime, status, tallies) = match created {
+            Ok(created) => created,
+            Err(err) => {
+                let key = placed.placement.key;
+                placement::forbid_peers(&self.shared, key, &instance.unicast_peers);
+                return Err(err);
+            }
+        };
+        let others = (self.config.instances.iter()).filter(|other| InstanceId::of(other) != id);
+        runtime.share_vips(
+            others
+                .flat_map(|other| other.addresses())
+                .map(|vip| vip.address)
+                .collect(),
+        );
         let (inbox, inbox_rx) = mpsc::channel(256);
         if let Some(group) = group {
             let link = group.link(&instance.name);
@@ -452,7 +475,6 @@ impl Daemon {
         }
         let (ready_tx, ready) = oneshot::channel();
         let task = tokio::spawn(runtime.run(inbox_rx, placed.link_up, ready_tx, tracking.updates));
-        let id = InstanceId::of(instance);
         self.by_key.insert(placed.placement.key, id.clone());
         self.instances.insert(
             id,

@@ -34,11 +34,13 @@ impl Instance {
 
     /// Before a non-owner starts: VIPs already on their interface were left by a daemon that
     /// ended without resigning (a crash, SIGKILL). Kept, the kernel would answer for them
-    /// while another router is Master; the election decides who holds them.
+    /// while another router is Master; the election decides who holds them. Those another
+    /// instance of this configuration lists too are left alone: it may hold them now.
     pub(super) async fn remove_leftover_vips(&self) {
         let mut leftover = Vec::new();
-        let mut present: HashMap<u32, Vec<IpAddr>> = HashMap::new();
-        for vip in self.config.addresses() {
+        let mut present: HashMap<u32, Vec<(IpAddr, u8)>> = HashMap::new();
+        let vips = self.config.addresses().into_iter();
+        for vip in vips.filter(|vip| !self.shared_vips.contains(&vip.address)) {
             let ifindex = match self.other_device(&vip).await {
                 Ok(other) => other.map_or(self.placement.ifindex, |i| i.ifindex),
                 Err(_) => continue,
@@ -48,7 +50,7 @@ impl Instance {
                 Entry::Vacant(slot) => {
                     let listed = self.shared.netlink.addresses(ifindex, None).await;
                     slot.insert(match listed {
-                        Ok(addresses) => addresses.iter().map(|a| a.addr).collect(),
+                        Ok(addresses) => addresses.iter().map(|a| (a.addr, a.prefix_len)).collect(),
                         Err(err) => {
                             tracing::warn!(instance = %self.config.name, "{err:#}");
                             Vec::new()
@@ -56,8 +58,9 @@ impl Instance {
                     })
                 }
             };
-            if addresses.contains(&vip.address) {
-                leftover.push(vip);
+            // As it is there, whatever prefix the configuration now gives it.
+            if let Some(&(_, prefix_len)) = addresses.iter().find(|(a, _)| *a == vip.address) {
+                leftover.push(config::Vip { prefix_len, ..vip });
             }
         }
         if leftover.is_empty() {
