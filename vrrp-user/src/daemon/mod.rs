@@ -187,6 +187,7 @@ pub async fn run(
     // for its dumps).
     let mut dump_states = signal(SignalKind::user_defined1()).context("SIGUSR1 handler")?;
     let mut dump_counters = signal(SignalKind::user_defined2()).context("SIGUSR2 handler")?;
+    crate::track::reaper::start();
     // A second daemon on the same socket would fight the first over its interfaces and VIPs:
     // it stops here, having claimed nothing.
     let control_socket_bound = control::bind(&config.global.control_socket)?;

@@ -17,6 +17,8 @@ use std::{
 use nix::unistd::{Group, User};
 use tokio::process::{Child, Command};
 
+use super::reaper;
+
 /// Between SIGTERM and SIGKILL of a timed-out script's process group (keepalived's figure).
 pub const TERM_GRACE: Duration = Duration::from_secs(2);
 /// How long to wait for a SIGKILLed script to be reaped before leaving it to the runtime.
@@ -168,7 +170,10 @@ impl Running {
 
     async fn wait(&mut self) -> io::Result<ExitStatus> {
         let status = self.child.wait().await;
-        self.reaped |= status.is_ok();
+        if status.is_ok() && !self.reaped {
+            self.reaped = true;
+            reaper::reaped(self.group.unsigned_abs());
+        }
         status
     }
 }
@@ -177,6 +182,9 @@ impl Drop for Running {
     fn drop(&mut self) {
         if !self.reaped {
             self.signal_group(libc::SIGKILL);
+            // The runtime reaps it from here on; should the orphan reaper get there first,
+            // the runtime takes the missing child for reaped.
+            reaper::reaped(self.group.unsigned_abs());
         }
     }
 }
@@ -230,7 +238,7 @@ fn spawn(command: &[String], run_as: &RunAs) -> io::Result<Running> {
         // The standard library also drops root's supplementary groups when it changes the uid.
         cmd.uid(run_as.uid);
     }
-    let child = cmd.spawn()?;
+    let child = reaper::spawn(&mut cmd)?;
     let group = child
         .id()
         .and_then(|pid| i32::try_from(pid).ok())

@@ -17,6 +17,7 @@ mod counter;
 pub mod exec;
 pub mod file;
 pub mod preflight;
+pub mod reaper;
 mod runner;
 pub mod security;
 mod tracker;
