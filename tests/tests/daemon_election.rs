@@ -335,3 +335,36 @@ fn a_third_routers_lower_advert_does_not_unseat_a_live_master() {
         "{status}"
     );
 }
+
+#[test]
+fn a_vip_two_instances_list_is_removed_too_when_a_killed_daemon_left_it() {
+    // Both instances list the VIP, and neither holds it when r0 starts again as Backup: it is
+    // the killed daemon's leftover, not a running Master's.
+    let two = |router: &str, priority: u8| {
+        config(router, priority, "100ms", "")
+            + &format!(
+                "\n[[instance]]\nname = \"VI_2\"\ninterface = \"eth0\"\nvrid = 52\n\
+                 priority = {priority}\nadvert_interval = \"100ms\"\n\
+                 virtual_ips = [\"{VIP}/24\"]\n"
+            )
+    };
+    let mut lab = Lab::new("twice", 2);
+    lab.start(0, &two("r0", 150));
+    assert!(lab.wait_for_holder(0, VIP, SETTLE), "{}", lab.logs());
+    lab.signal(0, "KILL");
+    std::thread::sleep(Duration::from_millis(200));
+    lab.start(1, &two("r1", 200));
+    assert!(
+        lab.wait_for_holder_or_both(1, VIP, SETTLE),
+        "{}",
+        lab.logs()
+    );
+    assert!(lab.holds(0, VIP), "the VIP a killed master leaves");
+    lab.start(0, &two("r0", 100));
+    wait_for_state(&lab, 0, "backup");
+    assert!(
+        !lab.holds(0, VIP),
+        "r0 still holds the leftover\n{}",
+        lab.logs()
+    );
+}

@@ -131,7 +131,7 @@ pub fn sum_words_upto<const MAX: usize>(
     len: usize,
     seed: u64,
 ) -> Result<u64, Short> {
-    if len > MAX || len % 4 != 0 {
+    if len > MAX || !len.is_multiple_of(4) {
         return Err(Short);
     }
     let mut sum = seed;

@@ -133,7 +133,7 @@ pub struct Instance {
     master_down_due: Arc<Notify>,
     /// The Master_Down_Timer was last handed to the daemon's watch.
     watched: bool,
-    /// Addresses other instances of the configuration list too (see
+    /// Addresses running Masters of this daemon list too (see
     /// [`Instance::remove_leftover_vips`]).
     shared_vips: Vec<IpAddr>,
 }
@@ -222,7 +222,7 @@ impl Instance {
         self.sync = Some(link);
     }
 
-    /// Addresses other instances list too: whoever holds them at start keeps them.
+    /// Addresses running Masters of this daemon list too: they keep them when this one starts.
     pub fn share_vips(&mut self, addresses: Vec<IpAddr>) {
         self.shared_vips = addresses;
     }

@@ -461,10 +461,16 @@ impl Daemon {
                 return Err(err);
             }
         };
-        let others = (self.config.instances.iter()).filter(|other| InstanceId::of(other) != id);
+        // What a running Master holds is its own, not a crashed daemon's leftover.
+        let masters = (self.instances.values()).filter(|other| {
+            other
+                .status
+                .lock()
+                .is_ok_and(|status| status.state == "master")
+        });
         runtime.share_vips(
-            others
-                .flat_map(|other| other.addresses())
+            masters
+                .flat_map(|other| other.config.addresses())
                 .map(|vip| vip.address)
                 .collect(),
         );

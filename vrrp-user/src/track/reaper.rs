@@ -86,6 +86,11 @@ fn children() -> Vec<u32> {
         .collect()
 }
 
+/// Whether the kernel lists the children of this process's threads.
+fn children_listed() -> bool {
+    std::path::Path::new(&format!("/proc/self/task/{}/children", std::process::id())).exists()
+}
+
 /// When orphans come to this process, reaps them on every SIGCHLD, in a task of its own.
 pub fn start() {
     if !adopts_orphans() {
@@ -98,7 +103,16 @@ pub fn start() {
             return;
         }
     };
-    tracing::info!("running as PID 1 or a subreaper: orphaned script processes are reaped");
+    if children_listed() {
+        tracing::info!("running as PID 1 or a subreaper: orphaned script processes are reaped");
+    } else {
+        tracing::warn!(
+            "running as PID 1 or a subreaper, but this kernel does not list a process's \
+             children (CONFIG_PROC_CHILDREN): orphaned script processes stay zombies"
+        );
+        return;
+    }
+    reap_orphans();
     tokio::spawn(async move {
         while exits.recv().await.is_some() {
             let reaped = reap_orphans();

@@ -34,8 +34,8 @@ impl Instance {
 
     /// Before a non-owner starts: VIPs already on their interface were left by a daemon that
     /// ended without resigning (a crash, SIGKILL). Kept, the kernel would answer for them
-    /// while another router is Master; the election decides who holds them. Those another
-    /// instance of this configuration lists too are left alone: it may hold them now.
+    /// while another router is Master; the election decides who holds them. Those a running
+    /// Master of this daemon lists too are left alone: they are its own.
     pub(super) async fn remove_leftover_vips(&self) {
         let mut leftover = Vec::new();
         let mut present: HashMap<u32, Vec<(IpAddr, u8)>> = HashMap::new();
@@ -58,9 +58,13 @@ impl Instance {
                     })
                 }
             };
-            // As it is there, whatever prefix the configuration now gives it.
-            if let Some(&(_, prefix_len)) = addresses.iter().find(|(a, _)| *a == vip.address) {
-                leftover.push(config::Vip { prefix_len, ..vip });
+            // As it is there, whatever prefix the configuration now gives it (IPv4 allows the
+            // same address twice with two prefixes).
+            for &(_, prefix_len) in addresses.iter().filter(|(a, _)| *a == vip.address) {
+                leftover.push(config::Vip {
+                    prefix_len,
+                    ..vip.clone()
+                });
             }
         }
         if leftover.is_empty() {
